@@ -1,0 +1,119 @@
+"""Strict JSON parsing and the one canonical encoder (RFC 8785, JCS).
+
+Everything that is hashed or signed goes through `canonical_bytes`; everything that arrives from
+outside goes through `parse_strict`, which refuses the inputs where JSON parsers disagree
+(duplicate keys, NaN, huge integers, lone surrogates) so two verifiers can never read one entry
+two ways.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import rfc8785
+
+from ledger.errors import MalformedJSON, PayloadTooLarge
+
+MAX_ENTRY_BYTES = 64 * 1024
+MAX_DEPTH = 32
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """The RFC 8785 encoding of `value`: the only bytes Sealchain hashes or signs.
+
+    Raises MalformedJSON for values JCS cannot encode (non-finite floats, unsafe integers,
+    non-string keys, lone surrogates).
+    """
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as e:
+        raise MalformedJSON(f"value cannot be canonicalised: {e}") from e
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise MalformedJSON(f"duplicate object key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedJSON(f"{name} is not allowed in JSON")
+
+
+def _parse_int(text: str) -> int:
+    # Checked on the digits so a 10,000-digit number is refused before int() is asked to build it.
+    digits = text.lstrip("-")
+    if len(digits) > 16 or abs(int(text)) > MAX_SAFE_INTEGER:
+        raise MalformedJSON(f"integer {text[:20]} is outside +/-(2^53-1)")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedJSON(f"number {text[:20]} is not finite as a double")
+    return value
+
+
+def _check_tree(value: Any, depth: int) -> None:
+    """Depth limit and lone-surrogate check, iteratively so hostile input cannot blow the stack."""
+    stack: list[tuple[Any, int]] = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, str):
+            _check_string(item)
+        elif isinstance(item, dict):
+            if level >= MAX_DEPTH:
+                raise MalformedJSON(f"nesting deeper than {MAX_DEPTH} levels")
+            for key, child in item.items():
+                _check_string(key)
+                stack.append((child, level + 1))
+        elif isinstance(item, list):
+            if level >= MAX_DEPTH:
+                raise MalformedJSON(f"nesting deeper than {MAX_DEPTH} levels")
+            stack.extend((child, level + 1) for child in item)
+
+
+def _check_string(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise MalformedJSON("string contains a lone UTF-16 surrogate") from e
+
+
+def parse_strict(data: bytes, *, max_bytes: int = MAX_ENTRY_BYTES) -> Any:
+    """Parse JSON bytes, refusing anything ambiguous.
+
+    Raises PayloadTooLarge over `max_bytes`, MalformedJSON for invalid UTF-8, duplicate keys,
+    NaN/Infinity, integers outside +/-(2^53-1), nesting deeper than 32, or lone surrogates.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MalformedJSON("JSON input must be bytes")
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"{len(data)} bytes is over the {max_bytes}-byte limit")
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MalformedJSON(f"invalid UTF-8 at byte {e.start}") from e
+    if text.startswith("\ufeff"):
+        raise MalformedJSON("byte order mark is not allowed")
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
+    except RecursionError as e:
+        raise MalformedJSON(f"nesting deeper than {MAX_DEPTH} levels") from e
+    except json.JSONDecodeError as e:
+        raise MalformedJSON(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+    _check_tree(value, 0)
+    return value

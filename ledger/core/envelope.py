@@ -1,0 +1,182 @@
+"""The signed transaction envelope (DESIGN 3.3).
+
+    {"v":1, "type", "org", "key": hex8 key id, "nonce": base64url >= 16 bytes,
+     "ts": "YYYY-MM-DDTHH:MM:SS.mmmZ", "body": {...}, "sig": base64 Ed25519}
+
+signed message = b"sealchain/tx/v1\\n" + JCS(envelope without sig)
+tx_id          = hex SHA-256(JCS(envelope without sig))   -- never depends on signature bytes
+entry bytes    = JCS(envelope with sig)                    -- the Merkle leaf data
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.core.canonical import MAX_ENTRY_BYTES, canonical_bytes, parse_strict
+from ledger.core.keys import SIGNATURE_LEN, Signer, Verifier
+from ledger.errors import BadSignature, InvalidEnvelope, PayloadTooLarge
+
+DOMAIN = b"sealchain/tx/v1\n"
+VERSION = 1
+FIELDS = frozenset({"v", "type", "org", "key", "nonce", "ts", "body", "sig"})
+MIN_NONCE_BYTES = 16
+MAX_NONCE_BYTES = 64
+
+TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}(\.[a-z][a-z0-9_-]{0,31}){1,3}$")
+ORG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+KEY_RE = re.compile(r"^[0-9a-f]{8}$")
+TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+B64URL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def format_ts(moment: datetime) -> str:
+    """UTC time with milliseconds and a Z, the one time format on the ledger."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse the ledger time format; raises ValueError if it is anything else."""
+    if not isinstance(text, str) or not TS_RE.match(text):
+        raise ValueError(f"time {text!r} is not YYYY-MM-DDTHH:MM:SS.mmmZ")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def new_nonce() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(MIN_NONCE_BYTES)).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A schema-checked signed envelope. `raw` is its canonical entry bytes."""
+
+    type: str
+    org: str
+    key: str
+    nonce: str
+    ts: str
+    body: dict[str, Any]
+    sig: bytes
+    raw: bytes
+    tx_id: str
+
+    def unsigned(self) -> dict[str, Any]:
+        return {
+            "v": VERSION,
+            "type": self.type,
+            "org": self.org,
+            "key": self.key,
+            "nonce": self.nonce,
+            "ts": self.ts,
+            "body": self.body,
+        }
+
+    def signed_message(self) -> bytes:
+        return DOMAIN + canonical_bytes(self.unsigned())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.unsigned(), "sig": base64.b64encode(self.sig).decode()}
+
+    def verify_signature(self, verifier: Verifier) -> None:
+        """Raise BadSignature unless `verifier` signed this envelope."""
+        if verifier.key_id_hex != self.key:
+            raise BadSignature(f"envelope names key {self.key}, not {verifier.key_id_hex}")
+        if not verifier.verify(self.signed_message(), self.sig):
+            raise BadSignature(f"signature by {self.org} key {self.key} does not verify")
+
+
+def _field_error(name: str, why: str) -> InvalidEnvelope:
+    return InvalidEnvelope(f"envelope field {name!r} {why}", field=name)
+
+
+def envelope_from_dict(value: Any) -> Envelope:
+    """Check the envelope schema (step 2) and build the canonical entry; raises InvalidEnvelope."""
+    if not isinstance(value, dict):
+        raise InvalidEnvelope("envelope must be a JSON object")
+    missing, extra = FIELDS - value.keys(), value.keys() - FIELDS
+    if missing:
+        raise InvalidEnvelope(f"envelope lacks {', '.join(sorted(missing))}")
+    if extra:
+        raise InvalidEnvelope(f"envelope has unknown fields {', '.join(sorted(extra))}")
+    if type(value["v"]) is not int or value["v"] != VERSION:
+        raise _field_error("v", f"must be {VERSION}")
+    for name, pattern in (("type", TYPE_RE), ("org", ORG_RE), ("key", KEY_RE), ("ts", TS_RE)):
+        if not isinstance(value[name], str) or not pattern.match(value[name]):
+            raise _field_error(name, f"does not match {pattern.pattern}")
+    try:
+        parse_ts(value["ts"])
+    except ValueError as e:
+        raise _field_error("ts", "is not a real UTC time") from e
+    nonce = value["nonce"]
+    if not isinstance(nonce, str) or not B64URL_RE.match(nonce):
+        raise _field_error("nonce", "must be unpadded base64url")
+    nonce_len = len(_b64url_decode(nonce))
+    if not MIN_NONCE_BYTES <= nonce_len <= MAX_NONCE_BYTES:
+        raise _field_error("nonce", f"must encode {MIN_NONCE_BYTES}-{MAX_NONCE_BYTES} bytes")
+    if not isinstance(value["body"], dict):
+        raise _field_error("body", "must be a JSON object")
+    sig_text = value["sig"]
+    try:
+        sig = base64.b64decode(sig_text, validate=True) if isinstance(sig_text, str) else b""
+    except binascii.Error:
+        sig = b""
+    if len(sig) != SIGNATURE_LEN or base64.b64encode(sig).decode() != sig_text:
+        raise _field_error("sig", "must be the standard base64 of 64 bytes")
+    unsigned = {k: value[k] for k in FIELDS - {"sig"}}
+    unsigned_bytes = canonical_bytes(unsigned)
+    raw = canonical_bytes(value)
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise PayloadTooLarge(f"entry is {len(raw)} bytes, over the {MAX_ENTRY_BYTES}-byte limit")
+    return Envelope(
+        type=value["type"],
+        org=value["org"],
+        key=value["key"],
+        nonce=nonce,
+        ts=value["ts"],
+        body=value["body"],
+        sig=sig,
+        raw=raw,
+        tx_id=hashlib.sha256(unsigned_bytes).hexdigest(),
+    )
+
+
+def _b64url_decode(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as e:
+        raise _field_error("nonce", "is not base64url") from e
+
+
+def parse_envelope(data: bytes) -> Envelope:
+    """Steps (1) and (2): size and strict JSON, then the envelope schema."""
+    return envelope_from_dict(parse_strict(data))
+
+
+def sign_envelope(
+    signer: Signer,
+    *,
+    type: str,
+    org: str,
+    body: dict[str, Any],
+    ts: str | None = None,
+    nonce: str | None = None,
+) -> Envelope:
+    """Build and sign an envelope with `signer` (whose key id goes in the `key` field)."""
+    unsigned = {
+        "v": VERSION,
+        "type": type,
+        "org": org,
+        "key": signer.key_id_hex,
+        "nonce": nonce or new_nonce(),
+        "ts": ts or format_ts(datetime.now(UTC)),
+        "body": body,
+    }
+    sig = signer.sign(DOMAIN + canonical_bytes(unsigned))
+    return envelope_from_dict({**unsigned, "sig": base64.b64encode(sig).decode()})

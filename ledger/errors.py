@@ -1,0 +1,222 @@
+"""One rooted error tree for Sealchain; every error carries a stable problem code.
+
+    LedgerError                      code               status
+    ├── InputError                   (the caller sent something we refuse)
+    │   ├── MalformedJSON            malformed-json      400
+    │   ├── PayloadTooLarge          payload-too-large   413
+    │   ├── InvalidEnvelope          invalid-envelope    400
+    │   ├── UnknownOrg               unknown-org         403
+    │   ├── UnknownKey               unknown-key         403
+    │   ├── RevokedKey               revoked-key         403
+    │   ├── BadSignature             bad-signature       403
+    │   ├── StaleTimestamp           stale-timestamp     422
+    │   ├── Replay                   replay              409
+    │   ├── DuplicateEntry           duplicate-entry     409
+    │   ├── UnknownType              unknown-type        422
+    │   ├── InvalidBody              invalid-body        422
+    │   ├── ForbiddenRole            forbidden-role      403
+    │   ├── StateConflict            state-conflict      409
+    │   └── NotFound                 not-found           404
+    ├── VerificationError            (bytes we were given do not verify)
+    │   ├── ProofError               bad-proof           422
+    │   ├── NoteError                bad-note            422
+    │   ├── PolicyError              bad-policy          422
+    │   └── ReceiptInvalid           bad-receipt         422
+    ├── ConfigError                  bad-config          500  (operator's fault, never a client's)
+    └── StorageError                 storage             503
+
+`code` is the last path segment of the RFC 9457 problem `type`; clients match on it, so codes never
+change once released.  Messages are sentences a person can act on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_BASE = "https://sealchain.dev/problems/"
+
+
+class LedgerError(Exception):
+    """Root of every error Sealchain raises on purpose."""
+
+    code: ClassVar[str] = "ledger-error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Ledger error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_BASE + self.code
+
+    def problem(self) -> dict[str, Any]:
+        """RFC 9457 problem document for this error (no stack trace, ever)."""
+        body: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        body.update(self.extra)
+        return body
+
+
+class InputError(LedgerError):
+    """The caller sent something the ledger refuses; nothing was stored."""
+
+    code = "bad-input"
+    status = 400
+    title = "Bad input"
+
+
+class MalformedJSON(InputError):
+    code = "malformed-json"
+    status = 400
+    title = "Malformed JSON"
+
+
+class PayloadTooLarge(InputError):
+    code = "payload-too-large"
+    status = 413
+    title = "Payload too large"
+
+
+class InvalidEnvelope(InputError):
+    code = "invalid-envelope"
+    status = 400
+    title = "Invalid envelope"
+
+
+class UnknownOrg(InputError):
+    code = "unknown-org"
+    status = 403
+    title = "Unknown or inactive organisation"
+
+
+class UnknownKey(InputError):
+    code = "unknown-key"
+    status = 403
+    title = "Key does not belong to the organisation"
+
+
+class RevokedKey(InputError):
+    code = "revoked-key"
+    status = 403
+    title = "Key has been revoked"
+
+
+class BadSignature(InputError):
+    code = "bad-signature"
+    status = 403
+    title = "Signature does not verify"
+
+
+class StaleTimestamp(InputError):
+    code = "stale-timestamp"
+    status = 422
+    title = "Timestamp outside the accepted window"
+
+
+class Replay(InputError):
+    code = "replay"
+    status = 409
+    title = "Nonce already used"
+
+
+class DuplicateEntry(InputError):
+    """The very same envelope (same tx_id) is already on the ledger."""
+
+    code = "duplicate-entry"
+    status = 409
+    title = "Entry already sequenced"
+
+
+class UnknownType(InputError):
+    code = "unknown-type"
+    status = 422
+    title = "Unknown record type"
+
+
+class InvalidBody(InputError):
+    code = "invalid-body"
+    status = 422
+    title = "Body does not match its record type"
+
+
+class ForbiddenRole(InputError):
+    code = "forbidden-role"
+    status = 403
+    title = "Organisation lacks the role for this record type"
+
+
+class StateConflict(InputError):
+    code = "state-conflict"
+    status = 409
+    title = "Conflicts with the ledger state"
+
+
+class NotFound(InputError):
+    code = "not-found"
+    status = 404
+    title = "Not found"
+
+
+class VerificationError(LedgerError):
+    """Bytes handed to a verifier do not verify."""
+
+    code = "verification-failed"
+    status = 422
+    title = "Verification failed"
+
+
+class ProofError(VerificationError):
+    code = "bad-proof"
+    title = "Merkle proof does not verify"
+
+
+class NoteError(VerificationError):
+    code = "bad-note"
+    title = "Signed note is malformed or does not verify"
+
+
+class PolicyError(VerificationError):
+    code = "bad-policy"
+    title = "Trust policy is malformed"
+
+
+class ReceiptInvalid(VerificationError):
+    """A receipt failed verification at a numbered step (see ledger.core.receipt)."""
+
+    code = "bad-receipt"
+    title = "Receipt does not verify"
+
+    def __init__(self, step: int, detail: str, **extra: Any) -> None:
+        super().__init__(f"step {step}: {detail}", step=step, **extra)
+        self.step = step
+
+
+class ConfigError(LedgerError):
+    code = "bad-config"
+    status = 500
+    title = "Server misconfigured"
+
+
+class StorageError(LedgerError):
+    code = "storage"
+    status = 503
+    title = "Storage unavailable"
+
+
+def all_error_types() -> list[type[LedgerError]]:
+    """Every concrete error class, for documentation and exhaustive tests."""
+    seen: list[type[LedgerError]] = []
+    stack: list[type[LedgerError]] = [LedgerError]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen
