@@ -83,7 +83,8 @@ class Verifier:
 
 def parse_vkey(text: str) -> Verifier:
     """Parse a vkey string; raises NoteError if malformed or its key id does not match."""
-    parts = text.strip().split("+")
+    # The name has no '+', the hex id neither; base64 material may, so split at the first two.
+    parts = text.strip().split("+", 2)
     if len(parts) != 3:
         raise NoteError(f"vkey {text[:60]!r} must have three '+'-separated parts")
     name, id_hex, material_b64 = parts

@@ -1,0 +1,120 @@
+"""The home directory: keys (PKCS#8 PEM, mode 0600), trust policy, members file, genesis.
+
+ledger.db            SQLite database (the default store)
+log.pem              the log's checkpoint signing key
+keys/<org>.pem       each member org's signing key (a demo home holds them all)
+witnesses/<org>.pem  witness cosigning keys (signature type 0x04)
+policy.txt           C2SP tlog-policy: log key, witnesses, quorum
+members.txt          <org> <vkey> [revoked-at-index], written from the ledger
+genesis.json         the signed genesis envelope (block 0)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.core.keys import SIG_COSIGNATURE_V1, SIG_ED25519, Signer
+from ledger.core.policy import LogPolicy, MemberDirectory, TrustPolicy, parse_log_policy
+from ledger.errors import ConfigError, NoteError
+
+KEY_NAMESPACE_DEFAULT = "sealchain.demo"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret file created with mode 0600 (never world-readable, even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_public(path: Path, text: str) -> None:
+    """Atomically replace a public text file (policy, members, genesis)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+    passphrase: bytes | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "ledger.db"
+
+    @property
+    def policy_path(self) -> Path:
+        return self.root / "policy.txt"
+
+    @property
+    def members_path(self) -> Path:
+        return self.root / "members.txt"
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.root / "genesis.json"
+
+    @property
+    def log_key_path(self) -> Path:
+        return self.root / "log.pem"
+
+    def org_key_path(self, org: str) -> Path:
+        return self.root / "keys" / f"{org}.pem"
+
+    def witness_key_path(self, org: str) -> Path:
+        return self.root / "witnesses" / f"{org}.pem"
+
+    def exists(self) -> bool:
+        return self.genesis_path.exists()
+
+    def save_key(self, path: Path, signer: Signer) -> None:
+        write_private(path, signer.to_pem(self.passphrase))
+
+    def _load(self, path: Path, name: str, sig_type: int) -> Signer:
+        if not path.exists():
+            raise ConfigError(f"no key at {path}; run `sealchain init` or copy the key there")
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ConfigError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
+        try:
+            return Signer.from_pem(name, path.read_bytes(), self.passphrase, sig_type)
+        except NoteError as e:
+            raise ConfigError(e.detail) from e
+
+    def log_policy(self) -> LogPolicy:
+        if not self.policy_path.exists():
+            raise ConfigError(f"no trust policy at {self.policy_path}")
+        return parse_log_policy(self.policy_path.read_text(encoding="utf-8"))
+
+    def trust_policy(self) -> TrustPolicy:
+        members = (
+            self.members_path.read_text(encoding="utf-8") if self.members_path.exists() else ""
+        )
+        return TrustPolicy.from_texts(self.policy_path.read_text(encoding="utf-8"), members)
+
+    def log_signer(self) -> Signer:
+        logs = self.log_policy().logs
+        if len(logs) != 1:
+            raise ConfigError("the home's policy must name exactly one log")
+        signer = self._load(self.log_key_path, logs[0].name, SIG_ED25519)
+        if signer.vkey != logs[0].vkey:
+            raise ConfigError("log.pem does not match the log key in policy.txt")
+        return signer
+
+    def org_signer(self, org: str, key_name: str) -> Signer:
+        return self._load(self.org_key_path(org), key_name, SIG_ED25519)
+
+    def witness_signer(self, org: str, key_name: str) -> Signer:
+        return self._load(self.witness_key_path(org), key_name, SIG_COSIGNATURE_V1)
+
+    def write_members(self, directory: MemberDirectory) -> None:
+        write_public(self.members_path, directory.to_text())

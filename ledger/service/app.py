@@ -1,0 +1,133 @@
+"""What an app plugs into the ledger: record types, a write policy, a projection, routes, CLI.
+
+Apps register an `App` through the entry-point group `sealchain.apps`; the ledger never imports
+`apps`. The ledger's own governance types are an App too (ledger.service.membership).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, MetaData
+
+from ledger.core.envelope import Envelope
+from ledger.core.policy import RoleWritePolicy
+from ledger.errors import ConfigError, InvalidBody, UnknownType
+
+ENTRY_POINT_GROUP = "sealchain.apps"
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """A record type: its name (`<app>.<thing>`), body model and the roles that may write it."""
+
+    name: str
+    body: type[BaseModel]
+    roles: frozenset[str]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SequencedEntry:
+    """An accepted envelope at its place in the log, as projections see it."""
+
+    envelope: Envelope
+    body: BaseModel
+    index: int
+    block_height: int
+    block_time: str
+
+
+class Projection(Protocol):
+    """App state derived from entries, written in the same transaction as the block.
+
+    `check` is pipeline step (9): raise StateConflict with a sentence saying why. `apply` must
+    not fail for an entry `check` accepted. `clear` deletes every row (for reindex).
+    """
+
+    def check(self, conn: Connection, entry: SequencedEntry) -> None: ...
+
+    def apply(self, conn: Connection, entry: SequencedEntry) -> None: ...
+
+    def clear(self, conn: Connection) -> None: ...
+
+
+@dataclass
+class App:
+    name: str
+    record_types: list[RecordType]
+    projection: Projection | None = None
+    metadata: MetaData | None = None  # the projection's own tables (derived; rebuilt by reindex)
+    router: Any = None
+    cli: Any = None
+    scenario: Callable[..., Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Registry:
+    """All apps of one ledger: record types by name, the write policy, projections in order."""
+
+    def __init__(self, apps: Iterable[App]) -> None:
+        self.apps: list[App] = list(apps)
+        self.types: dict[str, RecordType] = {}
+        for app in self.apps:
+            for rt in app.record_types:
+                if not rt.name.startswith(app.name + "."):
+                    raise ConfigError(f"record type {rt.name} must start with {app.name}.")
+                if rt.name in self.types:
+                    raise ConfigError(f"record type {rt.name} registered twice")
+                self.types[rt.name] = rt
+        self.write_policy = RoleWritePolicy({n: rt.roles for n, rt in self.types.items()})
+
+    def record_type(self, name: str) -> RecordType:
+        try:
+            return self.types[name]
+        except KeyError:
+            raise UnknownType(f"record type {name!r} is not registered on this ledger") from None
+
+    def parse_body(self, envelope: Envelope) -> tuple[RecordType, BaseModel]:
+        """Step (7): the type is registered and its body validates against the type's model."""
+        rt = self.record_type(envelope.type)
+        try:
+            body = rt.body.model_validate(envelope.body, strict=False)
+        except ValidationError as e:
+            problems = [
+                {"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"]}
+                for err in e.errors(include_url=False, include_input=False)
+            ]
+            first = problems[0] if problems else {"loc": "", "msg": "invalid"}
+            raise InvalidBody(
+                f"body of {envelope.type} is invalid at {first['loc'] or 'top level'}: "
+                f"{first['msg']}",
+                errors=problems,
+            ) from None
+        return rt, body
+
+    def projections(self) -> list[Projection]:
+        return [app.projection for app in self.apps if app.projection is not None]
+
+    def projection_metadata(self) -> list[MetaData]:
+        return [app.metadata for app in self.apps if app.metadata is not None]
+
+
+def discover_apps() -> list[App]:
+    """Apps installed through the `sealchain.apps` entry-point group, sorted by name."""
+    found: list[App] = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        app = ep.load()
+        if not isinstance(app, App):
+            raise ConfigError(f"entry point {ep.name} does not point at a ledger App")
+        found.append(app)
+    return found
+
+
+def load_registry(extra: Iterable[App] = (), *, discover: bool = True) -> Registry:
+    """The ledger's own governance app, then installed apps, then `extra` (tests, embedders)."""
+    from ledger.service.membership import GOVERNANCE_APP
+
+    apps = [GOVERNANCE_APP, *(discover_apps() if discover else []), *extra]
+    return Registry(apps)

@@ -1,0 +1,99 @@
+"""Opening a ledger: engine, migrations, apps and sequencer wired from Settings and a home."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+
+from ledger.config import Settings
+from ledger.core.canonical import canonical_bytes
+from ledger.core.keys import Signer, parse_vkey
+from ledger.core.policy import MemberDirectory, MemberKey
+from ledger.errors import ConfigError
+from ledger.home import Home, write_public
+from ledger.service.app import App, Registry, load_registry
+from ledger.service.consortium import (
+    ConsortiumPlan,
+    generate_keys,
+    genesis_envelope,
+    policy_text,
+)
+from ledger.service.pipeline import Validator
+from ledger.service.sequencer import Sequencer
+from ledger.storage.engine import make_engine, read_transaction
+from ledger.storage.migrate import migrate
+from ledger.storage.repository import Repository
+
+
+def open_engine(settings: Settings, registry: Registry) -> Engine:
+    """Engine with the ledger schema migrated and app projection tables created."""
+    engine = make_engine(settings.db_url())
+    migrate(engine)
+    for metadata in registry.projection_metadata():
+        # Projections are derived state: created as declared, rebuilt by `sealchain reindex`.
+        metadata.create_all(engine)
+    return engine
+
+
+@dataclass
+class LedgerNode:
+    settings: Settings
+    home: Home
+    registry: Registry
+    engine: Engine
+    sequencer: Sequencer | None  # None when opened read-only (no log key needed)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def write_members_file(self) -> None:
+        with read_transaction(self.engine) as conn:
+            self.home.write_members(member_directory(conn))
+
+
+def open_node(
+    settings: Settings, *, extra_apps: Iterable[App] = (), writable: bool = True
+) -> LedgerNode:
+    home = Home(settings.home, settings.passphrase())
+    registry = load_registry(extra_apps)
+    engine = open_engine(settings, registry)
+    sequencer = None
+    if writable:
+        validator = Validator(registry, skew_seconds=settings.skew_seconds)
+        sequencer = Sequencer(engine, registry, validator, home.log_signer())
+    return LedgerNode(settings, home, registry, engine, sequencer)
+
+
+def member_directory(conn: Connection) -> MemberDirectory:
+    """members.txt content as the ledger's governance entries define it now."""
+    keys = [MemberKey(k.org, parse_vkey(k.vkey), k.revoked_at) for k in Repository(conn).all_keys()]
+    return MemberDirectory(keys)
+
+
+def init_home(
+    settings: Settings, plan: ConsortiumPlan, *, extra_apps: Iterable[App] = ()
+) -> tuple[LedgerNode, dict[str, Signer]]:
+    """Create keys (0600), genesis, policy.txt, members.txt and the database with block 0.
+
+    Refuses to touch a home that already has a genesis. Returns the node and org signers.
+    """
+    home = Home(settings.home, settings.passphrase())
+    if home.exists():
+        raise ConfigError(f"{home.root} already holds a ledger (genesis.json exists)")
+    home.root.mkdir(parents=True, exist_ok=True)
+    keys = generate_keys(plan)
+    home.save_key(home.log_key_path, keys.log)
+    for org, signer in keys.orgs.items():
+        home.save_key(home.org_key_path(org), signer)
+    for org, signer in keys.witnesses.items():
+        home.save_key(home.witness_key_path(org), signer)
+    write_public(home.policy_path, policy_text(plan, keys))
+    genesis = genesis_envelope(plan, keys)
+    node = open_node(settings, extra_apps=extra_apps)
+    assert node.sequencer is not None
+    node.sequencer.commit_genesis(genesis.raw)
+    write_public(home.genesis_path, canonical_bytes(genesis.as_dict()).decode() + "\n")
+    node.write_members_file()
+    return node, keys.orgs

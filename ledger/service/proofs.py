@@ -1,0 +1,66 @@
+"""Proofs and receipts read from storage: O(log n) stored node hashes, one query per proof."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from ledger.core import merkle
+from ledger.core.canonical import parse_strict
+from ledger.core.note import parse_note
+from ledger.core.receipt import Receipt
+from ledger.errors import NotFound, StorageError
+from ledger.storage.repository import Repository
+
+
+def inclusion_proof(conn: Connection, index: int, size: int) -> list[bytes]:
+    """Audit path for entry `index` in the tree of `size`; raises NotFound outside the tree."""
+    repo = Repository(conn)
+    if not 0 <= index < size or size > repo.tree_size():
+        raise NotFound(f"no entry {index} in a tree of size {size}")
+    coords = merkle.inclusion_nodes(index, size)
+    found = repo.get_nodes(coords)
+    _require(found, coords)
+    return merkle.inclusion_proof(index, size, found)
+
+
+def consistency_proof(conn: Connection, size1: int, size2: int) -> list[bytes]:
+    repo = Repository(conn)
+    if not 0 <= size1 <= size2 or size2 > repo.tree_size():
+        raise NotFound(f"no consistency proof from size {size1} to {size2}")
+    coords = merkle.consistency_nodes(size1, size2)
+    found = repo.get_nodes(coords)
+    _require(found, coords)
+    return merkle.consistency_proof(size1, size2, found)
+
+
+def _require(found: dict[merkle.Coord, bytes], coords: list[merkle.Coord]) -> None:
+    missing = [c for c in coords if c not in found]
+    if missing:
+        raise StorageError(f"stored Merkle nodes are missing: {missing[:3]}; run sealchain audit")
+
+
+def checkpoint_with_cosignatures(conn: Connection, size: int | None = None) -> tuple[int, str]:
+    """(size, signed note with every stored cosignature) at `size` or the latest."""
+    repo = Repository(conn)
+    found = repo.checkpoint(size)
+    if found is None:
+        raise NotFound("no checkpoint" + ("" if size is None else f" for size {size}"))
+    cp_size, text = found
+    lines = repo.cosignature_lines(cp_size)
+    if lines:
+        text = text + "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        parse_note(text)  # a stored cosignature line that breaks the note is a storage fault
+    return cp_size, text
+
+
+def receipt_for(conn: Connection, tx_id: str, *, size: int | None = None) -> Receipt:
+    """Receipt for entry `tx_id` against the checkpoint at `size` (default: the latest)."""
+    repo = Repository(conn)
+    stored = repo.entry_by_tx(tx_id)
+    if stored is None:
+        raise NotFound(f"no entry with tx_id {tx_id}")
+    cp_size, note = checkpoint_with_cosignatures(conn, size)
+    if stored.idx >= cp_size:
+        raise NotFound(f"entry {tx_id} is not in the tree of size {cp_size}")
+    proof = inclusion_proof(conn, stored.idx, cp_size)
+    return Receipt(parse_strict(stored.data), stored.idx, tuple(proof), note)

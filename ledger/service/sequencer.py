@@ -1,0 +1,189 @@
+"""The sequencer: turns checked candidates into blocks, one database transaction per block.
+
+One transaction writes entries, node hashes, the block header, the signed checkpoint, nonces and
+every projection, so a block is all there or not there. Blocks from several processes serialise
+on the database write lock and read the head inside it, so indexes stay contiguous and the log
+never signs two checkpoints for one size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine
+
+from ledger.core import merkle
+from ledger.core.block import GENESIS_PREV, BlockHeader
+from ledger.core.envelope import format_ts, parse_envelope, parse_ts
+from ledger.core.keys import Signer
+from ledger.core.note import Checkpoint, sign_note
+from ledger.errors import InputError, LedgerError, StateConflict
+from ledger.service.app import Registry, SequencedEntry
+from ledger.service.pipeline import BlockContext, Candidate, Validator, check_genesis
+from ledger.storage.engine import read_transaction, write_transaction
+from ledger.storage.repository import Repository, StoredEntry
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Where an entry landed. Build its receipt with ledger.service.proofs.receipt_for."""
+
+    tx_id: str
+    index: int
+    block_height: int
+    tree_size: int
+
+
+Outcome = Accepted | LedgerError
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    header: BlockHeader | None
+    outcomes: list[Outcome]
+
+
+class _NothingToCommit(Exception):
+    """Raised inside the block transaction to roll it back when no entry was accepted."""
+
+    def __init__(self, error: LedgerError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+def apply_entry(conn: Connection, registry: Registry, entry: SequencedEntry) -> None:
+    """Write what an accepted entry changes in derived state: its nonce and every projection."""
+    Repository(conn).insert_nonces([(entry.envelope.org, entry.envelope.nonce, entry.index)])
+    for projection in registry.projections():
+        projection.apply(conn, entry)
+
+
+class Sequencer:
+    """Cuts and commits blocks. Thread-safe: all state lives in the database."""
+
+    def __init__(
+        self, engine: Engine, registry: Registry, validator: Validator, log_signer: Signer
+    ) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.validator = validator
+        self.log_signer = log_signer
+
+    @property
+    def origin(self) -> str:
+        return self.log_signer.name
+
+    def precheck_all(self, raws: Sequence[bytes]) -> list[Candidate | LedgerError]:
+        """Steps (1)-(8) for each raw envelope in one read snapshot; failures are returned."""
+        results: list[Candidate | LedgerError] = []
+        with read_transaction(self.engine) as conn:
+            for raw in raws:
+                try:
+                    results.append(self.validator.precheck(conn, raw))
+                except InputError as e:
+                    results.append(e)
+        return results
+
+    def submit(self, raws: Sequence[bytes]) -> list[Outcome]:
+        """Check and sequence `raws` as one block; one outcome per input, in order."""
+        checked = self.precheck_all(raws)
+        candidates = [c for c in checked if isinstance(c, Candidate)]
+        committed = iter(self.commit_block(candidates).outcomes if candidates else [])
+        return [c if isinstance(c, LedgerError) else next(committed) for c in checked]
+
+    def commit_genesis(self, raw: bytes) -> BlockHeader:
+        """Write block 0 from a signed ledger.genesis envelope; refuses if the ledger has one."""
+        candidate = check_genesis(parse_envelope(raw), self.registry)
+        result = self.commit_block([candidate], genesis=True)
+        outcome = result.outcomes[0]
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        assert result.header is not None
+        return result.header
+
+    def commit_block(
+        self, candidates: Sequence[Candidate], *, genesis: bool = False
+    ) -> BlockResult:
+        """Step (10): sequence candidates in order as one block, re-checking state inside the lock.
+
+        Candidates that fail their in-sequence checks get their error as outcome; the others are
+        committed together. Raises only for storage failures (then nothing was written).
+        """
+        outcomes: list[Outcome | None] = [None] * len(candidates)
+        try:
+            header = self._write_block(candidates, outcomes, genesis)
+        except _NothingToCommit as e:
+            return BlockResult(None, [o if o is not None else e.error for o in outcomes])
+        final: list[Outcome] = []
+        for outcome in outcomes:
+            assert outcome is not None
+            if isinstance(outcome, Accepted):
+                outcome = Accepted(outcome.tx_id, outcome.index, outcome.block_height, header.size)
+            final.append(outcome)
+        return BlockResult(header, final)
+
+    def _write_block(
+        self, candidates: Sequence[Candidate], outcomes: list[Outcome | None], genesis: bool
+    ) -> BlockHeader:
+        with write_transaction(self.engine) as conn:
+            repo = Repository(conn)
+            head = repo.head()
+            if genesis != (head is None):
+                raise _NothingToCommit(
+                    StateConflict(
+                        "the ledger already has a genesis block"
+                        if genesis
+                        else "the ledger has no genesis block yet"
+                    )
+                )
+            size = 0 if head is None else head.size
+            height = 0 if head is None else head.height + 1
+            now = datetime.now(UTC)
+            if head is not None:
+                now = max(now, parse_ts(head.time))
+            block_time = format_ts(now)
+            tree = merkle.CompactRange.from_nodes(size, repo.get_nodes(merkle.root_nodes(size)))
+            block = BlockContext()
+            stored: list[StoredEntry] = []
+            new_nodes: list[tuple[int, int, bytes]] = []
+            for position, candidate in enumerate(candidates):
+                envelope = candidate.envelope
+                entry = SequencedEntry(envelope, candidate.body, tree.size, height, block_time)
+                try:
+                    with conn.begin_nested():
+                        if not genesis:
+                            self.validator.check_in_sequence(conn, candidate, entry, block)
+                        apply_entry(conn, self.registry, entry)
+                except InputError as e:
+                    outcomes[position] = e
+                    continue
+                block.nonces.add((envelope.org, envelope.nonce))
+                block.tx_ids.add(envelope.tx_id)
+                stored.append(
+                    StoredEntry(
+                        tree.size, envelope.tx_id, envelope.org, envelope.type, envelope.raw, height
+                    )
+                )
+                new_nodes.extend(tree.append(merkle.leaf_hash(envelope.raw)))
+                outcomes[position] = Accepted(envelope.tx_id, entry.index, height, 0)
+            if not stored:
+                raise _NothingToCommit(StateConflict("no entry of the block was accepted"))
+            header = BlockHeader(
+                height=height,
+                prev=GENESIS_PREV if head is None else head.hash_hex(),
+                time=block_time,
+                first=size,
+                count=len(stored),
+                size=tree.size,
+                root=tree.root(),
+            )
+            repo.insert_block(header)
+            repo.insert_entries(stored)
+            repo.insert_nodes(new_nodes)
+            checkpoint = Checkpoint(self.origin, header.size, header.root)
+            repo.insert_checkpoint(
+                header.size, height, str(sign_note(checkpoint.text(), [self.log_signer]))
+            )
+        return header

@@ -1,0 +1,68 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL (production), and the write lock.
+
+SQLite: WAL, synchronous=FULL, foreign keys on; Python's sqlite3 is put in autocommit mode so
+SQLAlchemy's "begin" event can issue `BEGIN IMMEDIATE` for writers, which takes SQLite's write
+lock up front instead of failing later on upgrade. PostgreSQL: writers take a transaction-scoped
+advisory lock, so block commits from several processes serialise and read the head inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.pool import NullPool
+
+SEQUENCER_LOCK_ID = 0x5EA1C4A1  # pg_advisory_xact_lock key shared by every Sealchain writer
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine with Sealchain's connection settings for its dialect."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 60, "check_same_thread": False},
+            poolclass=NullPool if ":memory:" not in url else None,
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see module docstring)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get("sealchain_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One serialised write transaction: commits on success, rolls back on any exception."""
+    with engine.connect().execution_options(sealchain_write=True) as conn, conn.begin():
+        if not is_sqlite(conn):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEQUENCER_LOCK_ID})
+        yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only snapshot (one transaction); never takes the write lock."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

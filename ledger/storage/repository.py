@@ -1,0 +1,296 @@
+"""Reads and writes of the ledger's tables over one Connection. Never commits: the caller's unit
+of work (ledger.storage.engine.write_transaction) owns the transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
+
+from ledger.core import merkle
+from ledger.core.block import BlockHeader, decode_header
+from ledger.core.canonical import canonical_bytes
+from ledger.storage.tables import (
+    DERIVED_TABLES,
+    blocks,
+    checkpoints,
+    cosignatures,
+    entries,
+    member_keys,
+    members,
+    nodes,
+    nonces,
+)
+
+IN_CHUNK = 400  # coordinates per IN (...) list; far below every backend's parameter limit
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    idx: int
+    tx_id: str
+    org: str
+    type: str
+    data: bytes
+    block_height: int
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    org: str
+    name: str
+    roles: tuple[str, ...]
+    filing: str
+    active: bool
+    added_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    org: str
+    key_id: str
+    vkey: str
+    added_at: int
+    revoked_at: int | None
+
+
+class Repository:
+    """Typed access to the tables; every method is one or a few statements."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # --- head and blocks ---------------------------------------------------------------------
+
+    def head(self) -> BlockHeader | None:
+        row = self.conn.execute(
+            select(blocks.c.header).order_by(blocks.c.height.desc()).limit(1)
+        ).first()
+        return None if row is None else decode_header(row.header)
+
+    def tree_size(self) -> int:
+        head = self.head()
+        return 0 if head is None else head.size
+
+    def block(self, height: int) -> BlockHeader | None:
+        row = self.conn.execute(select(blocks.c.header).where(blocks.c.height == height)).first()
+        return None if row is None else decode_header(row.header)
+
+    def block_for_index(self, idx: int) -> BlockHeader | None:
+        """The first block whose tree contains entry `idx`."""
+        row = self.conn.execute(
+            select(blocks.c.header)
+            .where(blocks.c.size > idx)
+            .order_by(blocks.c.size.asc())
+            .limit(1)
+        ).first()
+        return None if row is None else decode_header(row.header)
+
+    def insert_block(self, header: BlockHeader) -> None:
+        self.conn.execute(
+            insert(blocks).values(
+                height=header.height, header=header.encode(), hash=header.hash(), size=header.size
+            )
+        )
+
+    # --- entries -----------------------------------------------------------------------------
+
+    def insert_entries(self, rows: Sequence[StoredEntry]) -> None:
+        if rows:
+            self.conn.execute(
+                insert(entries),
+                [
+                    {
+                        "idx": r.idx,
+                        "tx_id": r.tx_id,
+                        "org": r.org,
+                        "type": r.type,
+                        "data": r.data,
+                        "block_height": r.block_height,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def entry_by_tx(self, tx_id: str) -> StoredEntry | None:
+        row = self.conn.execute(select(entries).where(entries.c.tx_id == tx_id)).first()
+        return None if row is None else StoredEntry(**row._mapping)
+
+    def entry_by_index(self, idx: int) -> StoredEntry | None:
+        row = self.conn.execute(select(entries).where(entries.c.idx == idx)).first()
+        return None if row is None else StoredEntry(**row._mapping)
+
+    def tx_ids_present(self, tx_ids: Iterable[str]) -> set[str]:
+        wanted = list(tx_ids)
+        found: set[str] = set()
+        for i in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[i : i + IN_CHUNK]
+            found.update(
+                self.conn.execute(
+                    select(entries.c.tx_id).where(entries.c.tx_id.in_(chunk))
+                ).scalars()
+            )
+        return found
+
+    def iter_entries(self, start: int = 0, batch: int = 500) -> Iterator[StoredEntry]:
+        """Entries in index order, fetched in pages so memory stays flat."""
+        after = start - 1
+        while True:
+            rows = self.conn.execute(
+                select(entries).where(entries.c.idx > after).order_by(entries.c.idx).limit(batch)
+            ).all()
+            for row in rows:
+                yield StoredEntry(**row._mapping)
+            if len(rows) < batch:
+                return
+            after = rows[-1].idx
+
+    # --- Merkle nodes ------------------------------------------------------------------------
+
+    def insert_nodes(self, rows: Iterable[tuple[int, int, bytes]]) -> None:
+        values = [{"level": lv, "idx": i, "hash": h} for lv, i, h in rows]
+        if values:
+            self.conn.execute(insert(nodes), values)
+
+    def get_nodes(self, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
+        """Stored node hashes for `coords`, in one statement per IN_CHUNK coordinates."""
+        wanted = sorted(set(coords))
+        found: dict[merkle.Coord, bytes] = {}
+        for i in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[i : i + IN_CHUNK]
+            rows = self.conn.execute(
+                select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(
+                    tuple_(nodes.c.level, nodes.c.idx).in_(chunk)
+                )
+            )
+            found.update(((r.level, r.idx), r.hash) for r in rows)
+        return found
+
+    def nodes_in_range(self, level: int, first: int, last: int) -> dict[int, bytes]:
+        rows = self.conn.execute(
+            select(nodes.c.idx, nodes.c.hash).where(
+                nodes.c.level == level, nodes.c.idx >= first, nodes.c.idx <= last
+            )
+        )
+        return {r.idx: r.hash for r in rows}
+
+    def count_nodes(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(nodes)).scalar_one())
+
+    # --- checkpoints and cosignatures ------------------------------------------------------------
+
+    def insert_checkpoint(self, size: int, block_height: int, note: str) -> None:
+        self.conn.execute(
+            insert(checkpoints).values(size=size, block_height=block_height, note=note)
+        )
+
+    def checkpoint(self, size: int | None = None) -> tuple[int, str] | None:
+        """(size, note text) of the checkpoint at `size`, or the latest one."""
+        query = select(checkpoints.c.size, checkpoints.c.note)
+        query = (
+            query.order_by(checkpoints.c.size.desc()).limit(1)
+            if size is None
+            else query.where(checkpoints.c.size == size)
+        )
+        row = self.conn.execute(query).first()
+        return None if row is None else (row.size, row.note)
+
+    def cosignature_lines(self, size: int) -> list[str]:
+        return list(
+            self.conn.execute(
+                select(cosignatures.c.line)
+                .where(cosignatures.c.size == size)
+                .order_by(cosignatures.c.witness)
+            ).scalars()
+        )
+
+    def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        self.conn.execute(insert(cosignatures).values(size=size, witness=witness, line=line))
+
+    # --- membership projection ---------------------------------------------------------------
+
+    def member(self, org: str) -> MemberRow | None:
+        row = self.conn.execute(select(members).where(members.c.org == org)).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        values["roles"] = tuple(json.loads(values["roles"]))
+        return MemberRow(**values)
+
+    def all_members(self) -> list[MemberRow]:
+        rows = self.conn.execute(select(members).order_by(members.c.org)).all()
+        result = []
+        for row in rows:
+            values = dict(row._mapping)
+            values["roles"] = tuple(json.loads(values["roles"]))
+            result.append(MemberRow(**values))
+        return result
+
+    def upsert_member(self, row: MemberRow) -> None:
+        values = {
+            "name": row.name,
+            "roles": canonical_bytes(sorted(row.roles)).decode(),
+            "filing": row.filing,
+            "active": row.active,
+            "updated_at": row.updated_at,
+        }
+        done = self.conn.execute(update(members).where(members.c.org == row.org).values(**values))
+        if done.rowcount == 0:
+            self.conn.execute(insert(members).values(org=row.org, added_at=row.added_at, **values))
+
+    def key(self, org: str, key_id: str) -> KeyRow | None:
+        row = self.conn.execute(
+            select(member_keys).where(member_keys.c.org == org, member_keys.c.key_id == key_id)
+        ).first()
+        return None if row is None else KeyRow(**row._mapping)
+
+    def all_keys(self) -> list[KeyRow]:
+        rows = self.conn.execute(
+            select(member_keys).order_by(member_keys.c.org, member_keys.c.added_at)
+        )
+        return [KeyRow(**r._mapping) for r in rows]
+
+    def insert_key(self, row: KeyRow) -> None:
+        self.conn.execute(insert(member_keys).values(**row.__dict__))
+
+    def revoke_key(self, org: str, key_id: str, at: int) -> None:
+        self.conn.execute(
+            update(member_keys)
+            .where(member_keys.c.org == org, member_keys.c.key_id == key_id)
+            .values(revoked_at=at)
+        )
+
+    # --- nonces ------------------------------------------------------------------------------
+
+    def nonce_index(self, org: str, nonce: str) -> int | None:
+        row = self.conn.execute(
+            select(nonces.c.idx).where(nonces.c.org == org, nonces.c.nonce == nonce)
+        ).first()
+        return None if row is None else int(row.idx)
+
+    def insert_nonces(self, rows: Sequence[tuple[str, str, int]]) -> None:
+        if rows:
+            self.conn.execute(
+                insert(nonces), [{"org": o, "nonce": n, "idx": i} for o, n, i in rows]
+            )
+
+    def nonces_for(self, first: int, last: int) -> dict[int, tuple[str, str]]:
+        rows = self.conn.execute(select(nonces).where(nonces.c.idx >= first, nonces.c.idx <= last))
+        return {r.idx: (r.org, r.nonce) for r in rows}
+
+    def count_nonces(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(nonces)).scalar_one())
+
+    # --- derived state -----------------------------------------------------------------------
+
+    def clear_derived(self) -> None:
+        for table in reversed(DERIVED_TABLES):
+            self.conn.execute(delete(table))
+
+    def dump(self, table: Any) -> list[tuple[Any, ...]]:
+        """Every row of `table`, ordered by primary key: for comparing projections."""
+        return [tuple(r) for r in self.conn.execute(select(table).order_by(*table.primary_key))]

@@ -1,0 +1,105 @@
+"""The ledger's tables (SQLAlchemy 2.0 Core). Alembic migrations in migrations/ create them.
+
+Raw tables (entries, nodes, blocks, checkpoints, cosignatures) are the evidence: the audit
+re-verifies them. Derived tables (members, member_keys, nonces) are projections of the entries:
+`sealchain reindex` rebuilds them and must get the same rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+# SQLite only makes INTEGER PRIMARY KEY a rowid alias; BIGINT elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("height", BigId, primary_key=True, autoincrement=False),
+    Column("header", LargeBinary, nullable=False),  # canonical JSON of the header
+    Column("hash", LargeBinary(32), nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False, unique=True),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("idx", BigId, primary_key=True, autoincrement=False),
+    Column("tx_id", String(64), nullable=False, unique=True),
+    Column("org", String(63), nullable=False),
+    Column("type", String(130), nullable=False, index=True),
+    Column("data", LargeBinary, nullable=False),  # JCS(envelope with sig): the Merkle leaf data
+    Column("block_height", BigInteger, ForeignKey("blocks.height"), nullable=False, index=True),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigId, primary_key=True, autoincrement=False),
+    Column("block_height", BigInteger, ForeignKey("blocks.height"), nullable=False, unique=True),
+    Column("note", Text, nullable=False),  # signed note text, log signature only
+)
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("size", BigInteger, ForeignKey("checkpoints.size"), primary_key=True),
+    Column("witness", String(255), primary_key=True),
+    Column("line", Text, nullable=False),  # one "— name base64" line
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("org", String(63), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("roles", Text, nullable=False),  # JCS list of role strings
+    Column("filing", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("added_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+member_keys = Table(
+    "member_keys",
+    metadata,
+    Column("org", String(63), ForeignKey("members.org"), primary_key=True),
+    Column("key_id", String(8), primary_key=True),
+    Column("vkey", Text, nullable=False),
+    Column("added_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("org", String(63), primary_key=True),
+    Column("nonce", String(88), primary_key=True),
+    Column("idx", BigInteger, nullable=False, unique=True),
+)
+
+RAW_TABLES = (blocks, entries, nodes, checkpoints, cosignatures)
+DERIVED_TABLES = (members, member_keys, nonces)
