@@ -6,6 +6,7 @@ Apps register an `App` through the entry-point group `sealchain.apps`; the ledge
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -121,6 +122,21 @@ def discover_apps() -> list[App]:
         app = ep.load()
         if not isinstance(app, App):
             raise ConfigError(f"entry point {ep.name} does not point at a ledger App")
+        found.append(app)
+    return found
+
+
+def import_apps(spec: str) -> list[App]:
+    """Apps named as comma-separated `module:attribute` (Settings.extra_apps)."""
+    found: list[App] = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        module_name, _, attr = item.partition(":")
+        try:
+            app = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as e:
+            raise ConfigError(f"cannot load app {item!r}: {e}") from e
+        if not isinstance(app, App):
+            raise ConfigError(f"{item!r} is not a ledger App")
         found.append(app)
     return found
 

@@ -13,7 +13,7 @@ from ledger.core.keys import Signer, parse_vkey
 from ledger.core.policy import MemberDirectory, MemberKey
 from ledger.errors import ConfigError
 from ledger.home import Home, write_public
-from ledger.service.app import App, Registry, load_registry
+from ledger.service.app import App, Registry, import_apps, load_registry
 from ledger.service.consortium import (
     ConsortiumPlan,
     generate_keys,
@@ -57,7 +57,8 @@ def open_node(
     settings: Settings, *, extra_apps: Iterable[App] = (), writable: bool = True
 ) -> LedgerNode:
     home = Home(settings.home, settings.passphrase())
-    registry = load_registry(extra_apps)
+    named = [a for a in import_apps(settings.extra_apps) if a not in list(extra_apps)]
+    registry = load_registry([*named, *extra_apps])
     engine = open_engine(settings, registry)
     sequencer = None
     if writable:

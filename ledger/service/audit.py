@@ -1,0 +1,327 @@
+"""The audit (DESIGN 7): re-verify everything from raw rows, streaming, and name the first fault.
+
+Checked, in log order: every block header (canonical bytes, stored hash, link to its parent,
+first/count/size), every entry (canonical bytes, tx_id, columns, signature by a key its org held
+at that index, role, body, nonce row), every stored Merkle node against the one recomputed from
+the entries, every block root, every checkpoint (log signature, origin, size, root) and
+cosignature. Finally the row counts, so extra rows are caught as well as missing ones.
+
+Memory is flat in the ledger size: entries and blocks are read in pages, the tree is a compact
+range, and only the membership (a few keys per org) is held.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, func, select
+
+from ledger.core import merkle
+from ledger.core.block import BlockError, BlockHeader, check_link, decode_header
+from ledger.core.canonical import parse_strict
+from ledger.core.envelope import Envelope, envelope_from_dict
+from ledger.core.keys import Verifier, parse_vkey
+from ledger.core.note import open_checkpoint, parse_note, verified_signers
+from ledger.errors import LedgerError
+from ledger.service.app import Registry
+from ledger.service.membership import (
+    ADMIN_ROLE,
+    GenesisBody,
+    KeyAdd,
+    KeyRevoke,
+    MemberAdd,
+    MemberUpdate,
+)
+from ledger.storage.engine import is_sqlite
+from ledger.storage.repository import Repository, StoredEntry
+from ledger.storage.tables import blocks, checkpoints, cosignatures, entries, nodes, nonces
+
+PAGE = 500
+Progress = Callable[[int, int], None]
+
+
+class _Fault(Exception):
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"{where}: {detail}")
+        self.where = where
+        self.detail = detail
+
+
+@dataclass
+class AuditResult:
+    ok: bool
+    entries: int = 0
+    blocks: int = 0
+    checkpoints: int = 0
+    cosignatures: int = 0
+    first_bad: str | None = None  # e.g. "entry 17: signature does not verify"
+    where: str | None = None  # "entry 17", "block 3", "table nodes"
+
+
+@dataclass
+class _Key:
+    verifier: Verifier
+    added_at: int
+    revoked_at: int | None = None
+
+
+@dataclass
+class _Membership:
+    """Governance state replayed from the entries themselves, never from the projection tables."""
+
+    roles: dict[str, set[str]] = field(default_factory=dict)
+    active: dict[str, bool] = field(default_factory=dict)
+    keys: dict[tuple[str, str], _Key] = field(default_factory=dict)
+    log: Verifier | None = None
+    witnesses: dict[str, Verifier] = field(default_factory=dict)
+
+    def apply(self, index: int, body: object) -> None:
+        if isinstance(body, GenesisBody):
+            self.log = body.log_verifier()
+            self.witnesses = {w.name: parse_vkey(w.vkey) for w in body.witnesses}
+            for spec in body.members:
+                extra = {ADMIN_ROLE} if spec.org in body.admins else set()
+                self._add(index, spec.org, set(spec.roles) | extra, spec.vkeys)
+        elif isinstance(body, MemberAdd):
+            self._add(index, body.org, set(body.roles), body.vkeys)
+        elif isinstance(body, MemberUpdate):
+            if body.roles is not None:
+                self.roles[body.org] = set(body.roles)
+            if body.active is not None:
+                self.active[body.org] = body.active
+        elif isinstance(body, KeyAdd):
+            v = parse_vkey(body.vkey)
+            self.keys[(body.org, v.key_id_hex)] = _Key(v, index)
+        elif isinstance(body, KeyRevoke):
+            self.keys[(body.org, body.key)].revoked_at = index
+
+    def _add(self, index: int, org: str, roles: set[str], vkeys: list[str]) -> None:
+        self.roles[org] = roles
+        self.active[org] = True
+        for vkey in vkeys:
+            v = parse_vkey(vkey)
+            self.keys[(org, v.key_id_hex)] = _Key(v, index)
+
+
+class _Auditor:
+    def __init__(
+        self,
+        conn: Connection,
+        registry: Registry,
+        log_key: Verifier | None,
+        progress: Progress | None,
+    ) -> None:
+        self.conn = conn
+        self.repo = Repository(conn)
+        self.registry = registry
+        self.trusted_log = log_key
+        self.progress = progress
+        self.members = _Membership()
+        self.tree = merkle.CompactRange()
+        self.result = AuditResult(ok=True)
+        self.total = int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
+        self._page: deque[StoredEntry] = deque()
+        self._page_nodes: dict[merkle.Coord, bytes] = {}
+        self._page_nonces: dict[int, tuple[str, str]] = {}
+        self._next_idx = 0
+
+    # --- streaming -------------------------------------------------------------------------------
+
+    def _blocks(self) -> Iterator[tuple[int, bytes, bytes, int]]:
+        after = -1
+        while True:
+            rows = self.conn.execute(
+                select(blocks.c.height, blocks.c.header, blocks.c.hash, blocks.c.size)
+                .where(blocks.c.height > after)
+                .order_by(blocks.c.height)
+                .limit(PAGE)
+            ).all()
+            yield from ((r.height, r.header, r.hash, r.size) for r in rows)
+            if len(rows) < PAGE:
+                return
+            after = rows[-1].height
+
+    def _entry(self, idx: int) -> StoredEntry:
+        if not self._page:
+            self._load_page(idx)
+        if not self._page or self._page[0].idx != idx:
+            found = self._page[0].idx if self._page else None
+            raise _Fault(f"entry {idx}", f"is missing (next stored entry is {found})")
+        return self._page.popleft()
+
+    def _load_page(self, start: int) -> None:
+        rows = self.conn.execute(
+            select(entries).where(entries.c.idx >= start).order_by(entries.c.idx).limit(PAGE)
+        ).all()
+        self._page = deque(StoredEntry(**r._mapping) for r in rows)
+        end = start + PAGE  # nodes and nonces completing in leaves [start, end)
+        self._page_nonces = self.repo.nonces_for(start, end - 1)
+        self._page_nodes = {}
+        level = 0
+        while (1 << level) <= end:
+            first, last = (
+                (start + 1 + (1 << level) - 1) // (1 << level) - 1,
+                end // (1 << level) - 1,
+            )
+            if last >= first:
+                for i, h in self.repo.nodes_in_range(level, max(first, 0), last).items():
+                    self._page_nodes[(level, i)] = h
+            level += 1
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    def run(self) -> AuditResult:
+        prev: BlockHeader | None = None
+        for height, header_bytes, stored_hash, size_col in self._blocks():
+            where = f"block {height}"
+            expected_height = 0 if prev is None else prev.height + 1
+            if height != expected_height:
+                raise _Fault(f"block {expected_height}", "is missing")
+            try:
+                header = decode_header(header_bytes)
+                check_link(prev, header)
+            except BlockError as e:
+                raise _Fault(where, str(e)) from e
+            if header.height != height:
+                raise _Fault(where, f"header says height {header.height}")
+            if header.hash() != stored_hash:
+                raise _Fault(where, "stored block hash does not match the header")
+            if size_col != header.size:
+                raise _Fault(where, "size column does not match the header")
+            for idx in range(header.first, header.size):
+                self._check_entry(self._entry(idx), height)
+            if self.tree.root() != header.root:
+                raise _Fault(where, "root does not match the root recomputed from its entries")
+            self._check_checkpoint(header)
+            self.result.blocks += 1
+            prev = header
+        if prev is None:
+            raise _Fault("block 0", "is missing: the ledger has no genesis block")
+        self._check_counts(prev)
+        return self.result
+
+    def _check_entry(self, stored: StoredEntry, height: int) -> None:
+        idx, where = stored.idx, f"entry {stored.idx}"
+        if stored.block_height != height:
+            raise _Fault(where, f"is stored in block {stored.block_height}, belongs to {height}")
+        try:
+            envelope = envelope_from_dict(parse_strict(stored.data))
+        except LedgerError as e:
+            raise _Fault(where, f"is not a valid envelope: {e.detail}") from e
+        if envelope.raw != stored.data:
+            raise _Fault(where, "bytes are not the canonical encoding of the envelope")
+        if (envelope.tx_id, envelope.org, envelope.type) != (stored.tx_id, stored.org, stored.type):
+            raise _Fault(where, "tx_id, org or type column does not match the entry bytes")
+        self._check_signature(envelope, idx, where)
+        if self._page_nonces.get(idx) != (envelope.org, envelope.nonce):
+            raise _Fault(where, "nonce row is missing or does not match the entry")
+        for level, i, h in self.tree.append(merkle.leaf_hash(stored.data)):
+            if self._page_nodes.get((level, i)) != h:
+                first, last = i << level, ((i + 1) << level) - 1
+                span = f"entry {first}" if level == 0 else f"entries {first}-{last}"
+                raise _Fault(
+                    f"block {height}",
+                    f"stored Merkle node ({level}, {i}) over {span} is missing or differs "
+                    "from the hash recomputed from the entries",
+                )
+        self.result.entries += 1
+        if self.progress and (idx % 1000 == 0 or idx + 1 == self.total):
+            self.progress(idx + 1, self.total)
+
+    def _check_signature(self, envelope: Envelope, idx: int, where: str) -> None:
+        try:
+            record_type, body = self.registry.parse_body(envelope)
+        except LedgerError as e:
+            raise _Fault(where, e.detail) from e
+        if idx == 0:
+            if not isinstance(body, GenesisBody):
+                raise _Fault(where, "the first entry is not ledger.genesis")
+            if envelope.org not in body.admins:
+                raise _Fault(where, "genesis is not signed by an admin org")
+            self.members.apply(idx, body)
+            if self.trusted_log is not None and self.members.log != self.trusted_log:
+                raise _Fault(where, "genesis names a log key other than the trusted policy's")
+        key = self.members.keys.get((envelope.org, envelope.key))
+        if key is None or key.added_at > idx:
+            raise _Fault(where, f"key {envelope.key} was not a key of {envelope.org!r} here")
+        if key.revoked_at is not None and idx > key.revoked_at:
+            raise _Fault(where, f"key {envelope.key} was revoked at index {key.revoked_at}")
+        if not key.verifier.verify(envelope.signed_message(), envelope.sig):
+            raise _Fault(where, "signature does not verify")
+        if idx == 0:
+            return
+        if not self.members.active.get(envelope.org, False):
+            raise _Fault(where, f"org {envelope.org!r} was not an active member here")
+        if not self.registry.write_policy.permits(
+            record_type.name, self.members.roles[envelope.org]
+        ):
+            raise _Fault(where, f"org {envelope.org!r} lacked the role for {record_type.name}")
+        self.members.apply(idx, body)
+
+    def _check_checkpoint(self, header: BlockHeader) -> None:
+        where = f"block {header.height}"
+        found = self.repo.checkpoint(header.size)
+        if found is None:
+            raise _Fault(where, f"checkpoint for size {header.size} is missing")
+        log = self.members.log
+        assert log is not None  # set by genesis, which is entry 0 of block 0
+        try:
+            note, checkpoint = open_checkpoint(found[1], log)
+        except LedgerError as e:
+            raise _Fault(where, f"checkpoint for size {header.size}: {e.detail}") from e
+        if (checkpoint.size, checkpoint.root) != (header.size, header.root):
+            raise _Fault(where, "checkpoint size or root does not match the block")
+        self.result.checkpoints += 1
+        for line in self.repo.cosignature_lines(header.size):
+            try:
+                cosigned = parse_note(note.text + "\n" + line.rstrip("\n") + "\n")
+                if not verified_signers(cosigned, self.members.witnesses.values()):
+                    raise _Fault(where, "cosignature is not by a witness of the consortium")
+            except LedgerError as e:
+                raise _Fault(where, f"cosignature does not verify: {e.detail}") from e
+            self.result.cosignatures += 1
+
+    def _check_counts(self, last: BlockHeader) -> None:
+        def count(table: object) -> int:
+            return int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+        n = last.size
+        if count(entries) != n:
+            raise _Fault(f"entry {n}", "is stored beyond the last block")
+        expected_nodes = sum(n >> level for level in range(n.bit_length()))
+        if count(nodes) != expected_nodes:
+            raise _Fault("table nodes", f"holds {count(nodes)} rows, the tree has {expected_nodes}")
+        if count(nonces) != n:
+            raise _Fault("table nonces", f"holds {count(nonces)} rows for {n} entries")
+        if count(checkpoints) != self.result.blocks:
+            raise _Fault("table checkpoints", "holds checkpoints that belong to no block")
+        if count(cosignatures) != self.result.cosignatures:
+            raise _Fault("table cosignatures", "holds cosignatures for unknown checkpoints")
+
+
+def audit(
+    engine: Engine,
+    registry: Registry,
+    *,
+    log_key: Verifier | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Re-verify the whole ledger; the result names the first fault (`first_bad`) if any.
+
+    `log_key` is the verifier's trusted log key (from policy.txt); genesis must name it.
+    """
+    with engine.connect() as conn:
+        if not is_sqlite(conn):
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            auditor = _Auditor(conn, registry, log_key, progress)
+            try:
+                return auditor.run()
+            except _Fault as fault:
+                result = auditor.result
+                result.ok = False
+                result.first_bad = str(fault)
+                result.where = fault.where
+                return result
