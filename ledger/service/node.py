@@ -57,6 +57,8 @@ def open_node(
     settings: Settings, *, extra_apps: Iterable[App] = (), writable: bool = True
 ) -> LedgerNode:
     home = Home(settings.home, settings.passphrase())
+    if not home.policy_path.exists():
+        raise ConfigError(f"no ledger home at {home.root}: run `sealchain init --home {home.root}`")
     named = [a for a in import_apps(settings.extra_apps) if a not in list(extra_apps)]
     registry = load_registry([*named, *extra_apps])
     engine = open_engine(settings, registry)

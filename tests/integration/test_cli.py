@@ -1,0 +1,172 @@
+"""The `sealchain` command: init, keys, verify (offline), audit, demo; exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.cli import app
+from ledger.core.keys import parse_vkey
+from ledger.core.policy import parse_log_policy, parse_members
+from ledger.service.proofs import receipt_for
+from ledger.storage.engine import read_transaction
+from tests.support.ledgers import LedgerFixture
+
+runner = CliRunner()
+SEALCHAIN = Path(sys.executable).with_name("sealchain")
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_init_demo_writes_keys_0600_policy_members_and_genesis(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    result = invoke("init", "--demo", "--home", str(home))
+    assert result.exit_code == 0, result.output
+    keys = sorted((home / "keys").glob("*.pem"))
+    assert len(keys) == 23
+    for path in [*keys, home / "log.pem", *(home / "witnesses").glob("*.pem")]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    policy = parse_log_policy((home / "policy.txt").read_text())
+    assert [log.name for log in policy.logs] == ["sealchain.demo/log"]
+    assert sorted(policy.witnesses) == ["bj-internet-court", "gacc-shanghai", "pboc"]
+    assert policy.quorum == "none"
+    members = parse_members((home / "members.txt").read_text())
+    assert {k.org for k in members.keys} >= {"cac-registry", "au-meatworks", "pboc", "site-x"}
+    genesis = json.loads((home / "genesis.json").read_text())
+    assert genesis["type"] == "ledger.genesis" and genesis["org"] == "cac-registry"
+    assert invoke("audit", "--home", str(home)).exit_code == 0
+
+
+def test_init_refuses_an_existing_home(tmp_path: Path) -> None:
+    home = str(tmp_path / "h")
+    assert invoke("init", "--home", home).exit_code == 0
+    result = invoke("init", "--home", home)
+    assert result.exit_code == 2
+    assert "already holds a ledger" in result.output
+
+
+def test_keys_new_and_show(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    assert invoke("init", "--home", str(home), "--admin", "boss").exit_code == 0
+    result = invoke("keys", "new", "newco", "--home", str(home))
+    assert result.exit_code == 0, result.output
+    pem = home / "keys" / "newco.pem"
+    assert stat.S_IMODE(pem.stat().st_mode) == 0o600
+    vkey = result.output.strip().splitlines()[-1]
+    assert parse_vkey(vkey).name == "sealchain.demo/org/newco"
+    assert invoke("keys", "new", "newco", "--home", str(home)).exit_code == 2  # no overwrite
+    shown = invoke("keys", "show", "--home", str(home))
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith("log sealchain.local/log+")
+    assert "boss sealchain.local/org/boss+" in shown.output
+
+
+def test_keys_refuse_world_readable_private_key(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    assert invoke("init", "--home", str(home)).exit_code == 0
+    os.chmod(home / "log.pem", 0o644)
+    result = invoke("keys", "show", "--home", str(home))
+    assert result.exit_code == 2 and "chmod 600" in result.output
+
+
+def write_receipts(ledger: LedgerFixture, tmp_path: Path, data: bytes) -> tuple[Path, Path]:
+    env = ledger.sign(
+        "writer-a", "sample.note", {"text": "contract", "sha256": hashlib.sha256(data).hexdigest()}
+    )
+    ledger.accept(env)
+    ledger.fill(10, 4)
+    ledger.node.write_members_file()
+    with read_transaction(ledger.node.engine) as conn:
+        receipt = receipt_for(conn, env.tx_id)
+    as_json = tmp_path / "receipt.json"
+    as_json.write_text(json.dumps(receipt.to_json()))
+    as_text = tmp_path / "receipt.tlog-proof"
+    as_text.write_text(receipt.to_tlog_proof())
+    return as_json, as_text
+
+
+def test_verify_receipt_offline_and_reject_a_changed_byte(
+    ledger: LedgerFixture, tmp_path: Path
+) -> None:
+    data = b"the signed contract"
+    as_json, as_text = write_receipts(ledger, tmp_path, data)
+    home = str(ledger.settings.home)
+    for path in (as_json, as_text):
+        result = invoke("verify", str(path), "--home", home)
+        assert result.exit_code == 0, result.output
+        assert "(4) witness cosignatures meet the quorum" in result.output
+    (tmp_path / "data").write_bytes(data)
+    ok = invoke("verify", str(as_json), "--home", home, "--file", str(tmp_path / "data"))
+    assert ok.exit_code == 0 and "(5) data matches" in ok.output
+    (tmp_path / "other").write_bytes(b"another contract")
+    bad = invoke("verify", str(as_json), "--home", home, "--file", str(tmp_path / "other"))
+    assert bad.exit_code == 1 and "FAIL (5)" in bad.output
+
+    text = as_text.read_text()
+    index_line = text.index("\nindex ")
+    proof_char = index_line + len("\nindex 1\n") + 3  # inside the first proof hash
+    flipped = text[:proof_char] + ("A" if text[proof_char] != "A" else "B") + text[proof_char + 1 :]
+    as_text.write_text(flipped)
+    result = invoke("verify", str(as_text), "--home", home)
+    assert result.exit_code == 1, result.output
+    assert "FAIL (2)" in result.output
+
+
+def test_verify_with_explicit_policy_and_members(ledger: LedgerFixture, tmp_path: Path) -> None:
+    as_json, _ = write_receipts(ledger, tmp_path, b"x")
+    home = ledger.settings.home
+    result = invoke(
+        "verify",
+        str(as_json),
+        "--policy",
+        str(home / "policy.txt"),
+        "--members",
+        str(home / "members.txt"),
+        "--home",
+        str(tmp_path / "nowhere"),
+    )
+    assert result.exit_code == 0, result.output
+    missing = invoke("verify", str(as_json), "--home", str(tmp_path / "nowhere"))
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+
+
+@pytest.mark.slow
+def test_real_subprocess_verify_exit_codes(ledger: LedgerFixture, tmp_path: Path) -> None:
+    as_json, _ = write_receipts(ledger, tmp_path, b"y")
+    env = {**os.environ, "SEALCHAIN_HOME": str(ledger.settings.home)}
+    ok = subprocess.run(
+        [SEALCHAIN, "verify", str(as_json)], env=env, capture_output=True, check=False
+    )
+    assert ok.returncode == 0, ok.stderr
+    receipt = json.loads(as_json.read_text())
+    receipt["entry"]["body"]["text"] = "contracT"
+    as_json.write_text(json.dumps(receipt))
+    bad = subprocess.run(
+        [SEALCHAIN, "verify", str(as_json)], env=env, capture_output=True, check=False
+    )
+    assert bad.returncode == 1
+    assert b"FAIL (1)" in bad.stdout
+
+
+def test_demo_initialises_and_reports(tmp_path: Path) -> None:
+    home = str(tmp_path / "demo")
+    first = invoke("demo", "--home", home, "--check")
+    assert first.exit_code == 0, first.output
+    assert "Initialised the demo consortium" in first.output and "Audit: ok" in first.output
+    again = invoke("demo", "--home", home, "--check")
+    assert again.exit_code == 0 and "already initialised" in again.output
+
+
+def test_audit_without_a_home_is_a_usage_error(tmp_path: Path) -> None:
+    result = invoke("audit", "--home", str(tmp_path / "missing"))
+    assert result.exit_code == 2
