@@ -62,11 +62,13 @@ def open_node(
     named = [a for a in import_apps(settings.extra_apps) if a not in list(extra_apps)]
     registry = load_registry([*named, *extra_apps])
     engine = open_engine(settings, registry)
-    sequencer = None
+    node = LedgerNode(settings, home, registry, engine, None)
     if writable:
         validator = Validator(registry, skew_seconds=settings.skew_seconds)
-        sequencer = Sequencer(engine, registry, validator, home.log_signer())
-    return LedgerNode(settings, home, registry, engine, sequencer)
+        node.sequencer = Sequencer(
+            engine, registry, validator, home.log_signer(), on_governance=node.write_members_file
+        )
+    return node
 
 
 def member_directory(conn: Connection) -> MemberDirectory:

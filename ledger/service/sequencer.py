@@ -8,7 +8,7 @@ never signs two checkpoints for one size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,6 +24,8 @@ from ledger.service.app import Registry, SequencedEntry
 from ledger.service.pipeline import BlockContext, Candidate, Validator, check_genesis
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import Repository, StoredEntry
+
+GOVERNANCE_PREFIX = "ledger."
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,20 @@ class Sequencer:
     """Cuts and commits blocks. Thread-safe: all state lives in the database."""
 
     def __init__(
-        self, engine: Engine, registry: Registry, validator: Validator, log_signer: Signer
+        self,
+        engine: Engine,
+        registry: Registry,
+        validator: Validator,
+        log_signer: Signer,
+        *,
+        on_governance: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.registry = registry
         self.validator = validator
         self.log_signer = log_signer
+        # Called after a block with membership or key changes commits (members.txt is rewritten).
+        self.on_governance = on_governance
 
     @property
     def origin(self) -> str:
@@ -116,6 +126,11 @@ class Sequencer:
             header = self._write_block(candidates, outcomes, genesis)
         except _NothingToCommit as e:
             return BlockResult(None, [o if o is not None else e.error for o in outcomes])
+        if self.on_governance and any(
+            isinstance(o, Accepted) and c.envelope.type.startswith(GOVERNANCE_PREFIX)
+            for c, o in zip(candidates, outcomes, strict=True)
+        ):
+            self.on_governance()
         final: list[Outcome] = []
         for outcome in outcomes:
             assert outcome is not None

@@ -271,3 +271,11 @@ def test_member_added_later_can_write(ledger: LedgerFixture) -> None:
     ledger.accept(ledger.sign("admin", "ledger.member.add", body))
     ledger.accept(sign_envelope(newcomer, type="sample.note", org="newcomer", body={"text": "hi"}))
     assert audit(ledger.node.engine, ledger.node.registry).ok
+
+
+def test_members_file_follows_governance(ledger: LedgerFixture) -> None:
+    members_txt = ledger.settings.home / "members.txt"
+    key_id = ledger.signers["writer-a"].key_id_hex
+    ledger.accept(ledger.sign("admin", "ledger.key.revoke", {"org": "writer-a", "key": key_id}))
+    line = next(ln for ln in members_txt.read_text().splitlines() if ln.startswith("writer-a "))
+    assert line.endswith(" 1")  # revoked at index 1: valid for entries before it

@@ -1,0 +1,43 @@
+# Sealchain: `make demo` and `make test` work on a fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOME_DIR ?= .sealchain
+
+.PHONY: demo test test-fast lint typecheck bench clean install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sealchain demo --home $(HOME_DIR)
+
+# Lint, type-check, then the whole suite. PostgreSQL tests run when a server is reachable:
+# scripts/postgres.sh starts the local cluster (installed on these machines) and prints its URL.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	SEALCHAIN_TEST_PG_URL="$${SEALCHAIN_TEST_PG_URL:-$$(scripts/postgres.sh url 2>/dev/null)}" \
+		$(BIN)/pytest -n 2 --dist loadfile -q
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow and not postgres"
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/sealchain bench core
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

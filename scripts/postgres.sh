@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Start the local PostgreSQL 15 cluster for the tests and print its admin URL.
+#   scripts/postgres.sh start   install if missing (apt), start, set the test password, print URL
+#   scripts/postgres.sh url     print the URL if the server answers (exit 1 if not)
+set -euo pipefail
+PASSWORD=${SEALCHAIN_PG_PASSWORD:-sealchain}
+URL="postgresql+psycopg://postgres:${PASSWORD}@127.0.0.1:5432/postgres"
+
+answers() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+case "${1:-start}" in
+  url)
+    answers && echo "$URL" || exit 1
+    ;;
+  start)
+    if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+      if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+      else
+        echo "PostgreSQL is not installed; see DEVELOPERS.md" >&2; exit 1
+      fi
+    fi
+    if ! answers; then
+      version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+      pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >/dev/null
+      pg_ctlcluster "$version" main start
+      for _ in $(seq 1 30); do answers && break; sleep 1; done
+    fi
+    su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD '${PASSWORD}'\"" >/dev/null
+    echo "$URL"
+    ;;
+  *)
+    echo "usage: $0 start|url" >&2; exit 2
+    ;;
+esac
