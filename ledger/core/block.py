@@ -68,7 +68,7 @@ def header_from_json(value: Any) -> BlockHeader:
         if type(value[name]) is not int or value[name] < 0:
             raise BlockError(f"block header {name} must be a non-negative integer")
     prev = value["prev"]
-    if not isinstance(prev, str) or len(prev) != 64 or prev.lower() != prev:
+    if not isinstance(prev, str) or len(prev) != 64 or not set(prev) <= set("0123456789abcdef"):
         raise BlockError("block header prev must be 64 lowercase hex digits")
     try:
         bytes.fromhex(prev)

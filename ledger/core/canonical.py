@@ -27,10 +27,24 @@ def canonical_bytes(value: Any) -> bytes:
     Raises MalformedJSON for values JCS cannot encode (non-finite floats, unsafe integers,
     non-string keys, lone surrogates).
     """
+    _check_floats(value)
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as e:
         raise MalformedJSON(f"value cannot be canonicalised: {e}") from e
+
+
+def _check_floats(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if math.isfinite(item):
+                _check_float(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -58,7 +72,14 @@ def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise MalformedJSON(f"number {text[:20]} is not finite as a double")
+    _check_float(value)
     return value
+
+
+def _check_float(value: float) -> None:
+    # JCS writes doubles below 1e21 as plain integers; past 2^53 those are integers we refuse.
+    if MAX_SAFE_INTEGER < abs(value) < 1e21:
+        raise MalformedJSON(f"number {value!r} is outside +/-(2^53-1) but below 1e21")
 
 
 def _check_tree(value: Any, depth: int) -> None:

@@ -32,7 +32,7 @@ MAX_NONCE_BYTES = 64
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}(\.[a-z][a-z0-9_-]{0,31}){1,3}$")
 ORG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 KEY_RE = re.compile(r"^[0-9a-f]{8}$")
-TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+TS_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")
 B64URL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -44,7 +44,7 @@ def format_ts(moment: datetime) -> str:
 
 def parse_ts(text: str) -> datetime:
     """Parse the ledger time format; raises ValueError if it is anything else."""
-    if not isinstance(text, str) or not TS_RE.match(text):
+    if not isinstance(text, str) or not TS_RE.fullmatch(text):
         raise ValueError(f"time {text!r} is not YYYY-MM-DDTHH:MM:SS.mmmZ")
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
@@ -108,14 +108,14 @@ def envelope_from_dict(value: Any) -> Envelope:
     if type(value["v"]) is not int or value["v"] != VERSION:
         raise _field_error("v", f"must be {VERSION}")
     for name, pattern in (("type", TYPE_RE), ("org", ORG_RE), ("key", KEY_RE), ("ts", TS_RE)):
-        if not isinstance(value[name], str) or not pattern.match(value[name]):
+        if not isinstance(value[name], str) or not pattern.fullmatch(value[name]):
             raise _field_error(name, f"does not match {pattern.pattern}")
     try:
         parse_ts(value["ts"])
     except ValueError as e:
         raise _field_error("ts", "is not a real UTC time") from e
     nonce = value["nonce"]
-    if not isinstance(nonce, str) or not B64URL_RE.match(nonce):
+    if not isinstance(nonce, str) or not B64URL_RE.fullmatch(nonce):
         raise _field_error("nonce", "must be unpadded base64url")
     nonce_len = len(_b64url_decode(nonce))
     if not MIN_NONCE_BYTES <= nonce_len <= MAX_NONCE_BYTES:
@@ -149,9 +149,12 @@ def envelope_from_dict(value: Any) -> Envelope:
 
 def _b64url_decode(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as e:
         raise _field_error("nonce", "is not base64url") from e
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode() != text:
+        raise _field_error("nonce", "is not in canonical base64url form")
+    return data
 
 
 def parse_envelope(data: bytes) -> Envelope:

@@ -27,6 +27,16 @@ PUBLIC_KEY_LEN = 32
 SIGNATURE_LEN = 64
 
 
+def b64decode_strict(text: str) -> bytes:
+    """Standard base64 with one spelling only; raises binascii.Error for anything else."""
+    if not isinstance(text, str) or not text.isascii():
+        raise binascii.Error("base64 must be ASCII text")
+    data = base64.b64decode(text, validate=True)
+    if base64.b64encode(data).decode() != text:
+        raise binascii.Error("base64 is not in canonical form")
+    return data
+
+
 def check_key_name(name: str) -> None:
     """Raise NoteError unless `name` is a valid signed-note key name (non-empty, no space or +)."""
     if not name or any(c.isspace() or c == "+" for c in name):
@@ -89,7 +99,7 @@ def parse_vkey(text: str) -> Verifier:
         raise NoteError(f"vkey {text[:60]!r} must have three '+'-separated parts")
     name, id_hex, material_b64 = parts
     try:
-        material = base64.b64decode(material_b64, validate=True)
+        material = b64decode_strict(material_b64)
         claimed_id = bytes.fromhex(id_hex)
     except (binascii.Error, ValueError) as e:
         raise NoteError(f"vkey {name!r} has bad hex or base64") from e

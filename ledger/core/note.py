@@ -13,7 +13,14 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ledger.core.keys import SIG_COSIGNATURE_V1, SIG_ED25519, Signer, Verifier, check_key_name
+from ledger.core.keys import (
+    SIG_COSIGNATURE_V1,
+    SIG_ED25519,
+    Signer,
+    Verifier,
+    b64decode_strict,
+    check_key_name,
+)
 from ledger.core.merkle import HASH_LEN
 from ledger.errors import NoteError
 
@@ -89,7 +96,7 @@ def _parse_signature_line(line: str) -> NoteSignature:
         raise NoteError("signature line must be '— <name> <base64>'")
     check_key_name(name)
     try:
-        payload = base64.b64decode(payload_b64, validate=True)
+        payload = b64decode_strict(payload_b64)
     except binascii.Error as e:
         raise NoteError(f"signature by {name!r} is not base64") from e
     if len(payload) < 5:
@@ -206,7 +213,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     ):
         raise NoteError(f"checkpoint size {size_text!r} is not a decimal without leading zeros")
     try:
-        root = base64.b64decode(root_b64, validate=True)
+        root = b64decode_strict(root_b64)
     except binascii.Error as e:
         raise NoteError("checkpoint root is not base64") from e
     if len(root) != HASH_LEN:

@@ -6,6 +6,7 @@ witness is unsatisfied, a member key outside its validity is not a key of that o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -69,6 +70,11 @@ def _vkey(text: str, want_type: int, what: str) -> Verifier:
     return verifier
 
 
+def _words(line: str) -> list[str]:
+    # The spec's whitespace is ASCII space and tab only; other octets belong to names.
+    return [w for w in re.split(r"[ \t]+", line) if w]
+
+
 def parse_log_policy(text: str) -> LogPolicy:
     """Parse a tlog-policy file; raises PolicyError with the line number at fault."""
     policy = LogPolicy()
@@ -79,7 +85,7 @@ def parse_log_policy(text: str) -> LogPolicy:
     for number, raw in enumerate(text.split("\n"), start=1):
         if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in raw):
             raise PolicyError(f"line {number}: control characters are not allowed")
-        words = raw.split()
+        words = _words(raw)
         if not words or words[0].startswith("#"):
             continue
         where = f"line {number}"
@@ -183,6 +189,8 @@ def parse_members(text: str) -> MemberDirectory:
             if not words[2].isdigit() or not words[2].isascii():
                 raise PolicyError(f"members line {number}: revoked-at-index must be a number")
             revoked_at = int(words[2])
+        if directory.lookup(words[0], verifier.key_id_hex) is not None:
+            raise PolicyError(f"members line {number}: key {verifier.key_id_hex} listed twice")
         directory.keys.append(MemberKey(words[0], verifier, revoked_at))
     return directory
 

@@ -20,6 +20,7 @@ from typing import Any
 from ledger.core import merkle
 from ledger.core.canonical import parse_strict
 from ledger.core.envelope import Envelope, envelope_from_dict
+from ledger.core.keys import b64decode_strict
 from ledger.core.note import Checkpoint, Note, parse_checkpoint, parse_note, verified_signers
 from ledger.core.policy import TrustPolicy
 from ledger.errors import LedgerError, MalformedJSON, ReceiptInvalid
@@ -77,7 +78,7 @@ def receipt_from_json(value: Any) -> Receipt:
     if not isinstance(value["proof"], list) or not isinstance(value["checkpoint"], str):
         raise _malformed("proof must be a list and checkpoint a string")
     try:
-        proof = tuple(base64.b64decode(p, validate=True) for p in value["proof"])
+        proof = tuple(b64decode_strict(p) for p in value["proof"])
     except (binascii.Error, TypeError) as e:
         raise _malformed("proof hashes must be base64") from e
     return Receipt(value["entry"], value["index"], proof, value["checkpoint"])
@@ -94,11 +95,15 @@ def parse_tlog_proof(text: str) -> Receipt:
     if len(lines) < 3 or not lines[1].startswith("extra ") or not lines[2].startswith("index "):
         raise _malformed("expected 'extra <entry>' and 'index <n>' lines")
     index_text = lines[2][len("index ") :]
-    if not index_text.isdigit() or (index_text != "0" and index_text.startswith("0")):
+    if (
+        not index_text.isdigit()
+        or not index_text.isascii()
+        or (index_text != "0" and index_text.startswith("0"))
+    ):
         raise _malformed("index must be a decimal without leading zeros")
     try:
-        entry_bytes = base64.b64decode(lines[1][len("extra ") :], validate=True)
-        proof = tuple(base64.b64decode(p, validate=True) for p in lines[3:])
+        entry_bytes = b64decode_strict(lines[1][len("extra ") :])
+        proof = tuple(b64decode_strict(p) for p in lines[3:])
         entry = parse_strict(entry_bytes)
     except (binascii.Error, MalformedJSON) as e:
         raise _malformed(f"bad base64 or entry JSON: {e}") from e

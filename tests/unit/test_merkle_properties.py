@@ -116,10 +116,12 @@ def _rejected(fn: Any, *args: Any) -> bool:
 
 
 def test_leaf_and_node_hashes_are_domain_separated() -> None:
-    # Without the 0x00/0x01 prefixes an interior node could be passed off as a leaf (RFC 9162 2.1.1).
+    # Without the 0x00/0x01 prefixes an interior node could pass as a leaf (RFC 9162 2.1.1).
     assert merkle.leaf_hash(b"abc") == _h(b"\x00abc")
     assert merkle.node_hash(b"L" * 32, b"R" * 32) == _h(b"\x01" + b"L" * 32 + b"R" * 32)
-    assert merkle.leaf_hash(b"\x01" + b"L" * 32 + b"R" * 32) != merkle.node_hash(b"L" * 32, b"R" * 32)
+    assert merkle.leaf_hash(b"\x01" + b"L" * 32 + b"R" * 32) != merkle.node_hash(
+        b"L" * 32, b"R" * 32
+    )
 
 
 def test_empty_tree_root_is_sha256_of_nothing() -> None:
@@ -197,22 +199,28 @@ def test_proofs_equal_the_rfc9162_reference_proofs() -> None:
             assert merkle.consistency_proof(m, size, NODES) == _subproof(m, leaves, True), (m, size)
 
 
+class _CountingNodes:
+    """A node source that records which stored nodes a proof asked for."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[int, int]] = []
+
+    def __call__(self, level: int, i: int) -> bytes:
+        self.reads.append((level, i))
+        return NODES[(level, i)]
+
+
 def test_proof_generation_reads_only_the_listed_nodes() -> None:
     # DESIGN 3.4: proofs read O(log n) stored nodes, never a subtree's leaves.
     for size in range(1, N + 1, 7):
         for index in range(0, size, 5):
-            reads: list[tuple[int, int]] = []
-
-            def get(level: int, i: int) -> bytes:
-                reads.append((level, i))
-                return NODES[(level, i)]
-
-            merkle.inclusion_proof(index, size, get)
-            assert reads == merkle.inclusion_nodes(index, size)
+            source = _CountingNodes()
+            merkle.inclusion_proof(index, size, source)
+            assert source.reads == merkle.inclusion_nodes(index, size)
         for size1 in range(0, size + 1, 5):
-            reads = []
-            merkle.consistency_proof(size1, size, get)
-            assert reads == merkle.consistency_nodes(size1, size)
+            source = _CountingNodes()
+            merkle.consistency_proof(size1, size, source)
+            assert source.reads == merkle.consistency_nodes(size1, size)
 
 
 def test_inclusion_nodes_stay_logarithmic_for_every_small_tree() -> None:
@@ -288,7 +296,9 @@ def test_inclusion_rejects_changed_index(pos: tuple[int, int], tamper: tuple[str
     index, size = pos
     proof = merkle.inclusion_proof(index, size, NODES)
     with pytest.raises(ProofError):
-        merkle.verify_inclusion(_tamper(index, *tamper), size, LEAF_HASHES[index], proof, ROOTS[size])
+        merkle.verify_inclusion(
+            _tamper(index, *tamper), size, LEAF_HASHES[index], proof, ROOTS[size]
+        )
 
 
 @given(positions, tampers)
@@ -300,8 +310,8 @@ def test_inclusion_rejects_changed_size_unless_path_shape_is_identical(
     index, size = pos
     new_size = _tamper(size, *tamper)
     proof = merkle.inclusion_proof(index, size, NODES)
-    same_shape = (
-        0 <= index < new_size and _inclusion_shape(index, new_size) == _inclusion_shape(index, size)
+    same_shape = 0 <= index < new_size and _inclusion_shape(index, new_size) == _inclusion_shape(
+        index, size
     )
     assert _rejected(
         merkle.verify_inclusion, index, new_size, LEAF_HASHES[index], proof, ROOTS[size]
@@ -405,10 +415,10 @@ not_a_proof = st.one_of(
 )
 
 
-@given(not_a_size, st.integers(0, 4))
+@given(not_a_size, st.integers(0, 1))
 def test_inclusion_raises_proof_error_for_non_integer_positions(bad: Any, slot: int) -> None:
     args: list[Any] = [0, 3, LEAF_HASHES[0], merkle.inclusion_proof(0, 3, NODES), ROOTS[3]]
-    args[slot % 2] = bad  # index or size
+    args[slot] = bad  # index or size
     with pytest.raises(ProofError):
         merkle.verify_inclusion(*args)
 
