@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     block_max_entries: int = Field(1000, ge=1, le=10000, description="cut a block at this many")
     block_max_wait_ms: int = Field(5, ge=0, le=10000, description="or after this long")
     key_passphrase: SecretStr | None = Field(None, description="passphrase of PEM private keys")
+    max_batch_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="largest POST /v1/entries/batch body"
+    )
+    max_request_bytes: int = Field(1024 * 1024, ge=1024, description="largest other POST body")
     extra_apps: str = Field(
         "", description="comma-separated module:attribute App objects to load besides plugins"
     )

@@ -16,7 +16,9 @@
     │   ├── InvalidBody              invalid-body        422
     │   ├── ForbiddenRole            forbidden-role      403
     │   ├── StateConflict            state-conflict      409
-    │   └── NotFound                 not-found           404
+    │   ├── NotFound                 not-found           404
+    │   ├── InvalidRequest           invalid-request     400  (query, path or header)
+    │   └── Unauthenticated          unauthenticated     401  (member read without signature)
     ├── VerificationError            (bytes we were given do not verify)
     │   ├── ProofError               bad-proof           422
     │   ├── NoteError                bad-note            422
@@ -163,6 +165,18 @@ class NotFound(InputError):
     code = "not-found"
     status = 404
     title = "Not found"
+
+
+class InvalidRequest(InputError):
+    code = "invalid-request"
+    status = 400
+    title = "Invalid request"
+
+
+class Unauthenticated(InputError):
+    code = "unauthenticated"
+    status = 401
+    title = "Member signature required"
 
 
 class VerificationError(LedgerError):

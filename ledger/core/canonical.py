@@ -82,7 +82,7 @@ def _check_float(value: float) -> None:
         raise MalformedJSON(f"number {value!r} is outside +/-(2^53-1) but below 1e21")
 
 
-def _check_tree(value: Any, depth: int) -> None:
+def _check_tree(value: Any, depth: int, max_depth: int = MAX_DEPTH) -> None:
     """Depth limit and lone-surrogate check, iteratively so hostile input cannot blow the stack."""
     stack: list[tuple[Any, int]] = [(value, depth)]
     while stack:
@@ -90,14 +90,14 @@ def _check_tree(value: Any, depth: int) -> None:
         if isinstance(item, str):
             _check_string(item)
         elif isinstance(item, dict):
-            if level >= MAX_DEPTH:
-                raise MalformedJSON(f"nesting deeper than {MAX_DEPTH} levels")
+            if level >= max_depth:
+                raise MalformedJSON(f"nesting deeper than {max_depth} levels")
             for key, child in item.items():
                 _check_string(key)
                 stack.append((child, level + 1))
         elif isinstance(item, list):
-            if level >= MAX_DEPTH:
-                raise MalformedJSON(f"nesting deeper than {MAX_DEPTH} levels")
+            if level >= max_depth:
+                raise MalformedJSON(f"nesting deeper than {max_depth} levels")
             stack.extend((child, level + 1) for child in item)
 
 
@@ -108,7 +108,9 @@ def _check_string(text: str) -> None:
         raise MalformedJSON("string contains a lone UTF-16 surrogate") from e
 
 
-def parse_strict(data: bytes, *, max_bytes: int = MAX_ENTRY_BYTES) -> Any:
+def parse_strict(
+    data: bytes, *, max_bytes: int = MAX_ENTRY_BYTES, max_depth: int = MAX_DEPTH
+) -> Any:
     """Parse JSON bytes, refusing anything ambiguous.
 
     Raises PayloadTooLarge over `max_bytes`, MalformedJSON for invalid UTF-8, duplicate keys,
@@ -133,8 +135,8 @@ def parse_strict(data: bytes, *, max_bytes: int = MAX_ENTRY_BYTES) -> Any:
             parse_float=_parse_float,
         )
     except RecursionError as e:
-        raise MalformedJSON(f"nesting deeper than {MAX_DEPTH} levels") from e
+        raise MalformedJSON(f"nesting deeper than {max_depth} levels") from e
     except json.JSONDecodeError as e:
         raise MalformedJSON(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-    _check_tree(value, 0)
+    _check_tree(value, 0, max_depth)
     return value

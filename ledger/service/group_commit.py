@@ -6,8 +6,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 
+from ledger.core.block import BlockHeader
 from ledger.errors import StorageError
 from ledger.service.pipeline import Candidate
 from ledger.service.sequencer import Outcome, Sequencer
@@ -16,8 +18,16 @@ _STOP = object()
 
 
 class GroupCommitter:
-    def __init__(self, sequencer: Sequencer, *, max_entries: int = 1000, max_wait_ms: int = 5):
+    def __init__(
+        self,
+        sequencer: Sequencer,
+        *,
+        max_entries: int = 1000,
+        max_wait_ms: int = 5,
+        on_block: Callable[[BlockHeader], None] | None = None,
+    ):
         self.sequencer = sequencer
+        self.on_block = on_block
         self.max_entries = max_entries
         self.max_wait = max_wait_ms / 1000
         self._queue: queue.Queue[object] = queue.Queue()
@@ -71,6 +81,9 @@ class GroupCommitter:
             for _, future in pairs:
                 future.set_exception(error)
             return
-        self.blocks_cut += result.header is not None
+        if result.header is not None:
+            self.blocks_cut += 1
+            if self.on_block:
+                self.on_block(result.header)
         for (_, future), outcome in zip(pairs, result.outcomes, strict=True):
             future.set_result(outcome)

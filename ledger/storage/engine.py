@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.pool import NullPool
 
 SEQUENCER_LOCK_ID = 0x5EA1C4A1  # pg_advisory_xact_lock key shared by every Sealchain writer
 
@@ -29,7 +28,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"timeout": 60, "check_same_thread": False},
-            poolclass=NullPool if ":memory:" not in url else None,
+            pool_size=8,
+            max_overflow=16,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)

@@ -124,6 +124,47 @@ class Repository:
         row = self.conn.execute(select(entries).where(entries.c.idx == idx)).first()
         return None if row is None else StoredEntry(**row._mapping)
 
+    def entry_data(self, indexes: Iterable[int]) -> dict[int, bytes]:
+        wanted = sorted(set(indexes))
+        found: dict[int, bytes] = {}
+        for i in range(0, len(wanted), IN_CHUNK):
+            rows = self.conn.execute(
+                select(entries.c.idx, entries.c.data).where(
+                    entries.c.idx.in_(wanted[i : i + IN_CHUNK])
+                )
+            )
+            found.update((r.idx, r.data) for r in rows)
+        return found
+
+    def list_entries(
+        self, after: int, limit: int, *, org: str | None = None, type_: str | None = None
+    ) -> list[StoredEntry]:
+        query = select(entries).where(entries.c.idx > after)
+        if org:
+            query = query.where(entries.c.org == org)
+        if type_:
+            query = query.where(entries.c.type == type_)
+        rows = self.conn.execute(query.order_by(entries.c.idx).limit(limit))
+        return [StoredEntry(**r._mapping) for r in rows]
+
+    def list_blocks(self, after: int, limit: int) -> list[BlockHeader]:
+        rows = self.conn.execute(
+            select(blocks.c.header)
+            .where(blocks.c.height > after)
+            .order_by(blocks.c.height)
+            .limit(limit)
+        )
+        return [decode_header(r.header) for r in rows]
+
+    def tx_ids_in_block(self, height: int) -> list[str]:
+        return list(
+            self.conn.execute(
+                select(entries.c.tx_id)
+                .where(entries.c.block_height == height)
+                .order_by(entries.c.idx)
+            ).scalars()
+        )
+
     def tx_ids_present(self, tx_ids: Iterable[str]) -> set[str]:
         wanted = list(tx_ids)
         found: set[str] = set()

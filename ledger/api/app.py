@@ -1,0 +1,132 @@
+"""`create_app(settings)`: the FastAPI application for one worker process.
+
+Each worker opens the ledger, runs its own group committer, and serialises block commits with
+the other workers through the database lock (DESIGN 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from ledger.api.deps import ApiState
+from ledger.api.metrics import Metrics
+from ledger.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from ledger.api.models import Envelope, Problem
+from ledger.api.problems import install_problem_handlers
+from ledger.api.routes import entries, log, members, ops
+from ledger.config import Settings
+from ledger.core.canonical import MAX_ENTRY_BYTES
+from ledger.service.app import App
+from ledger.service.group_commit import GroupCommitter
+from ledger.service.node import LedgerNode, open_node
+
+DESCRIPTION = """A permissioned, hash-chained, publicly verifiable ledger.
+
+Writers are member organisations signing envelopes with Ed25519; every receipt verifies offline
+with the trust policy (`sealchain verify`). Errors are RFC 9457 `application/problem+json` with a
+stable `code`. Raw entries and blocks are for members (signed requests, see docs/api.md).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_apps: Iterable[App] = (),
+    node: LedgerNode | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    node = node or open_node(settings, extra_apps=extra_apps)
+    assert node.sequencer is not None, "the API needs a writable node (log key)"
+    metrics = Metrics()
+    committer = GroupCommitter(
+        node.sequencer,
+        max_entries=settings.block_max_entries,
+        max_wait_ms=settings.block_max_wait_ms,
+        on_block=metrics.block_committed,
+    ).start()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        committer.stop()
+        node.close()
+
+    app = FastAPI(
+        title="Sealchain",
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.sealchain = ApiState(node, committer, metrics)
+    app.state.background = set()
+    install_problem_handlers(app)
+    for module in (entries, log, members, ops):
+        app.include_router(module.router)
+    for plugin in node.registry.apps:
+        if plugin.router is not None:
+            app.include_router(plugin.router, prefix=f"/v1/{plugin.name}")
+    _offline_docs(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    def limit_for(method: str, path: str) -> int | None:
+        if method not in ("POST", "PUT", "PATCH"):
+            return None
+        if path == "/v1/entries":
+            return MAX_ENTRY_BYTES
+        if path == "/v1/entries/batch":
+            return settings.max_batch_bytes
+        return settings.max_request_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI from the swagger-ui-bundle package: /docs works with no internet."""
+    app.mount(
+        "/static/swagger-ui",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Sealchain API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, Envelope):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(model_schema.pop("$defs", {}))
+        components[model.__name__] = model_schema
+    app.openapi_schema = schema
+    return schema
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` and `sealchain serve`: settings from SEALCHAIN_* env."""
+    return create_app(Settings())

@@ -1,0 +1,95 @@
+"""Typed dependencies: the running node, its group committer, and member authentication."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from ledger.api.metrics import Metrics
+from ledger.core.envelope import parse_ts
+from ledger.core.keys import parse_vkey
+from ledger.core.request_auth import (
+    HEADER_KEY,
+    HEADER_ORG,
+    HEADER_SIGNATURE,
+    HEADER_TIME,
+    request_message,
+)
+from ledger.errors import (
+    BadSignature,
+    RevokedKey,
+    StaleTimestamp,
+    Unauthenticated,
+    UnknownKey,
+    UnknownOrg,
+)
+from ledger.service.group_commit import GroupCommitter
+from ledger.service.node import LedgerNode
+from ledger.service.pipeline import utc_now
+from ledger.storage.engine import read_transaction
+from ledger.storage.repository import MemberRow, Repository
+
+
+@dataclass
+class ApiState:
+    node: LedgerNode
+    committer: GroupCommitter
+    metrics: Metrics
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.sealchain
+    return state
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]
+
+
+async def signed_member(request: Request, state: StateDep) -> MemberRow:
+    """Authenticate a member request (ledger.core.request_auth); raises 401/403 problems."""
+    headers = request.headers
+    org, key_id = headers.get(HEADER_ORG), headers.get(HEADER_KEY)
+    time, signature = headers.get(HEADER_TIME), headers.get(HEADER_SIGNATURE)
+    if not (org and key_id and time and signature):
+        raise Unauthenticated(
+            "this route is for members: sign the request with the Sealchain-Org, Sealchain-Key, "
+            "Sealchain-Time and Sealchain-Signature headers (docs/api.md)"
+        )
+    try:
+        moment = parse_ts(time)
+        sig = base64.b64decode(signature, validate=True)
+    except (ValueError, binascii.Error) as e:
+        raise Unauthenticated("Sealchain-Time or Sealchain-Signature is malformed") from e
+    skew = timedelta(seconds=state.node.settings.skew_seconds)
+    if abs(moment - utc_now()) > skew:
+        raise StaleTimestamp(f"Sealchain-Time {time} is outside the accepted window")
+    body = await request.body()
+    message = request_message(
+        request.method, request.url.path, request.url.query, body, time, org, key_id
+    )
+
+    def lookup() -> tuple[MemberRow | None, str | None, int | None]:
+        with read_transaction(state.node.engine) as conn:
+            repo = Repository(conn)
+            member, key = repo.member(org), repo.key(org, key_id)
+            return member, key.vkey if key else None, key.revoked_at if key else None
+
+    member, vkey, revoked_at = await run_in_threadpool(lookup)
+    if member is None or not member.active:
+        raise UnknownOrg(f"org {org!r} is not an active member")
+    if vkey is None:
+        raise UnknownKey(f"key {key_id} is not a key of org {org!r}")
+    if revoked_at is not None:
+        raise RevokedKey(f"key {key_id} of {org!r} was revoked at index {revoked_at}")
+    if not parse_vkey(vkey).verify(message, sig):
+        raise BadSignature("request signature does not verify for this method, path and body")
+    return member
+
+
+MemberDep = Annotated[MemberRow, Depends(signed_member)]

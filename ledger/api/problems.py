@@ -1,0 +1,93 @@
+"""RFC 9457 problem+json for every error; never a stack trace to a client, never a 500 for input."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.errors import InvalidRequest, LedgerError, NotFound
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("sealchain.api")
+
+HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}
+
+
+def problem_response(error: LedgerError, request: Request) -> JSONResponse:
+    body = error.problem()
+    body["instance"] = request.url.path
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    if hasattr(request.state, "metrics"):
+        request.state.metrics.rejections.labels(code=error.code).inc()
+    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_JSON)
+
+
+def _http_problem(status: int, detail: str) -> dict[str, Any]:
+    code = HTTP_CODES.get(status, "http-error")
+    return {
+        "type": f"https://sealchain.dev/problems/{code}",
+        "title": detail,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LedgerError)
+    async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("server error %s: %s", exc.code, exc.detail)
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": "", "msg": "invalid"}
+        error = InvalidRequest(f"{first['loc']}: {first['msg']}", errors=errors)
+        return problem_response(error, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return problem_response(NotFound(f"no route {request.url.path}"), request)
+        body = _http_problem(exc.status_code, str(exc.detail))
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", "-")
+        log.exception("unhandled error in request %s", request_id)
+        body = {
+            "type": "https://sealchain.dev/problems/internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": f"the server failed; quote request id {request_id} to the operator",
+            "code": "internal",
+            "request_id": request_id,
+        }
+        return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+
+
+def problem_responses(*errors: type[LedgerError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting the problem types a route can answer with."""
+    by_status: dict[int, list[type[LedgerError]]] = {}
+    for e in errors:
+        by_status.setdefault(e.status, []).append(e)
+    return {
+        status: {
+            "description": "; ".join(f"`{e.code}`: {e.title}" for e in group),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, group in sorted(by_status.items())
+    }

@@ -1,0 +1,1 @@
+"""Route modules: thin; they parse, call a service function, and map the result."""

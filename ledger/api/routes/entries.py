@@ -1,0 +1,290 @@
+"""Submitting envelopes (one or a batch) and browsing raw entries (members only)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ledger.api.deps import ApiState, MemberDep, StateDep
+from ledger.api.models import (
+    ENVELOPE_EXAMPLE,
+    BatchItem,
+    BatchResult,
+    EntryPage,
+    EntryView,
+    Problem,
+    Queued,
+    Receipt,
+)
+from ledger.api.problems import problem_response, problem_responses
+from ledger.core.canonical import MAX_DEPTH, canonical_bytes, parse_strict
+from ledger.errors import (
+    BadSignature,
+    DuplicateEntry,
+    ForbiddenRole,
+    InvalidBody,
+    InvalidEnvelope,
+    InvalidRequest,
+    LedgerError,
+    MalformedJSON,
+    NotFound,
+    PayloadTooLarge,
+    Replay,
+    RevokedKey,
+    StaleTimestamp,
+    StateConflict,
+    Unauthenticated,
+    UnknownKey,
+    UnknownOrg,
+    UnknownType,
+)
+from ledger.service.pipeline import Candidate
+from ledger.service.proofs import receipt_for, receipts_for
+from ledger.service.sequencer import Accepted, Outcome
+from ledger.storage.engine import read_transaction
+from ledger.storage.repository import Repository
+
+router = APIRouter(prefix="/v1", tags=["entries"])
+
+MAX_BATCH = 1000
+SUBMIT_ERRORS = (
+    MalformedJSON,
+    PayloadTooLarge,
+    InvalidEnvelope,
+    UnknownOrg,
+    UnknownKey,
+    RevokedKey,
+    BadSignature,
+    StaleTimestamp,
+    Replay,
+    UnknownType,
+    InvalidBody,
+    ForbiddenRole,
+    StateConflict,
+)
+ENVELOPE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Envelope"},
+                "example": ENVELOPE_EXAMPLE,
+            }
+        },
+    }
+}
+
+
+def _receipt_json(state: ApiState, tx_id: str) -> dict[str, Any]:
+    with read_transaction(state.node.engine) as conn:
+        return receipt_for(conn, tx_id).to_json()
+
+
+async def _sequence(state: ApiState, candidate: Candidate) -> Outcome:
+    return await asyncio.wrap_future(state.committer.submit(candidate))
+
+
+@router.post(
+    "/entries",
+    status_code=201,
+    response_model=Receipt,
+    summary="Submit one signed envelope",
+    description=(
+        "Runs validation steps (1)-(10), waits for the group commit and answers 201 with the "
+        "receipt once the block is durably committed. `?wait=false` answers 202 after steps "
+        "(1)-(8). The same envelope submitted again is answered 200 with its original receipt."
+    ),
+    openapi_extra=ENVELOPE_BODY,
+    responses={
+        200: {"description": "already on the ledger: the original receipt", "model": Receipt},
+        202: {"description": "checked and queued (wait=false)", "model": Queued},
+        **problem_responses(*SUBMIT_ERRORS),
+    },
+)
+async def submit_entry(
+    request: Request,
+    state: StateDep,
+    wait: Annotated[bool, Query(description="wait for the commit and return the receipt")] = True,
+) -> Response:
+    raw = await request.body()
+    sequencer = state.node.sequencer
+    assert sequencer is not None
+    (checked,) = await run_in_threadpool(sequencer.precheck_all, [raw])
+    if isinstance(checked, DuplicateEntry):
+        return await _original(request, state, checked)
+    if isinstance(checked, LedgerError):
+        return problem_response(checked, request)
+    tx_id = checked.envelope.tx_id
+    if not wait:
+        task = asyncio.ensure_future(_sequence(state, checked))
+        request.app.state.background.add(task)
+        task.add_done_callback(request.app.state.background.discard)
+        queued = Queued(tx_id=tx_id, receipt_url=f"/v1/receipts/{tx_id}")
+        return JSONResponse(queued.model_dump(), status_code=202)
+    outcome = await _sequence(state, checked)
+    if isinstance(outcome, DuplicateEntry):
+        return await _original(request, state, outcome)
+    if isinstance(outcome, LedgerError):
+        return problem_response(outcome, request)
+    receipt = await run_in_threadpool(_receipt_json, state, tx_id)
+    headers = {"Location": f"/v1/receipts/{tx_id}", "Sealchain-Tx-Id": tx_id}
+    return JSONResponse(receipt, status_code=201, headers=headers)
+
+
+async def _original(request: Request, state: ApiState, dup: DuplicateEntry) -> Response:
+    tx_id = str(dup.extra["tx_id"])
+    try:
+        receipt = await run_in_threadpool(_receipt_json, state, tx_id)
+    except NotFound:
+        return problem_response(dup, request)  # sequenced by another worker a moment ago
+    headers = {"Sealchain-Tx-Id": tx_id, "Sealchain-Duplicate": "true"}
+    return JSONResponse(receipt, status_code=200, headers=headers)
+
+
+@router.post(
+    "/entries/batch",
+    response_model=BatchResult,
+    summary=f"Submit up to {MAX_BATCH} envelopes",
+    description=(
+        "Each envelope is checked on its own; the valid ones are committed; the answer has one "
+        "item per envelope, in order. `receipts=false` leaves receipts out (faster)."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "maxItems": MAX_BATCH,
+                        "items": {"$ref": "#/components/schemas/Envelope"},
+                    }
+                }
+            },
+        }
+    },
+    responses=problem_responses(MalformedJSON, PayloadTooLarge, InvalidRequest),
+)
+async def submit_batch(
+    request: Request,
+    state: StateDep,
+    receipts: Annotated[bool, Query(description="include a receipt per accepted entry")] = True,
+) -> BatchResult:
+    body = await request.body()
+    items = parse_strict(body, max_bytes=len(body), max_depth=MAX_DEPTH + 1)
+    if not isinstance(items, list):
+        raise InvalidRequest("the batch must be a JSON array of envelopes")
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidRequest(f"a batch holds 1 to {MAX_BATCH} envelopes, not {len(items)}")
+    raws = [canonical_bytes(item) for item in items]
+    sequencer = state.node.sequencer
+    assert sequencer is not None
+    checked = await run_in_threadpool(sequencer.precheck_all, raws)
+    pending = {
+        i: state.committer.submit(c) for i, c in enumerate(checked) if isinstance(c, Candidate)
+    }
+    outcomes: dict[int, Outcome] = {
+        i: c for i, c in enumerate(checked) if isinstance(c, LedgerError)
+    }
+    for i, future in pending.items():
+        outcomes[i] = await asyncio.wrap_future(future)
+    return await run_in_threadpool(_batch_result, state, raws, outcomes, receipts)
+
+
+def _batch_result(
+    state: ApiState, raws: list[bytes], outcomes: dict[int, Outcome], with_receipts: bool
+) -> BatchResult:
+    accepted = {i: o for i, o in outcomes.items() if isinstance(o, Accepted)}
+    duplicates = {
+        i: str(o.extra["tx_id"]) for i, o in outcomes.items() if isinstance(o, DuplicateEntry)
+    }
+    receipts: dict[int, dict[str, Any]] = {}
+    with read_transaction(state.node.engine) as conn:
+        repo = Repository(conn)
+        for i, tx_id in duplicates.items():
+            stored = repo.entry_by_tx(tx_id)
+            if stored is not None:
+                accepted_before = Accepted(tx_id, stored.idx, stored.block_height, 0)
+                outcomes[i] = accepted_before
+        if with_receipts:
+            wanted = {i: o.index for i, o in outcomes.items() if isinstance(o, Accepted)}
+            built = receipts_for(conn, list(wanted.values()))
+            receipts = {i: r.to_json() for i, r in zip(wanted, built, strict=True)}
+    items: list[BatchItem] = []
+    for i in range(len(raws)):
+        outcome = outcomes[i]
+        if isinstance(outcome, Accepted):
+            items.append(
+                BatchItem(
+                    position=i,
+                    status=200 if i in duplicates else 201,
+                    tx_id=outcome.tx_id,
+                    index=outcome.index,
+                    receipt=Receipt(**receipts[i]) if i in receipts else None,
+                )
+            )
+        else:
+            problem = outcome.problem()
+            items.append(BatchItem(position=i, status=outcome.status, problem=Problem(**problem)))
+    return BatchResult(
+        accepted=len(accepted), rejected=len(raws) - len(accepted) - len(duplicates), items=items
+    )
+
+
+@router.get(
+    "/entries",
+    response_model=EntryPage,
+    summary="Browse raw entries (members only, signed request)",
+    responses=problem_responses(Unauthenticated, BadSignature, UnknownOrg, StaleTimestamp),
+)
+def list_entries(
+    state: StateDep,
+    _member: MemberDep,
+    after: Annotated[int, Query(ge=-1, le=2**53, description="last index seen")] = -1,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    org: Annotated[str | None, Query(max_length=63)] = None,
+    type: Annotated[str | None, Query(max_length=130)] = None,
+) -> EntryPage:
+    with read_transaction(state.node.engine) as conn:
+        rows = Repository(conn).list_entries(after, limit, org=org, type_=type)
+    items = [
+        EntryView(
+            index=r.idx,
+            tx_id=r.tx_id,
+            org=r.org,
+            type=r.type,
+            block_height=r.block_height,
+            entry=parse_strict(r.data),
+        )
+        for r in rows
+    ]
+    return EntryPage(items=items, next_after=items[-1].index if len(items) == limit else None)
+
+
+@router.get(
+    "/entries/{tx_id}",
+    response_model=EntryView,
+    summary="One raw entry (members only, signed request)",
+    responses=problem_responses(NotFound, Unauthenticated, BadSignature, UnknownOrg),
+)
+def get_entry(
+    state: StateDep,
+    _member: MemberDep,
+    tx_id: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256")],
+) -> EntryView:
+    with read_transaction(state.node.engine) as conn:
+        stored = Repository(conn).entry_by_tx(tx_id)
+    if stored is None:
+        raise NotFound(f"no entry with tx_id {tx_id}")
+    return EntryView(
+        index=stored.idx,
+        tx_id=stored.tx_id,
+        org=stored.org,
+        type=stored.type,
+        block_height=stored.block_height,
+        entry=parse_strict(stored.data),
+    )

@@ -1,0 +1,180 @@
+"""The public log: receipts by tx_id, checkpoints, inclusion and consistency proofs; raw blocks
+for members."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from ledger.api.deps import MemberDep, StateDep
+from ledger.api.models import (
+    BlockPage,
+    BlockView,
+    Checkpoint,
+    ConsistencyProof,
+    InclusionProof,
+    Receipt,
+)
+from ledger.api.problems import problem_responses
+from ledger.core import merkle
+from ledger.core.note import parse_checkpoint, parse_note
+from ledger.errors import BadSignature, InvalidRequest, NotFound, Unauthenticated, UnknownOrg
+from ledger.service import proofs
+from ledger.storage.engine import read_transaction
+from ledger.storage.repository import Repository
+
+router = APIRouter(prefix="/v1", tags=["log"])
+TLOG_PROOF = "text/x.tlog-proof"
+NOTE_TEXT = "text/plain; charset=utf-8"
+TxId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 tx_id")]
+
+
+def _b64(items: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in items]
+
+
+def _wants(request: Request, media: str) -> bool:
+    return media in request.headers.get("accept", "")
+
+
+@router.get(
+    "/receipts/{tx_id}",
+    response_model=Receipt,
+    summary="Receipt for an entry (anyone who knows its tx_id)",
+    description=(
+        "Against the latest checkpoint, or `?size=` for an earlier one. "
+        f"`Accept: {TLOG_PROOF}` answers the C2SP tlog-proof@v1 text form."
+    ),
+    responses={
+        200: {"content": {TLOG_PROOF: {"schema": {"type": "string"}}}},
+        **problem_responses(NotFound),
+    },
+)
+def get_receipt(
+    request: Request,
+    state: StateDep,
+    tx_id: TxId,
+    size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+) -> Response:
+    with read_transaction(state.node.engine) as conn:
+        receipt = proofs.receipt_for(conn, tx_id, size=size)
+    if _wants(request, TLOG_PROOF):
+        return PlainTextResponse(receipt.to_tlog_proof(), media_type=TLOG_PROOF)
+    return Response(Receipt(**receipt.to_json()).model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/checkpoint",
+    response_model=Checkpoint,
+    summary="The latest (or ?size=) signed checkpoint with cosignatures",
+    description="`Accept: text/plain` answers the C2SP signed note itself.",
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **problem_responses(NotFound),
+    },
+)
+def get_checkpoint(
+    request: Request,
+    state: StateDep,
+    size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+) -> Response:
+    with read_transaction(state.node.engine) as conn:
+        _, note_text = proofs.checkpoint_with_cosignatures(conn, size)
+    if _wants(request, "text/plain"):
+        return PlainTextResponse(note_text, media_type=NOTE_TEXT)
+    checkpoint = parse_checkpoint(parse_note(note_text).text)
+    body = Checkpoint(
+        origin=checkpoint.origin,
+        size=checkpoint.size,
+        root=base64.b64encode(checkpoint.root).decode(),
+        note=note_text,
+    )
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/proofs/inclusion",
+    response_model=InclusionProof,
+    summary="Inclusion proof for entry `index` (or `tx_id`) in the tree of `size`",
+    responses=problem_responses(NotFound, InvalidRequest),
+)
+def inclusion(
+    state: StateDep,
+    size: Annotated[int, Query(ge=1, le=2**53)],
+    index: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    tx_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
+) -> InclusionProof:
+    if (index is None) == (tx_id is None):
+        raise InvalidRequest("give exactly one of index and tx_id")
+    with read_transaction(state.node.engine) as conn:
+        repo = Repository(conn)
+        stored = repo.entry_by_tx(tx_id) if tx_id else repo.entry_by_index(index or 0)
+        if stored is None:
+            raise NotFound("no such entry")
+        path = proofs.inclusion_proof(conn, stored.idx, size)
+    return InclusionProof(
+        index=stored.idx,
+        size=size,
+        leaf_hash=base64.b64encode(merkle.leaf_hash(stored.data)).decode(),
+        proof=_b64(path),
+    )
+
+
+@router.get(
+    "/proofs/consistency",
+    response_model=ConsistencyProof,
+    summary="Consistency proof from tree size `first` to `second`",
+    responses=problem_responses(NotFound),
+)
+def consistency(
+    state: StateDep,
+    first: Annotated[int, Query(ge=0, le=2**53)],
+    second: Annotated[int, Query(ge=0, le=2**53)],
+) -> ConsistencyProof:
+    with read_transaction(state.node.engine) as conn:
+        path = proofs.consistency_proof(conn, first, second)
+    return ConsistencyProof(first=first, second=second, proof=_b64(path))
+
+
+def _block_view(repo: Repository, height: int) -> BlockView:
+    header = repo.block(height)
+    if header is None:
+        raise NotFound(f"no block {height}")
+    return BlockView(
+        header=header.to_json(), hash=header.hash_hex(), tx_ids=repo.tx_ids_in_block(height)
+    )
+
+
+@router.get(
+    "/blocks/{height}",
+    response_model=BlockView,
+    summary="One block header and its entries' tx_ids (members only, signed request)",
+    responses=problem_responses(NotFound, Unauthenticated, BadSignature, UnknownOrg),
+)
+def get_block(
+    state: StateDep, _member: MemberDep, height: Annotated[int, Path(ge=0, le=2**53)]
+) -> BlockView:
+    with read_transaction(state.node.engine) as conn:
+        return _block_view(Repository(conn), height)
+
+
+@router.get(
+    "/blocks",
+    response_model=BlockPage,
+    summary="Browse blocks (members only, signed request)",
+    responses=problem_responses(Unauthenticated, BadSignature, UnknownOrg),
+)
+def list_blocks(
+    state: StateDep,
+    _member: MemberDep,
+    after: Annotated[int, Query(ge=-1, le=2**53)] = -1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> BlockPage:
+    with read_transaction(state.node.engine) as conn:
+        repo = Repository(conn)
+        items = [_block_view(repo, h.height) for h in repo.list_blocks(after, limit)]
+    next_after = items[-1].header["height"] if len(items) == limit else None
+    return BlockPage(items=items, next_after=next_after)
