@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,8 +17,11 @@ from ledger.config import Settings
 from ledger.core.keys import Signer
 from ledger.core.policy import TrustPolicy
 from ledger.core.receipt import STEPS, load_receipt, verify_receipt
-from ledger.errors import LedgerError, ReceiptInvalid
+from ledger.errors import LedgerError, ReceiptInvalid, VerificationError
 from ledger.home import Home, write_private
+
+if TYPE_CHECKING:
+    from ledger.client import LedgerClient
 
 app = typer.Typer(
     name="sealchain",
@@ -222,6 +225,96 @@ def verify(
     )
 
 
+DEFAULT_URL = "http://127.0.0.1:8000"
+UrlOpt = Annotated[str, typer.Option("--url", envvar="SEALCHAIN_URL", help="ledger API base URL")]
+
+
+@app.command()
+def serve(
+    home: HomeOpt = None,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
+) -> None:
+    """Serve the REST API (uvicorn). Workers share the database and take turns committing."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(home)
+    if not Home(settings.home).policy_path.exists():
+        raise _fail(f"no ledger home at {settings.home}: run `sealchain init` first")
+    os.environ["SEALCHAIN_HOME"] = str(settings.home.resolve())
+    err.print(f"serving {settings.home.resolve()} on http://{host}:{port} ({workers} worker(s))")
+    uvicorn.run(
+        "ledger.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+def _client(settings: Settings, url: str, org: str | None = None) -> LedgerClient:
+    from ledger.client import LedgerClient
+
+    h = Home(settings.home, settings.passphrase())
+    key = h.member_signer(org) if org else None
+    return LedgerClient(url, org, key, h.trust_policy())
+
+
+@app.command()
+def submit(
+    org: Annotated[str, typer.Option("--as", help="org that signs (its key: HOME/keys/ORG.pem)")],
+    record_type: Annotated[str, typer.Option("--type", help="record type, e.g. beef.commission")],
+    body: Annotated[Path, typer.Option(help="JSON file with the body ('-' for stdin)")],
+    url: UrlOpt = DEFAULT_URL,
+    out: Annotated[Path, typer.Option(help="directory for the receipt")] = Path("receipts"),
+    home: HomeOpt = None,
+) -> None:
+    """Sign and submit one entry; verify and write its receipt; print the receipt's path."""
+    import json
+
+    from ledger.core.canonical import parse_strict
+
+    try:
+        raw = sys.stdin.buffer.read() if str(body) == "-" else body.read_bytes()
+        value = parse_strict(raw)
+        if not isinstance(value, dict):
+            raise _fail("the body must be a JSON object")
+        with _client(_settings(home), url, org) as client:
+            receipt = client.submit(record_type, value)
+    except OSError as e:
+        raise _fail(f"cannot read {e.filename}: {e.strerror}") from e
+    except LedgerError as e:
+        raise _fail(f"{e.code}: {e.detail}", 1 if e.status < 500 else 2) from e
+    out.mkdir(parents=True, exist_ok=True)
+    tx_id = envelope_tx_id(receipt.entry)
+    path = out / f"{tx_id}.json"
+    path.write_text(json.dumps(receipt.to_json(), indent=1) + "\n", encoding="utf-8")
+    err.print(f"committed at index {receipt.index}; receipt verified offline")
+    console.print(str(path))
+
+
+def envelope_tx_id(entry: dict[str, object]) -> str:
+    from ledger.core.envelope import envelope_from_dict
+
+    return envelope_from_dict(entry).tx_id
+
+
+@app.command()
+def checkpoint(url: UrlOpt = DEFAULT_URL, home: HomeOpt = None) -> None:
+    """Fetch the latest checkpoint, check the log's signature, print the signed note."""
+    try:
+        with _client(_settings(home), url) as client:
+            cp, note = client.get_checkpoint()
+    except LedgerError as e:
+        raise _fail(f"{e.code}: {e.detail}", 1 if isinstance(e, VerificationError) else 2) from e
+    console.print(note, end="", markup=False, highlight=False)
+    err.print(f"verified: {cp.origin} size {cp.size}")
+
+
 @keys_app.command("new")
 def keys_new(
     org: Annotated[str, typer.Argument(help="org id the key is for")],
@@ -251,14 +344,11 @@ def keys_show(
     settings = _settings(home)
     h = Home(settings.home, settings.passphrase())
     try:
-        names = {k.org: k.verifier.name for k in h.trust_policy().members.keys}
         if org is None:
             console.print(f"log {h.log_signer().vkey}")
         paths = [h.org_key_path(org)] if org else sorted((h.root / "keys").glob("*.pem"))
         for path in paths:
-            who = path.stem
-            signer = h.org_signer(who, names.get(who, f"sealchain.local/org/{who}"))
-            console.print(f"{who} {signer.vkey}")
+            console.print(f"{path.stem} {h.member_signer(path.stem).vkey}")
     except LedgerError as e:
         raise _fail(e.detail) from e
 

@@ -25,7 +25,8 @@
     │   ├── PolicyError              bad-policy          422
     │   └── ReceiptInvalid           bad-receipt         422
     ├── ConfigError                  bad-config          500  (operator's fault, never a client's)
-    └── StorageError                 storage             503
+    ├── StorageError                 storage             503
+    └── Unreachable                  unreachable         503  (client side: no answer from server)
 
 `code` is the last path segment of the RFC 9457 problem `type`; clients match on it, so codes never
 change once released.  Messages are sentences a person can act on.
@@ -223,6 +224,32 @@ class StorageError(LedgerError):
     code = "storage"
     status = 503
     title = "Storage unavailable"
+
+
+class Unreachable(LedgerError):
+    code = "unreachable"
+    status = 503
+    title = "Ledger service unreachable"
+
+
+def error_for_code(code: str) -> type[LedgerError]:
+    """The error class for a problem code (LedgerError for codes this version does not know)."""
+    return next((cls for cls in all_error_types() if cls.code == code), LedgerError)
+
+
+def error_from_problem(problem: dict[str, Any], status: int | None = None) -> LedgerError:
+    """Rebuild the exception a problem document describes (the client side of `problem()`)."""
+    code = str(problem.get("code", ""))
+    detail = str(problem.get("detail", "the server refused the request"))
+    cls = error_for_code(code)
+    error = cls.__new__(cls)
+    extra = {k: v for k, v in problem.items() if k not in {"type", "title", "detail", "code"}}
+    if status is not None:
+        extra["status"] = status
+    LedgerError.__init__(error, detail, **extra)
+    if isinstance(error, ReceiptInvalid):
+        error.step = int(problem.get("step", 0))
+    return error
 
 
 def all_error_types() -> list[type[LedgerError]]:

@@ -113,6 +113,15 @@ class Home:
     def org_signer(self, org: str, key_name: str) -> Signer:
         return self._load(self.org_key_path(org), key_name, SIG_ED25519)
 
+    def member_signer(self, org: str) -> Signer:
+        """keys/<org>.pem named as members.txt names the matching key (the name is in its id)."""
+        path = self.org_key_path(org)
+        probe = self._load(path, "probe", SIG_ED25519)
+        for key in self.trust_policy().members.keys:
+            if key.org == org and key.verifier.public_key == probe.verifier.public_key:
+                return self._load(path, key.verifier.name, SIG_ED25519)
+        raise ConfigError(f"{path} is not a key of {org!r} in {self.members_path}")
+
     def witness_signer(self, org: str, key_name: str) -> Signer:
         return self._load(self.witness_key_path(org), key_name, SIG_COSIGNATURE_V1)
 

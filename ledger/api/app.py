@@ -6,6 +6,7 @@ the other workers through the database lock (DESIGN 6).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -127,6 +128,18 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def configure_logging() -> None:
+    """Structured logs: one JSON object per line on stderr (access lines carry request ids)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("sealchain.access", "sealchain.api"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and `sealchain serve`: settings from SEALCHAIN_* env."""
+    configure_logging()
     return create_app(Settings())
