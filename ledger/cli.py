@@ -17,7 +17,7 @@ from ledger.config import Settings
 from ledger.core.keys import Signer
 from ledger.core.policy import TrustPolicy
 from ledger.core.receipt import STEPS, load_receipt, verify_receipt
-from ledger.errors import LedgerError, ReceiptInvalid, VerificationError
+from ledger.errors import ConfigError, LedgerError, ReceiptInvalid, VerificationError
 from ledger.home import Home, write_private
 
 if TYPE_CHECKING:
@@ -348,7 +348,10 @@ def keys_show(
             console.print(f"log {h.log_signer().vkey}")
         paths = [h.org_key_path(org)] if org else sorted((h.root / "keys").glob("*.pem"))
         for path in paths:
-            console.print(f"{path.stem} {h.member_signer(path.stem).vkey}")
+            try:
+                console.print(f"{path.stem} {h.member_signer(path.stem).vkey}")
+            except ConfigError as e:  # a new key, not (yet) added to the ledger
+                console.print(f"{path.stem} (not a member key on this ledger: {e.detail})")
     except LedgerError as e:
         raise _fail(e.detail) from e
 

@@ -12,6 +12,7 @@ genesis.json         the signed genesis envelope (block 0)
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +26,7 @@ KEY_NAMESPACE_DEFAULT = "sealchain.demo"
 def write_private(path: Path, data: bytes) -> None:
     """Write a secret file created with mode 0600 (never world-readable, even briefly)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
     with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
@@ -37,8 +37,11 @@ def write_private(path: Path, data: bytes) -> None:
 def write_public(path: Path, text: str) -> None:
     """Atomically replace a public text file (policy, members, genesis)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    # A unique temporary name: several writers (API workers) may replace the file at once.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -22,7 +22,7 @@ from ledger.api.deps import ApiState
 from ledger.api.metrics import Metrics
 from ledger.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ledger.api.models import Envelope, Problem
-from ledger.api.problems import install_problem_handlers
+from ledger.api.problems import PROBLEM_JSON, install_problem_handlers
 from ledger.api.routes import entries, log, members, ops
 from ledger.config import Settings
 from ledger.core.canonical import MAX_ENTRY_BYTES
@@ -120,6 +120,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    _validation_errors_are_problems(schema)
     for model in (Problem, Envelope):
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
@@ -137,6 +138,23 @@ def configure_logging() -> None:
         logger.handlers[:] = [handler]
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+def _validation_errors_are_problems(schema: dict[str, Any]) -> None:
+    """FastAPI documents 422 HTTPValidationError; we answer 400 `invalid-request` problems."""
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            generated = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if "HTTPValidationError" not in str(generated.get("schema", "")):
+                continue
+            del responses["422"]
+            entry = responses.setdefault("400", {"description": "", "content": problem})
+            described = "`invalid-request`: Invalid request"
+            entry["description"] = "; ".join(filter(None, [entry["description"], described]))
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
 
 
 def app_from_env() -> FastAPI:

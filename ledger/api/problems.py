@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,6 +41,19 @@ def _http_problem(status: int, detail: str) -> dict[str, Any]:
     }
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents at this path (Starlette names only the first route's)."""
+    paths = request.app.openapi().get("paths", {})
+    if request.url.path in paths:  # a literal path wins over templates, as in routing
+        return sorted(method.upper() for method in paths[request.url.path])
+    methods: set[str] = set()
+    for path, operations in paths.items():
+        pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path))
+        if re.fullmatch(pattern, request.url.path):
+            methods.update(method.upper() for method in operations)
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
@@ -62,7 +76,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return problem_response(NotFound(f"no route {request.url.path}"), request)
         body = _http_problem(exc.status_code, str(exc.detail))
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type=PROBLEM_JSON, headers=headers
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -79,6 +79,12 @@ class Validator:
         """Steps (1)-(8) against the current state; raises the InputError of the first failure."""
         envelope = parse_envelope(raw)  # (1) size and strict JSON, (2) envelope schema
         repo = Repository(conn)
+        # An envelope already sequenced is recognised by its tx_id before anything else, so a
+        # resubmission gets the original receipt even if its key was revoked since.
+        if repo.entry_by_tx(envelope.tx_id) is not None:
+            raise DuplicateEntry(
+                f"entry {envelope.tx_id} is already sequenced", tx_id=envelope.tx_id
+            )
         member, verifier = self.check_member_key(repo, envelope)  # (3)
         envelope.verify_signature(verifier)  # (4)
         self.check_timestamp(envelope)  # (5)

@@ -69,6 +69,7 @@ def test_keys_new_and_show(tmp_path: Path) -> None:
     assert shown.exit_code == 0, shown.output
     assert shown.output.startswith("log sealchain.local/log+")
     assert "boss sealchain.local/org/boss+" in shown.output
+    assert "newco (not a member key on this ledger" in shown.output
 
 
 def test_keys_refuse_world_readable_private_key(tmp_path: Path) -> None:

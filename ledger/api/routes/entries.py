@@ -266,7 +266,7 @@ def list_entries(
 
 
 @router.get(
-    "/entries/{tx_id}",
+    "/entries/{tx_id:hex64}",
     response_model=EntryView,
     summary="One raw entry (members only, signed request)",
     responses=problem_responses(NotFound, Unauthenticated, BadSignature, UnknownOrg),

@@ -21,7 +21,7 @@ from ledger.api.models import (
 from ledger.api.problems import problem_responses
 from ledger.core import merkle
 from ledger.core.note import parse_checkpoint, parse_note
-from ledger.errors import BadSignature, InvalidRequest, NotFound, Unauthenticated, UnknownOrg
+from ledger.errors import BadSignature, NotFound, Unauthenticated, UnknownOrg
 from ledger.service import proofs
 from ledger.storage.engine import read_transaction
 from ledger.storage.repository import Repository
@@ -41,7 +41,7 @@ def _wants(request: Request, media: str) -> bool:
 
 
 @router.get(
-    "/receipts/{tx_id}",
+    "/receipts/{tx_id:hex64}",
     response_model=Receipt,
     summary="Receipt for an entry (anyone who knows its tx_id)",
     description=(
@@ -98,22 +98,18 @@ def get_checkpoint(
 @router.get(
     "/proofs/inclusion",
     response_model=InclusionProof,
-    summary="Inclusion proof for entry `index` (or `tx_id`) in the tree of `size`",
-    responses=problem_responses(NotFound, InvalidRequest),
+    summary="Inclusion proof for entry `index` in the tree of `size`",
+    responses=problem_responses(NotFound),
 )
 def inclusion(
     state: StateDep,
+    index: Annotated[int, Query(ge=0, le=2**53)],
     size: Annotated[int, Query(ge=1, le=2**53)],
-    index: Annotated[int | None, Query(ge=0, le=2**53)] = None,
-    tx_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
 ) -> InclusionProof:
-    if (index is None) == (tx_id is None):
-        raise InvalidRequest("give exactly one of index and tx_id")
     with read_transaction(state.node.engine) as conn:
-        repo = Repository(conn)
-        stored = repo.entry_by_tx(tx_id) if tx_id else repo.entry_by_index(index or 0)
+        stored = Repository(conn).entry_by_index(index)
         if stored is None:
-            raise NotFound("no such entry")
+            raise NotFound(f"no entry {index}")
         path = proofs.inclusion_proof(conn, stored.idx, size)
     return InclusionProof(
         index=stored.idx,
@@ -149,7 +145,7 @@ def _block_view(repo: Repository, height: int) -> BlockView:
 
 
 @router.get(
-    "/blocks/{height}",
+    "/blocks/{height:int}",
     response_model=BlockView,
     summary="One block header and its entries' tx_ids (members only, signed request)",
     responses=problem_responses(NotFound, Unauthenticated, BadSignature, UnknownOrg),

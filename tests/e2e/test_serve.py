@@ -1,0 +1,86 @@
+"""Against a real `sealchain serve` subprocess: the client, offline verification, and two worker
+processes committing concurrently into one database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.client import LedgerClient
+from ledger.errors import ForbiddenRole, LedgerError
+from ledger.service.audit import audit
+from ledger.storage.engine import read_transaction
+from ledger.storage.tables import checkpoints
+from tests.support.ledgers import LedgerFixture
+from tests.support.server import SEALCHAIN, running_server
+
+
+def client_for(ledger: LedgerFixture, url: str, org: str) -> LedgerClient:
+    return LedgerClient(url, org, ledger.signers[org], ledger.node.home.trust_policy())
+
+
+def test_submit_to_real_server_then_verify_offline(ledger: LedgerFixture, tmp_path: Path) -> None:
+    home = ledger.settings.home
+    with running_server(home, ledger.settings.database_url) as url:
+        with client_for(ledger, url, "writer-a") as client:
+            receipt = client.submit("sample.note", {"text": "served"})
+            with pytest.raises(ForbiddenRole):
+                client.submit("ledger.member.update", {"org": "reader", "active": False})
+            assert client.entries(limit=5)["items"][-1]["index"] == receipt.index
+            assert client.get_checkpoint()[0].size == 2
+        path = tmp_path / "receipt.json"
+        path.write_text(json.dumps(receipt.to_json()))
+        cli = subprocess.run(
+            [SEALCHAIN, "verify", str(path), "--home", str(home)], capture_output=True, check=False
+        )
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        data = bytearray(path.read_bytes())
+        position = data.index(b'"served"') + 2
+        data[position] ^= 0x01  # one byte of the entry changed
+        path.write_bytes(bytes(data))
+        cli = subprocess.run(
+            [SEALCHAIN, "verify", str(path), "--home", str(home)], capture_output=True, check=False
+        )
+        assert cli.returncode == 1, cli.stdout
+        assert b"FAIL (1)" in cli.stdout
+
+
+@pytest.mark.slow
+def test_two_workers_with_concurrent_clients(ledger: LedgerFixture) -> None:
+    threads_n, per_thread = 8, 15
+    errors: list[LedgerError] = []
+    indexes: list[int] = []
+    lock = threading.Lock()
+    with running_server(ledger.settings.home, ledger.settings.database_url, workers=2) as url:
+
+        def work(t: int) -> None:
+            org = "writer-a" if t % 2 else "writer-b"
+            with client_for(ledger, url, org) as client:
+                for i in range(per_thread):
+                    try:
+                        receipt = client.submit("sample.note", {"text": f"{t}-{i}"})
+                    except LedgerError as e:
+                        with lock:
+                            errors.append(e)
+                        continue
+                    with lock:
+                        indexes.append(receipt.index)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(threads_n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert sorted(indexes) == list(range(1, 1 + threads_n * per_thread))
+    with read_transaction(ledger.node.engine) as conn:
+        sizes = conn.execute(select(checkpoints.c.size)).scalars().all()
+        assert conn.execute(select(func.max(checkpoints.c.size))).scalar_one() == len(indexes) + 1
+    assert len(sizes) == len(set(sizes))
+    result = audit(ledger.node.engine, ledger.node.registry)
+    assert result.ok, result.first_bad

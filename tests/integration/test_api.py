@@ -1,0 +1,432 @@
+"""The HTTP API in-process (TestClient) on SQLite and PostgreSQL: every route, every problem."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.api import create_app
+from ledger.core import merkle
+from ledger.core.envelope import format_ts, new_nonce, sign_envelope
+from ledger.core.keys import Signer
+from ledger.core.note import parse_checkpoint, parse_note
+from ledger.core.receipt import load_receipt, receipt_from_json, verify_receipt
+from ledger.core.request_auth import sign_request
+from ledger.errors import all_error_types
+from tests.support.ledgers import LedgerFixture
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def api(ledger: LedgerFixture) -> Iterator[TestClient]:
+    app = create_app(ledger.settings, node=ledger.node)
+    with TestClient(app) as client:
+        yield client
+
+
+def size(api: TestClient) -> int:
+    return int(api.get("/healthz").json()["size"])
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["code"] == code
+    assert body["type"] == f"https://sealchain.dev/problems/{code}"
+    assert body["status"] == status
+    assert body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def signed_get(api: TestClient, signer: Signer, org: str, path: str, query: str = "", **kw):
+    headers = sign_request(signer, org, "GET", path, query, b"", format_ts(datetime.now(UTC)))
+    headers.update(kw.pop("headers", {}))
+    return api.get(path + ("?" + query if query else ""), headers=headers)
+
+
+# --- submitting -----------------------------------------------------------------------------------
+
+
+def test_submit_answers_201_with_a_receipt_that_verifies(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    env = ledger.sign("writer-a", "sample.note", {"text": "hello"})
+    response = api.post("/v1/entries", content=env.raw)
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == f"/v1/receipts/{env.tx_id}"
+    receipt = receipt_from_json(response.json())
+    assert receipt.index == 1
+    ledger.node.write_members_file()
+    verify_receipt(receipt, ledger.node.home.trust_policy())
+
+
+def test_same_envelope_twice_gets_the_original_receipt(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    env = ledger.sign("writer-a", "sample.note", {"text": "once"})
+    first = api.post("/v1/entries", content=env.raw)
+    again = api.post("/v1/entries", content=env.raw)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["sealchain-duplicate"] == "true"
+    assert again.json()["index"] == first.json()["index"]
+    assert size(api) == 2
+
+
+def test_submit_without_waiting_answers_202_then_the_receipt_appears(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    env = ledger.sign("writer-a", "sample.note", {"text": "later"})
+    response = api.post("/v1/entries?wait=false", content=env.raw)
+    assert response.status_code == 202
+    assert response.json() == {
+        "tx_id": env.tx_id,
+        "status": "queued",
+        "receipt_url": f"/v1/receipts/{env.tx_id}",
+    }
+    for _ in range(200):
+        receipt = api.get(response.json()["receipt_url"])
+        if receipt.status_code == 200:
+            break
+        time.sleep(0.02)
+    assert receipt.status_code == 200
+    assert receipt.json()["index"] == 1
+
+
+def problem_cases(ledger: LedgerFixture) -> list[tuple[str, bytes, int, str]]:
+    ghost = Signer.generate("sealchain.test/org/ghost")
+    good = ledger.sign("writer-a", "sample.note", {"text": "x"}).as_dict()
+    tampered = {**good, "body": {"text": "y"}}
+    stale = format_ts(datetime.now(UTC) - timedelta(hours=1))
+    return [
+        ("malformed-json", b'{"v":1,"v":1}', 400, "malformed-json"),
+        ("not-json", b"\xff\xfe", 400, "malformed-json"),
+        ("invalid-envelope", json.dumps({**good, "extra": 1}).encode(), 400, "invalid-envelope"),
+        (
+            "unknown-org",
+            sign_envelope(ghost, type="sample.note", org="ghost", body={"text": "x"}).raw,
+            403,
+            "unknown-org",
+        ),
+        (
+            "unknown-key",
+            sign_envelope(
+                ledger.signers["writer-b"], type="sample.note", org="writer-a", body={"text": "x"}
+            ).raw,
+            403,
+            "unknown-key",
+        ),
+        ("bad-signature", json.dumps(tampered).encode(), 403, "bad-signature"),
+        (
+            "stale-timestamp",
+            ledger.sign("writer-a", "sample.note", {"text": "x"}, ts=stale).raw,
+            422,
+            "stale-timestamp",
+        ),
+        (
+            "unknown-type",
+            ledger.sign("writer-a", "sample.nothing", {}).raw,
+            422,
+            "unknown-type",
+        ),
+        (
+            "invalid-body",
+            ledger.sign("writer-a", "sample.note", {"txt": 1}).raw,
+            422,
+            "invalid-body",
+        ),
+        (
+            "forbidden-role",
+            ledger.sign("reader", "sample.note", {"text": "x"}).raw,
+            403,
+            "forbidden-role",
+        ),
+    ]
+
+
+def test_every_refusal_is_a_problem_with_its_code_and_nothing_changes(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    before = size(api)
+    for name, raw, status, code in problem_cases(ledger):
+        body = assert_problem(api.post("/v1/entries", content=raw), status, code)
+        assert body["instance"] == "/v1/entries", name
+        assert body["request_id"]
+    assert size(api) == before
+
+
+def test_replay_revocation_and_state_conflict_over_http(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    nonce = new_nonce()
+    assert (
+        api.post(
+            "/v1/entries",
+            content=ledger.sign("writer-a", "sample.note", {"text": "a"}, nonce=nonce).raw,
+        ).status_code
+        == 201
+    )
+    again = ledger.sign("writer-a", "sample.note", {"text": "b"}, nonce=nonce)
+    assert_problem(api.post("/v1/entries", content=again.raw), 409, "replay")
+    claim = ledger.sign("writer-a", "sample.claim", {"item": "cow"})
+    assert api.post("/v1/entries", content=claim.raw).status_code == 201
+    other = ledger.sign("writer-b", "sample.claim", {"item": "cow"})
+    body = assert_problem(api.post("/v1/entries", content=other.raw), 409, "state-conflict")
+    assert "already claimed" in body["detail"]
+    key = ledger.signers["writer-b"].key_id_hex
+    revoke = ledger.sign("admin", "ledger.key.revoke", {"org": "writer-b", "key": key})
+    assert api.post("/v1/entries", content=revoke.raw).status_code == 201
+    late = ledger.sign("writer-b", "sample.note", {"text": "too late"})
+    assert_problem(api.post("/v1/entries", content=late.raw), 403, "revoked-key")
+
+
+def test_oversized_body_is_refused_before_parsing(api: TestClient) -> None:
+    huge = b"{" + b" " * (70 * 1024) + b"}"
+    assert_problem(api.post("/v1/entries", content=huge), 413, "payload-too-large")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is counted while streaming
+        for _ in range(80):
+            yield b" " * 1024
+
+    assert_problem(api.post("/v1/entries", content=chunks()), 413, "payload-too-large")
+
+
+def test_unknown_route_and_bad_query_are_problems(api: TestClient) -> None:
+    assert_problem(api.get("/v1/nothing-here"), 404, "not-found")
+    assert_problem(api.get("/v1/proofs/inclusion?index=x&size=1"), 400, "invalid-request")
+    assert_problem(api.get("/v1/receipts/not-a-hash"), 404, "not-found")
+    assert api.get("/v1/entries/batch").headers["allow"] == "POST"
+    assert api.options("/v1/entries").headers["allow"] == "GET, POST"
+    assert_problem(api.get(f"/v1/receipts/{'0' * 64}"), 404, "not-found")
+    assert api.delete("/v1/entries").status_code == 405
+
+
+# --- batch ----------------------------------------------------------------------------------------
+
+
+def test_batch_checks_each_commits_the_valid_and_answers_in_order(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    first = ledger.sign("writer-a", "sample.note", {"text": "1"})
+    api.post("/v1/entries", content=first.raw)
+    batch = [
+        ledger.sign("writer-a", "sample.note", {"text": "2"}).as_dict(),
+        ledger.sign("reader", "sample.note", {"text": "no role"}).as_dict(),
+        first.as_dict(),  # already on the ledger
+        ledger.sign("writer-b", "sample.claim", {"item": "z"}).as_dict(),
+        {"not": "an envelope"},
+    ]
+    response = api.post("/v1/entries/batch", content=json.dumps(batch))
+    assert response.status_code == 200, response.text
+    result = response.json()
+    statuses = [item["status"] for item in result["items"]]
+    assert statuses == [201, 403, 200, 201, 400]
+    assert [item["position"] for item in result["items"]] == list(range(5))
+    assert result["accepted"] == 2
+    assert result["rejected"] == 2
+    assert result["items"][1]["problem"]["code"] == "forbidden-role"
+    assert result["items"][2]["index"] == 1
+    policy_home = ledger.node.home
+    ledger.node.write_members_file()
+    for item in result["items"]:
+        if item["receipt"]:
+            verify_receipt(receipt_from_json(item["receipt"]), policy_home.trust_policy())
+    assert size(api) == 4
+
+
+def test_batch_limits(api: TestClient, ledger: LedgerFixture) -> None:
+    assert_problem(api.post("/v1/entries/batch", content=b"{}"), 400, "invalid-request")
+    assert_problem(api.post("/v1/entries/batch", content=b"[]"), 400, "invalid-request")
+    one = ledger.sign("writer-a", "sample.note", {"text": "x"}).as_dict()
+    assert_problem(
+        api.post("/v1/entries/batch", content=json.dumps([one] * 1001)), 400, "invalid-request"
+    )
+    response = api.post("/v1/entries/batch?receipts=false", content=json.dumps([one]))
+    assert response.json()["items"][0]["receipt"] is None
+    assert response.json()["items"][0]["index"] == 1
+
+
+# --- public reads ---------------------------------------------------------------------------------
+
+
+def test_receipt_checkpoint_and_proofs_agree(api: TestClient, ledger: LedgerFixture) -> None:
+    envs = [ledger.sign("writer-a", "sample.note", {"text": str(i)}) for i in range(9)]
+    api.post("/v1/entries/batch", content=json.dumps([e.as_dict() for e in envs[:4]]))
+    api.post("/v1/entries/batch", content=json.dumps([e.as_dict() for e in envs[4:]]))
+
+    cp = api.get("/v1/checkpoint").json()
+    assert cp["size"] == 10
+    note_text = api.get("/v1/checkpoint", headers={"accept": "text/plain"}).text
+    assert note_text == cp["note"]
+    parsed = parse_checkpoint(parse_note(note_text).text)
+    assert base64.b64encode(parsed.root).decode() == cp["root"]
+
+    proof = api.get("/v1/proofs/inclusion?index=4&size=10").json()
+    merkle.verify_inclusion(
+        proof["index"],
+        10,
+        merkle.leaf_hash(envs[3].raw),
+        [base64.b64decode(p) for p in proof["proof"]],
+        parsed.root,
+    )
+    assert_problem(api.get("/v1/proofs/inclusion?size=10"), 400, "invalid-request")
+    assert_problem(api.get("/v1/proofs/inclusion?index=40&size=10"), 404, "not-found")
+    assert_problem(api.get("/v1/proofs/inclusion?index=1&size=11"), 404, "not-found")
+
+    old = api.get("/v1/checkpoint?size=5").json()
+    consistency = api.get("/v1/proofs/consistency?first=5&second=10").json()
+    merkle.verify_consistency(
+        5,
+        10,
+        [base64.b64decode(p) for p in consistency["proof"]],
+        base64.b64decode(old["root"]),
+        parsed.root,
+    )
+    assert_problem(api.get("/v1/proofs/consistency?first=5&second=11"), 404, "not-found")
+
+    text = api.get(f"/v1/receipts/{envs[0].tx_id}", headers={"accept": "text/x.tlog-proof"})
+    assert text.text.startswith("c2sp.org/tlog-proof@v1\nextra ")
+    ledger.node.write_members_file()
+    verify_receipt(load_receipt(text.content), ledger.node.home.trust_policy())
+    earlier = api.get(f"/v1/receipts/{envs[0].tx_id}?size=5").json()
+    assert "\n5\n" in earlier["checkpoint"]
+
+
+def test_members_json_and_text(api: TestClient) -> None:
+    members = api.get("/v1/members").json()
+    by_org = {m["org"]: m for m in members}
+    assert by_org["admin"]["roles"] == ["ledger.admin"]
+    assert by_org["writer-a"]["keys"][0]["revoked_at"] is None
+    text = api.get("/v1/members", headers={"accept": "text/plain"}).text
+    assert any(
+        line.startswith("writer-a sealchain.test/org/writer-a+") for line in text.splitlines()
+    )
+
+
+def test_health_and_metrics(api: TestClient, ledger: LedgerFixture) -> None:
+    assert api.get("/healthz").json() == {"status": "ok", "size": 1, "height": 0}
+    api.post("/v1/entries", content=ledger.sign("writer-a", "sample.note", {"text": "m"}).raw)
+    api.post("/v1/entries", content=b"nope")
+    metrics = api.get("/metrics").text
+    assert "sealchain_entries_committed_total 1.0" in metrics
+    assert 'sealchain_rejections_total{code="malformed-json"} 1.0' in metrics
+    assert 'sealchain_request_seconds_count{method="POST",route="/v1/entries"} 2.0' in metrics
+    assert "sealchain_block_entries_bucket" in metrics
+
+
+def test_request_id_is_echoed(api: TestClient) -> None:
+    response = api.get("/healthz", headers={"x-request-id": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+
+
+# --- member reads ---------------------------------------------------------------------------------
+
+
+def test_member_reads_need_a_valid_signature(api: TestClient, ledger: LedgerFixture) -> None:
+    ledger.accept(ledger.sign("writer-a", "sample.note", {"text": "secret"}))
+    signer = ledger.signers["writer-b"]
+    ok = signed_get(api, signer, "writer-b", "/v1/entries", "after=-1&limit=10")
+    assert ok.status_code == 200, ok.text
+    assert [item["index"] for item in ok.json()["items"]] == [0, 1]
+    block = signed_get(api, signer, "writer-b", "/v1/blocks/1")
+    assert block.status_code == 200
+    assert block.json()["header"]["height"] == 1
+    tx_id = ok.json()["items"][1]["tx_id"]
+    assert signed_get(api, signer, "writer-b", f"/v1/entries/{tx_id}").json()["index"] == 1
+    assert signed_get(api, signer, "writer-b", "/v1/blocks", "limit=1").json()["next_after"] == 0
+
+    assert_problem(api.get("/v1/entries"), 401, "unauthenticated")
+    assert_problem(api.get("/v1/blocks/0"), 401, "unauthenticated")
+    # a signed read replayed against another query is refused
+    headers = sign_request(
+        signer, "writer-b", "GET", "/v1/entries", "limit=1", b"", format_ts(datetime.now(UTC))
+    )
+    assert_problem(api.get("/v1/entries?limit=100", headers=headers), 403, "bad-signature")
+    # the same signature with one flipped bit
+    sig = bytearray(base64.b64decode(headers["Sealchain-Signature"]))
+    sig[0] ^= 1
+    tampered = {**headers, "Sealchain-Signature": base64.b64encode(bytes(sig)).decode()}
+    assert_problem(api.get("/v1/entries?limit=1", headers=tampered), 403, "bad-signature")
+    # another org's key, a stranger, a stale time
+    wrong = sign_request(
+        signer, "writer-a", "GET", "/v1/entries", "", b"", format_ts(datetime.now(UTC))
+    )
+    assert_problem(api.get("/v1/entries", headers=wrong), 403, "unknown-key")
+    ghost = Signer.generate("sealchain.test/org/ghost")
+    assert_problem(signed_get(api, ghost, "ghost", "/v1/entries"), 403, "unknown-org")
+    old = format_ts(datetime.now(UTC) - timedelta(hours=2))
+    stale = sign_request(signer, "writer-b", "GET", "/v1/entries", "", b"", old)
+    assert_problem(api.get("/v1/entries", headers=stale), 422, "stale-timestamp")
+    bad_time = {**headers, "Sealchain-Time": "yesterday"}
+    assert_problem(api.get("/v1/entries?limit=1", headers=bad_time), 401, "unauthenticated")
+
+
+def test_revoked_key_cannot_read(api: TestClient, ledger: LedgerFixture) -> None:
+    key = ledger.signers["writer-b"].key_id_hex
+    ledger.accept(ledger.sign("admin", "ledger.key.revoke", {"org": "writer-b", "key": key}))
+    assert_problem(
+        signed_get(api, ledger.signers["writer-b"], "writer-b", "/v1/entries"), 403, "revoked-key"
+    )
+
+
+# --- documentation --------------------------------------------------------------------------------
+
+
+def test_openapi_documents_routes_and_problems(api: TestClient) -> None:
+    schema = api.get("/openapi.json").json()
+    paths = schema["paths"]
+    for path in (
+        "/v1/entries",
+        "/v1/entries/batch",
+        "/v1/entries/{tx_id}",
+        "/v1/receipts/{tx_id}",
+        "/v1/blocks/{height}",
+        "/v1/blocks",
+        "/v1/checkpoint",
+        "/v1/proofs/inclusion",
+        "/v1/proofs/consistency",
+        "/v1/members",
+        "/healthz",
+        "/metrics",
+    ):
+        assert path in paths, path
+    assert {"Problem", "Envelope", "Receipt"} <= set(schema["components"]["schemas"])
+    submit = paths["/v1/entries"]["post"]
+    documented = " ".join(r.get("description", "") for r in submit["responses"].values())
+    for code in (
+        "bad-signature",
+        "unknown-org",
+        "revoked-key",
+        "replay",
+        "stale-timestamp",
+        "invalid-body",
+        "forbidden-role",
+        "state-conflict",
+        "payload-too-large",
+    ):
+        assert f"`{code}`" in documented, code
+    assert (
+        submit["requestBody"]["content"]["application/json"]["example"]["type"] == "beef.commission"
+    )
+
+
+def test_docs_page_is_served_without_internet(api: TestClient) -> None:
+    page = api.get("/docs").text
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()
+    asset = api.get("/static/swagger-ui/swagger-ui-bundle.js")
+    assert asset.status_code == 200
+    assert len(asset.content) > 100_000
+
+
+def test_every_problem_code_is_distinct() -> None:
+    codes = [cls.code for cls in all_error_types()]
+    assert len(codes) == len(set(codes))
