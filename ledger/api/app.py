@@ -77,6 +77,8 @@ def create_app(
     for plugin in node.registry.apps:
         if plugin.router is not None:
             app.include_router(plugin.router, prefix=f"/v1/{plugin.name}")
+        if plugin.pages is not None:
+            app.include_router(plugin.pages)
     _offline_docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 

@@ -63,8 +63,12 @@ class App:
     record_types: list[RecordType]
     projection: Projection | None = None
     metadata: MetaData | None = None  # the projection's own tables (derived; rebuilt by reindex)
-    router: Any = None
-    cli: Any = None
+    router: Any = None  # FastAPI router mounted at /v1/<name>
+    pages: Any = None  # FastAPI router mounted at the site root (public pages, Digital Links)
+    cli: Any = None  # typer app added as `sealchain <name> ...`
+    commands: dict[str, Callable[..., Any]] = field(default_factory=dict)  # top-level commands
+    # scenario(url=..., home=Path, out=Path, console=rich Console) -> dict summary; run by
+    # `sealchain scenario <name>` against a running server
     scenario: Callable[..., Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

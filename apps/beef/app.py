@@ -1,0 +1,67 @@
+"""The beef App: record types, who may write them, the projection, routes and commands."""
+
+from __future__ import annotations
+
+from apps.beef import models
+from apps.beef.projection import BeefProjection
+from apps.beef.tables import metadata
+from ledger.service.app import App, RecordType
+
+PROCESSOR, EXPORTER, CARRIER = "beef.processor", "beef.exporter", "beef.carrier"
+CUSTOMS, IMPORTER, RETAILER, REGULATOR = (
+    "beef.customs",
+    "beef.importer",
+    "beef.retailer",
+    "beef.regulator",
+)
+CHAIN = frozenset({PROCESSOR, EXPORTER, CARRIER, CUSTOMS, IMPORTER, RETAILER, REGULATOR})
+
+
+def _roles(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+RECORD_TYPES = [
+    RecordType("beef.commission", models.Commission, _roles(PROCESSOR), "packs of a lot are made"),
+    RecordType(
+        "beef.aggregate",
+        models.Pack,
+        _roles(PROCESSOR, EXPORTER, IMPORTER, RETAILER),
+        "packs into cartons, cartons into containers",
+    ),
+    RecordType(
+        "beef.disaggregate",
+        models.Unpack,
+        _roles(PROCESSOR, EXPORTER, IMPORTER, RETAILER),
+        "take children out of a carton or container",
+    ),
+    RecordType(
+        "beef.ship",
+        models.Ship,
+        _roles(PROCESSOR, EXPORTER, CARRIER, IMPORTER),
+        "the holder sends objects to another party",
+    ),
+    RecordType(
+        "beef.receive",
+        models.Receive,
+        _roles(EXPORTER, CARRIER, IMPORTER, RETAILER),
+        "the addressee takes custody",
+    ),
+    RecordType(
+        "beef.sensor",
+        models.SensorReport,
+        _roles(CARRIER, EXPORTER, IMPORTER),
+        "cold-chain temperature readings",
+    ),
+    RecordType("beef.inspect", models.Inspect, _roles(CUSTOMS), "GACC port inspection"),
+    RecordType("beef.sell", models.Sell, _roles(RETAILER), "sold to a consumer"),
+    RecordType("beef.recall", models.Recall, _roles(REGULATOR, PROCESSOR), "recall a lot"),
+    RecordType("beef.correct", models.Correction, CHAIN, "error declaration on an own event"),
+]
+
+APP = App(
+    name="beef",
+    record_types=RECORD_TYPES,
+    projection=BeefProjection(),
+    metadata=metadata,
+)

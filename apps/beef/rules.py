@@ -1,0 +1,186 @@
+"""Custody rules (pipeline step 9): each refusal is a StateConflict saying why.
+
+- only the party holding an object (a pack, or the carton/container it is in) may ship it;
+- a receive must match a shipment addressed to the receiver;
+- nothing but recall follows a sale;
+- an object held by customs cannot be distributed (shipped, packed, sold);
+- aggregation children must exist and be held by the aggregator;
+- a recall marks every pack of the lot, wherever it is (see projection.apply).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from apps.beef import state
+from apps.beef.identifiers import kind_of, lot_key
+from apps.beef.models import (
+    Aggregate,
+    Commission,
+    Correction,
+    Inspect,
+    Recall,
+    Receive,
+    Sell,
+    SensorReport,
+    Ship,
+)
+from apps.beef.tables import events, objects
+from ledger.errors import StateConflict
+from ledger.service.app import SequencedEntry
+from ledger.storage.repository import Repository
+
+SOLD = "pack {} was sold: nothing but a recall may follow a sale"
+
+
+def short(uri: str) -> str:
+    """A readable name for messages: the serial, SSCC or container number."""
+    return uri.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+def _existing(conn: Connection, uri: str) -> state.Obj:
+    found = state.get(conn, uri)
+    if found is None:
+        raise StateConflict(f"{kind_of(uri)} {short(uri)} was never commissioned or packed")
+    return found
+
+
+def _distributable(conn: Connection, uris: list[str], org: str, verb: str) -> list[state.Obj]:
+    """The objects exist, `org` holds them, and nothing inside is in transit, held or sold."""
+    found = [_existing(conn, uri) for uri in uris]
+    inside = [state.get(conn, u) for u in state.descendants(conn, uris)]
+    for obj in found:
+        if obj.in_transit_to is not None:
+            raise StateConflict(f"{obj.kind} {short(obj.uri)} is in transit to {obj.in_transit_to}")
+        if obj.holder != org:
+            raise StateConflict(
+                f"{obj.kind} {short(obj.uri)} is held by {obj.holder}, not {org}: "
+                f"only the holder may {verb} it"
+            )
+    for obj in [*found, *(o for o in inside if o is not None)]:
+        if obj.held:
+            raise StateConflict(
+                f"{obj.kind} {short(obj.uri)} is held by customs: it cannot be distributed"
+            )
+        if obj.sold_idx is not None:
+            raise StateConflict(SOLD.format(short(obj.uri)))
+    return found
+
+
+def check(conn: Connection, entry: SequencedEntry) -> None:
+    body, org = entry.body, entry.envelope.org
+    if isinstance(body, Commission):
+        _check_commission(conn, body)
+    elif isinstance(body, Aggregate):
+        _check_aggregate(conn, body, org)
+    elif isinstance(body, Ship):
+        _check_ship(conn, body, org)
+    elif isinstance(body, Receive):
+        _check_receive(conn, body, org)
+    elif isinstance(body, SensorReport):
+        for obj in (_existing(conn, u) for u in body.event.epcList):
+            if org not in (obj.holder, obj.in_transit_to):
+                raise StateConflict(f"{org} neither holds nor receives {obj.kind} {short(obj.uri)}")
+    elif isinstance(body, Inspect):
+        for uri in body.event.epcList:
+            obj = _existing(conn, uri)
+            if obj.sold_idx is not None:
+                raise StateConflict(SOLD.format(short(uri)))
+    elif isinstance(body, Sell):
+        _check_sell(conn, body, org)
+    elif isinstance(body, Recall):
+        found = state.lot(conn, lot_key(body.gtin, body.lot))
+        if found is None:
+            raise StateConflict(f"lot {body.lot} of GTIN {body.gtin} was never commissioned")
+        if found["recalled_idx"] is not None:
+            raise StateConflict(f"lot {body.lot} is already recalled")
+    elif isinstance(body, Correction):
+        row = conn.execute(select(events).where(events.c.event_id == body.eventID)).first()
+        if row is None:
+            raise StateConflict("the event to correct is not on the ledger")
+        if row.org != org:
+            raise StateConflict(f"only {row.org}, who recorded the event, may correct it")
+        if row.corrected_idx is not None:
+            raise StateConflict("that event is already corrected")
+
+
+def _check_commission(conn: Connection, body: Commission) -> None:
+    lot = body.lot
+    if state.lot(conn, lot_key(lot.gtin, lot.lot)) is not None:
+        raise StateConflict(f"lot {lot.lot} of GTIN {lot.gtin} is already commissioned")
+    taken = conn.execute(select(objects.c.uri).where(objects.c.uri.in_(body.event.epcList))).first()
+    if taken is not None:
+        raise StateConflict(f"pack {short(taken.uri)} is already commissioned")
+
+
+def _check_aggregate(conn: Connection, body: Aggregate, org: str) -> None:
+    event = body.event
+    parent_uri = event.parentID
+    assert parent_uri is not None
+    parent = state.get(conn, parent_uri)
+    if event.action == "DELETE":
+        if parent is None:
+            raise StateConflict(f"{kind_of(parent_uri)} {short(parent_uri)} does not exist")
+        _distributable(conn, [parent_uri], org, "unpack")
+        inside = set(state.children(conn, parent_uri))
+        for child in event.childEPCs:
+            if child not in inside:
+                raise StateConflict(f"{short(child)} is not inside {short(parent_uri)}")
+        return
+    if parent is not None:
+        _distributable(conn, [parent_uri], org, "pack")
+    allowed = {"carton": {"pack"}, "container": {"pack", "carton"}}[kind_of(parent_uri)]
+    for child in _distributable(conn, list(event.childEPCs), org, "pack"):
+        if child.kind not in allowed:
+            raise StateConflict(f"a {kind_of(parent_uri)} cannot hold a {child.kind}")
+        if child.parent is not None and child.parent != parent_uri:
+            raise StateConflict(
+                f"{child.kind} {short(child.uri)} is already inside {short(child.parent)}"
+            )
+        if child.kind == "pack":
+            lot_row = state.lot(conn, child.lot_key or "")
+            if lot_row is not None and lot_row["recalled_idx"] is not None:
+                raise StateConflict(f"pack {short(child.uri)} is of a recalled lot")
+
+
+def _check_ship(conn: Connection, body: Ship, org: str) -> None:
+    event = body.event
+    (source,) = event.parties("source")
+    (destination,) = event.parties("destination")
+    if source != org:
+        raise StateConflict(f"the shipment's source party is {source}, but {org} signed it")
+    if destination == org:
+        raise StateConflict("a shipment must go to another party")
+    member = Repository(conn).member(destination)
+    if member is None or not any(r.startswith("beef.") for r in member.roles):
+        raise StateConflict(f"{destination} is not a member of the beef supply chain")
+    for obj in _distributable(conn, list(event.epcList), org, "ship"):
+        if obj.parent is not None:
+            raise StateConflict(
+                f"{obj.kind} {short(obj.uri)} is inside {short(obj.parent)}: "
+                "ship that, or unpack it first"
+            )
+
+
+def _check_receive(conn: Connection, body: Receive, org: str) -> None:
+    (source,) = body.event.parties("source")
+    for uri in body.event.epcList:
+        obj = _existing(conn, uri)
+        if obj.in_transit_to != org:
+            raise StateConflict(f"no shipment of {obj.kind} {short(uri)} is addressed to {org}")
+        if obj.holder != source:
+            raise StateConflict(
+                f"{obj.kind} {short(uri)} was shipped by {obj.holder}, not {source}"
+            )
+
+
+def _check_sell(conn: Connection, body: Sell, org: str) -> None:
+    for obj in _distributable(conn, list(body.event.epcList), org, "sell"):
+        lot_row = state.lot(conn, obj.lot_key or "")
+        if lot_row is not None and lot_row["recalled_idx"] is not None:
+            raise StateConflict(
+                f"pack {short(obj.uri)} is of recalled lot {lot_row['lot']}: it cannot be sold"
+            )
+
+
+__all__ = ["check"]
