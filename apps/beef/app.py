@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.beef import models
+from apps.beef import models, routes
 from apps.beef.projection import BeefProjection
 from apps.beef.tables import metadata
 from ledger.service.app import App, RecordType
@@ -64,4 +64,6 @@ APP = App(
     record_types=RECORD_TYPES,
     projection=BeefProjection(),
     metadata=metadata,
+    router=routes.router,
+    pages=routes.pages,
 )

@@ -1,0 +1,280 @@
+"""Public scan page at the Digital Link path, and member-only trace and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+
+from apps.beef import state
+from apps.beef.chart import temperature_svg
+from apps.beef.identifiers import IdentifierError, lot_key, pack_id, parse_pack_path
+from apps.beef.tables import event_objects, events, objects, readings
+from apps.beef.views import scan_view
+from ledger.api.deps import MemberDep, StateDep
+from ledger.api.problems import problem_responses
+from ledger.errors import InvalidRequest, NotFound, Unauthenticated
+from ledger.storage.engine import read_transaction, write_transaction
+
+PAGES = Path(__file__).with_name("pages")
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(str(PAGES)), autoescape=select_autoescape(["html"]))
+)
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+STATUS_LABELS = {
+    "on_sale": "On sale",
+    "sold": "Sold",
+    "recalled": "Recalled",
+    "held": "Held by customs",
+    "in_transit": "In transit",
+    "in_supply_chain": "In the supply chain",
+}
+STATIC = {"verify.js": "text/javascript", "scan.css": "text/css"}
+
+pages = APIRouter(tags=["beef pages"])
+router = APIRouter(tags=["beef"])
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside <script type=application/json>: no '<', '>' or '&' can end the element."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+@pages.get(
+    "/01/{rest:path}",
+    summary="Scan page of a pack (GS1 Digital Link); JSON with Accept: application/json",
+    responses={404: {"description": "unknown code: possibly counterfeit"}},
+)
+def scan_page(request: Request, state_dep: StateDep, rest: str) -> Response:
+    raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    try:
+        pack = parse_pack_path(raw_path)
+    except IdentifierError as e:
+        raise NotFound(f"not a pack's Digital Link: {e}") from e
+    policy = state_dep.node.home.log_policy()
+    with write_transaction(state_dep.node.engine) as conn:  # the scan counter is written
+        view = scan_view(conn, pack, policy, count_scan=True)
+    status_code = 404 if view["status"] == "unknown" else 200
+    if _wants_json(request):
+        return JSONResponse(view, status_code=status_code, headers=SECURITY_HEADERS)
+    if view["status"] == "unknown":
+        return templates.TemplateResponse(
+            request, "unknown.html", {"view": view}, status_code=404, headers=SECURITY_HEADERS
+        )
+    temps = view["temperatures"]
+    context = {
+        "view": view,
+        "status_label": STATUS_LABELS[view["status"]],
+        "chart": temperature_svg(temps),
+        "excursions": sum(t["status"] != "ok" for t in temps),
+        "alarms": sum(t["status"] == "alarm" for t in temps),
+        "log_key_id": policy.logs[0].key_id_hex if policy.logs else "?",
+        "proof_json": _script_json(view["verification"]),
+    }
+    return templates.TemplateResponse(request, "scan.html", context, headers=SECURITY_HEADERS)
+
+
+@pages.get("/beef/static/{name}", include_in_schema=False)
+def static(name: str) -> Response:
+    if name not in STATIC:
+        raise NotFound(f"no static file {name}")
+    return FileResponse(PAGES / "static" / name, media_type=STATIC[name], headers=SECURITY_HEADERS)
+
+
+def _lot_or_404(conn: Any, gtin: str, lot: str) -> dict[str, Any]:
+    try:
+        pack_id(gtin, lot, "0")
+    except IdentifierError as e:
+        raise InvalidRequest(str(e)) from e
+    found = state.lot(conn, lot_key(gtin, lot))
+    if found is None:
+        raise NotFound(f"lot {lot} of GTIN {gtin} is not on the ledger")
+    return found
+
+
+Gtin = Annotated[str, Query(pattern=r"^[0-9]{14}$")]
+Lot = Annotated[str, Query(min_length=1, max_length=20)]
+
+
+@router.get(
+    "/trace",
+    summary="Every pack, carton, container, holder and event of a lot (members only)",
+    responses=problem_responses(NotFound, InvalidRequest, Unauthenticated),
+)
+def trace(state_dep: StateDep, _member: MemberDep, gtin: Gtin, lot: Lot) -> dict[str, Any]:
+    with read_transaction(state_dep.node.engine) as conn:
+        found = _lot_or_404(conn, gtin, lot)
+        packs = conn.execute(
+            select(objects).where(objects.c.lot_key == found["lot_key"]).order_by(objects.c.uri)
+        ).all()
+        uris = [p.uri for p in packs]
+        containers: dict[str, dict[str, Any]] = {}
+        for p in packs:
+            for ancestor in state.ancestors(conn, p.uri):
+                obj = state.get(conn, ancestor)
+                if obj is not None:
+                    containers[ancestor] = _object_json(obj)
+        rows = conn.execute(
+            select(events)
+            .where(
+                events.c.event_id.in_(
+                    select(event_objects.c.event_id).where(event_objects.c.uri.in_(uris))
+                )
+            )
+            .order_by(events.c.idx)
+        ).all()
+    return {
+        "lot": {k: v for k, v in found.items() if k != "data"} | {"data": found["data"]},
+        "packs": [_object_json(state.Obj(**_obj_fields(p))) for p in packs],
+        "containers": sorted(containers.values(), key=lambda c: c["uri"]),
+        "events": [_event_json(r) for r in rows],
+    }
+
+
+def _obj_fields(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        k: m[k]
+        for k in ("uri", "kind", "lot_key", "parent", "holder", "in_transit_to", "held", "sold_idx")
+    }
+
+
+def _object_json(obj: state.Obj) -> dict[str, Any]:
+    return {
+        "uri": obj.uri,
+        "kind": obj.kind,
+        "parent": obj.parent,
+        "holder": obj.holder,
+        "in_transit_to": obj.in_transit_to,
+        "held": obj.held,
+        "sold_index": obj.sold_idx,
+    }
+
+
+def _event_json(row: Any) -> dict[str, Any]:
+    return {
+        "index": row.idx,
+        "tx_id": row.tx_id,
+        "event_id": row.event_id,
+        "type": row.record_type,
+        "org": row.org,
+        "biz_step": row.biz_step,
+        "time": row.event_time,
+        "place": json.loads(row.place),
+        "summary": row.summary,
+        "corrected": row.correction_note,
+    }
+
+
+CSV_FIELDS = [
+    "event_time",
+    "biz_step",
+    "record_type",
+    "org",
+    "place",
+    "city",
+    "country",
+    "event_id",
+    "tx_id",
+    "ledger_index",
+    "objects",
+    "temperature_min",
+    "temperature_max",
+    "corrected",
+]
+
+
+@router.get(
+    "/export.csv",
+    summary="Key data elements of each event of a lot in a time range, as CSV (members only)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **problem_responses(NotFound, InvalidRequest, Unauthenticated),
+    },
+)
+def export_csv(
+    state_dep: StateDep,
+    _member: MemberDep,
+    gtin: Gtin,
+    lot: Lot,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    with read_transaction(state_dep.node.engine) as conn:
+        found = _lot_or_404(conn, gtin, lot)
+        uris = select(objects.c.uri).where(objects.c.lot_key == found["lot_key"])
+        query = (
+            select(events)
+            .where(
+                events.c.event_id.in_(
+                    select(event_objects.c.event_id).where(event_objects.c.uri.in_(uris))
+                )
+            )
+            .order_by(events.c.idx)
+        )
+        if since:
+            query = query.where(events.c.event_time >= since)
+        if until:
+            query = query.where(events.c.event_time <= until)
+        rows = conn.execute(query).all()
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for r in rows:
+            place = json.loads(r.place)
+            count = conn.execute(
+                select(event_objects.c.uri).where(event_objects.c.event_id == r.event_id)
+            ).all()
+            temps = [
+                t.value
+                for t in conn.execute(
+                    select(readings.c.value).where(readings.c.event_id == r.event_id)
+                )
+            ]
+            writer.writerow(
+                {
+                    "event_time": r.event_time,
+                    "biz_step": r.biz_step,
+                    "record_type": r.record_type,
+                    "org": r.org,
+                    "place": place["name"],
+                    "city": place["city"],
+                    "country": place["country"],
+                    "event_id": r.event_id,
+                    "tx_id": r.tx_id,
+                    "ledger_index": r.idx,
+                    "objects": len(count),
+                    "temperature_min": min(temps) if temps else "",
+                    "temperature_max": max(temps) if temps else "",
+                    "corrected": r.correction_note or "",
+                }
+            )
+    filename = f"beef-{gtin}-{lot}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

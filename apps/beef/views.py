@@ -1,0 +1,187 @@
+"""What the public scan page shows for a pack, and the proofs the browser checks it with."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from apps.beef import state
+from apps.beef.identifiers import PackId
+from apps.beef.tables import certificates, event_objects, events, readings, scans
+from ledger.core.canonical import canonical_bytes
+from ledger.core.envelope import format_ts
+from ledger.core.policy import LogPolicy
+from ledger.service.node import member_directory
+from ledger.service.pipeline import utc_now
+from ledger.service.proofs import checkpoint_with_cosignatures, receipts_for
+from ledger.storage.repository import Repository
+
+SCAN_WARNING_THRESHOLD = int(os.environ.get("SEALCHAIN_BEEF_SCAN_THRESHOLD", "10"))
+
+
+@dataclass(frozen=True)
+class ScanCount:
+    count: int
+    after_sale: int
+    first_at: str
+    last_at: str
+
+
+def record_scan(conn: Connection, uri: str, sold: bool) -> ScanCount:
+    """Count one public scan of a code (off the ledger; no personal data is kept)."""
+    now = format_ts(utc_now())
+    row = conn.execute(select(scans).where(scans.c.uri == uri)).first()
+    if row is None:
+        conn.execute(
+            insert(scans).values(uri=uri, count=1, after_sale=int(sold), first_at=now, last_at=now)
+        )
+        return ScanCount(1, int(sold), now, now)
+    conn.execute(
+        update(scans)
+        .where(scans.c.uri == uri)
+        .values(count=scans.c.count + 1, after_sale=scans.c.after_sale + int(sold), last_at=now)
+    )
+    return ScanCount(row.count + 1, row.after_sale + int(sold), row.first_at, now)
+
+
+def clone_warning(count: ScanCount, sold: bool) -> str | None:
+    if sold and count.after_sale > 1:
+        return (
+            f"This pack was sold, yet its code has been scanned {count.after_sale} times since. "
+            "The label may have been copied: check the seal and the place of purchase."
+        )
+    if count.count > SCAN_WARNING_THRESHOLD:
+        return (
+            f"This code has been scanned {count.count} times, more than a single pack should be. "
+            "It may be a copied label."
+        )
+    return None
+
+
+def _status(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> tuple[str, str]:
+    """The banner: recalled, sold, held, in transit, on sale, or in the supply chain."""
+    if lot["recalled_idx"] is not None:
+        return (
+            "recalled",
+            f"Recalled: {lot['recall_reason']}. Do not eat it; return it to the store.",
+        )
+    if obj.sold_idx is not None:
+        return "sold", "Sold to a consumer."
+    if obj.held:  # a customs hold is written on everything inside the held object
+        return "held", "Held by customs at the port of entry: not released for sale."
+    if obj.in_transit_to is not None:
+        return "in_transit", f"In transit to {obj.in_transit_to}."
+    member = Repository(conn).member(obj.holder)
+    if member is not None and "beef.retailer" in member.roles:
+        return "on_sale", f"On sale at {member.name}."
+    return "in_supply_chain", f"In the supply chain, held by {obj.holder}."
+
+
+def scan_view(
+    conn: Connection, pack: PackId, policy: LogPolicy, *, count_scan: bool
+) -> dict[str, Any]:
+    """Everything the scan page shows, plus what the browser needs to verify it."""
+    uri = pack.uri()
+    obj = state.get(conn, uri)
+    view: dict[str, Any] = {
+        "pack": {"uri": uri, "gtin": pack.gtin, "lot": pack.lot, "serial": pack.serial},
+    }
+    lot = state.lot(conn, pack.lot_key) if obj is not None else None
+    if obj is None or lot is None or obj.kind != "pack":
+        view.update(
+            status="unknown",
+            message="This code was never registered on the ledger: it may be counterfeit.",
+        )
+        return view
+    status, message = _status(conn, obj, lot)
+    rows = conn.execute(
+        select(events)
+        .join(event_objects, event_objects.c.event_id == events.c.event_id)
+        .where(event_objects.c.uri == uri)
+        .order_by(events.c.idx)
+    ).all()
+    names = {m.org: m.name for m in Repository(conn).all_members()}
+    journey = [
+        {
+            "index": r.idx,
+            "tx_id": r.tx_id,
+            "event_id": r.event_id,
+            "type": r.record_type,
+            "time": r.event_time,
+            "place": json.loads(r.place),
+            "org": r.org,
+            "party": names.get(r.org, r.org),
+            "step": r.summary,
+            "corrected": r.correction_note,
+        }
+        for r in rows
+    ]
+    event_ids = [r.event_id for r in rows]
+    temps = conn.execute(
+        select(readings.c.time, readings.c.value, readings.c.status)
+        .where(readings.c.event_id.in_(event_ids))
+        .order_by(readings.c.time)
+    ).all()
+    certs = conn.execute(
+        select(certificates.c.kind, certificates.c.number, certificates.c.issuer)
+        .where(certificates.c.event_id.in_(event_ids))
+        .order_by(certificates.c.number)
+    ).all()
+    scan = record_scan(conn, uri, obj.sold_idx is not None) if count_scan else None
+    view.update(
+        status=status,
+        message=message,
+        product=lot["data"],
+        journey=journey,
+        temperatures=[{"time": t.time, "value": t.value, "status": t.status} for t in temps],
+        certificates=[{"kind": c.kind, "number": c.number, "issuer": c.issuer} for c in certs],
+        scans=None
+        if scan is None
+        else {
+            "count": scan.count,
+            "since": scan.first_at,
+            "after_sale": scan.after_sale,
+            "warning": clone_warning(scan, obj.sold_idx is not None),
+        },
+        verification=_proofs(conn, [r.idx for r in rows], {r.org for r in rows}, policy),
+    )
+    return view
+
+
+def _proofs(
+    conn: Connection, indexes: list[int], orgs: set[str], policy: LogPolicy
+) -> dict[str, Any]:
+    """Signed entries, inclusion proofs, the cosigned checkpoint and the keys to check them."""
+    _, note = checkpoint_with_cosignatures(conn)
+    receipts = receipts_for(conn, indexes)
+    directory = member_directory(conn)
+    return {
+        "checkpoint": note,
+        "entries": [
+            {
+                "index": r.index,
+                "entry": base64.b64encode(canonical_bytes(r.entry)).decode(),
+                "proof": [base64.b64encode(p).decode() for p in r.proof],
+            }
+            for r in receipts
+        ],
+        "policy": {
+            "logs": [log.vkey for log in policy.logs],
+            "witnesses": {name: w.vkey for name, w in policy.witnesses.items()},
+            "groups": {
+                g.name: {"threshold": g.threshold, "members": list(g.members)}
+                for g in policy.groups.values()
+            },
+            "quorum": policy.quorum,
+        },
+        "members": [
+            {"org": k.org, "vkey": k.verifier.vkey, "revoked_at": k.revoked_at}
+            for k in directory.keys
+            if k.org in orgs
+        ],
+    }
