@@ -5,9 +5,13 @@ Apps add sub-commands through their App.cli (a typer app) found by entry point.
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -101,32 +105,129 @@ def _describe_home(home: Home, orgs: int, witnesses: int) -> None:
 @app.command()
 def demo(
     home: HomeOpt = None,
-    check: Annotated[bool, typer.Option("--check", help="audit and exit")] = False,
+    check: Annotated[bool, typer.Option("--check", help="run the scenarios, audit, exit")] = False,
+    port: Annotated[int, typer.Option(help="port to serve the demo on")] = 8000,
+    out: Annotated[Path, typer.Option(help="where scenarios write QR codes and summaries")] = Path(
+        "demo-out"
+    ),
 ) -> None:
-    """Initialise the demo consortium if needed and say what is there."""
-    from ledger.service.audit import audit as run_audit
+    """Initialise the demo consortium if needed, serve it, run each app's scenario, keep serving."""
     from ledger.service.consortium import demo_plan
-    from ledger.service.node import init_home, open_node
+    from ledger.service.node import init_home
 
     settings = _settings(home)
     plan = demo_plan()
     if Home(settings.home).exists():
-        node = open_node(settings, writable=False)
         console.print(f"Demo home already initialised at {settings.home.resolve()}")
     else:
         node, _ = init_home(settings, plan)
+        node.close()
         console.print("Initialised the demo consortium:")
-    _describe_home(node.home, len(plan.orgs), len(plan.witnesses))
+        _describe_home(Home(settings.home), len(plan.orgs), len(plan.witnesses))
+    url = f"http://127.0.0.1:{port}"
+    with _served(settings.home, port) as server:
+        summaries = _run_scenarios(url, settings.home, out)
+        ok = _audit_summary(settings)
+        console.print(f"\n[bold]Open[/bold] {url}/docs for the API")
+        for name, summary in summaries.items():
+            for label, link in (summary.get("urls") or {}).items():
+                console.print(f"  {name}: {label}: {link}")
+        if check:
+            if not ok:
+                raise typer.Exit(1)
+            return
+        console.print(f"\nServing on {url}; press Ctrl-C to stop.")
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            console.print("stopped")
+
+
+@contextmanager
+def _served(home: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`sealchain serve` in a child process, ready when /healthz answers."""
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    try:
+        httpx.get(url + "/healthz", timeout=1)
+        raise _fail(f"port {port} is already in use; pass --port")
+    except httpx.HTTPError:
+        pass
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "ledger.cli", "serve", "--home", str(home), "--port", str(port)]
+    )
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise _fail("the server exited; see its messages above")
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _run_scenarios(url: str, home: Path, out: Path, only: str = "all") -> dict[str, dict[str, Any]]:
+    from ledger.service.app import discover_apps
+
+    summaries: dict[str, dict[str, Any]] = {}
+    for found in discover_apps():
+        if found.scenario is None or only not in ("all", found.name):
+            continue
+        console.rule(f"scenario {found.name}")
+        summaries[found.name] = found.scenario(
+            url=url, home=home, out=out / found.name, console=console
+        )
+    return summaries
+
+
+def _audit_summary(settings: Settings) -> bool:
+    from ledger.service.audit import audit as run_audit
+    from ledger.service.node import open_node
+
+    node = open_node(settings, writable=False)
     result = run_audit(node.engine, node.registry, log_key=node.home.log_policy().logs[0])
     node.close()
     console.print(
-        f"Audit: {'ok' if result.ok else 'FAILED'}: {result.entries} entries, "
-        f"{result.blocks} blocks, {result.checkpoints} checkpoints"
+        f"Audit: {'ok' if result.ok else 'FAILED ' + str(result.first_bad)}: {result.entries} "
+        f"entries, {result.blocks} blocks, {result.checkpoints} checkpoints"
     )
-    console.print("Members: " + ", ".join(o.org for o in plan.orgs))
-    console.print("Next: `sealchain audit`, `sealchain keys show`, `sealchain bench core`.")
-    if check and not result.ok:
-        raise typer.Exit(1)
+    return result.ok
+
+
+@app.command()
+def scenario(
+    name: Annotated[str, typer.Argument(help="beef, evidence, certs, tamper or all")],
+    url: Annotated[str, typer.Option("--url", envvar="SEALCHAIN_URL", help="running server")] = (
+        "http://127.0.0.1:8000"
+    ),
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("scenario-out"),
+    home: HomeOpt = None,
+) -> None:
+    """Tell one story end to end against a running server (`sealchain serve`)."""
+    from ledger.service import tamper_story
+    from ledger.service.app import discover_apps
+
+    settings = _settings(home)
+    known = {a.name for a in discover_apps() if a.scenario is not None} | {"tamper", "all"}
+    if name not in known:
+        raise _fail(f"no scenario {name!r}; known: {', '.join(sorted(known))}")
+    try:
+        if name != "tamper":
+            _run_scenarios(url, settings.home, out, name)
+        if name in ("tamper", "all"):
+            console.rule("scenario tamper")
+            tamper_story.run(home=settings.home, out=out / "tamper", console=console)
+    except LedgerError as e:
+        raise _fail(f"{e.code}: {e.detail}") from e
 
 
 @app.command()
@@ -373,6 +474,8 @@ def _add_app_commands() -> None:
         for found in discover_apps():
             if found.cli is not None:
                 app.add_typer(found.cli, name=found.name)
+            for command, function in found.commands.items():
+                app.command(command)(function)
     except LedgerError as e:  # a broken plugin must not take the whole CLI down
         err.print(f"[yellow]warning:[/yellow] app plugins not loaded: {e.detail}")
 
