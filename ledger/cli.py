@@ -457,6 +457,16 @@ def keys_show(
         raise _fail(e.detail) from e
 
 
+@bench_app.command("api")
+def bench_api(
+    quick: Annotated[bool, typer.Option(help="fewer requests, for a smoke run")] = False,
+) -> None:
+    """HTTP submits vs a bare FastAPI baseline; batch ingest vs raw Ed25519 verifications."""
+    from ledger.bench.api import run
+
+    run(quick=quick, out=console)
+
+
 @bench_app.command("core")
 def bench_core(
     quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,
@@ -476,6 +486,8 @@ def _add_app_commands() -> None:
                 app.add_typer(found.cli, name=found.name)
             for command, function in found.commands.items():
                 app.command(command)(function)
+            for bench_name, function in found.extra.get("bench", {}).items():
+                bench_app.command(bench_name)(function)
     except LedgerError as e:  # a broken plugin must not take the whole CLI down
         err.print(f"[yellow]warning:[/yellow] app plugins not loaded: {e.detail}")
 

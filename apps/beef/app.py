@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apps.beef import models, routes
+from apps.beef.bench import bench_beef
 from apps.beef.projection import BeefProjection
 from apps.beef.tables import metadata
 from ledger.service.app import App, RecordType
@@ -66,4 +67,5 @@ APP = App(
     metadata=metadata,
     router=routes.router,
     pages=routes.pages,
+    extra={"bench": {"beef": bench_beef}},
 )

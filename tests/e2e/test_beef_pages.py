@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 
 
 def chain(world: BeefWorld) -> list[str]:
-    """Commission 4 packs; carton of 2 goes meatworks -> exporter -> importer -> retail-a; sell one."""
+    """4 packs; a carton of 2 goes meatworks -> exporter -> importer -> retail-a; one is sold."""
     packs = world.commission(4)
     carton = world.carton(1)
     world.ok("au-meatworks", b.aggregate(carton, packs[:2], MEATWORKS, b.now()))

@@ -19,6 +19,7 @@ from ledger.core.policy import parse_log_policy, parse_members
 from ledger.service.proofs import receipt_for
 from ledger.storage.engine import read_transaction
 from tests.support.ledgers import LedgerFixture
+from tests.support.server import free_port
 
 runner = CliRunner()
 SEALCHAIN = Path(sys.executable).with_name("sealchain")
@@ -159,12 +160,15 @@ def test_real_subprocess_verify_exit_codes(ledger: LedgerFixture, tmp_path: Path
     assert b"FAIL (1)" in bad.stdout
 
 
-def test_demo_initialises_and_reports(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_demo_initialises_serves_and_reports(tmp_path: Path) -> None:
     home = str(tmp_path / "demo")
-    first = invoke("demo", "--home", home, "--check")
+    port = str(free_port())
+    out = str(tmp_path / "out")
+    first = invoke("demo", "--home", home, "--check", "--port", port, "--out", out)
     assert first.exit_code == 0, first.output
     assert "Initialised the demo consortium" in first.output and "Audit: ok" in first.output
-    again = invoke("demo", "--home", home, "--check")
+    again = invoke("demo", "--home", home, "--check", "--port", port, "--out", out)
     assert again.exit_code == 0 and "already initialised" in again.output
 
 

@@ -1,0 +1,132 @@
+"""`sealchain bench beef`: scan-page JSON requests/s and p99 at 10^5 packs, against the bare
+hello-world baseline of the same run (load generator in its own process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from apps.beef import builders
+from apps.beef.identifiers import pack_id, with_check_digit
+from ledger.config import Settings
+from ledger.core.envelope import sign_envelope
+from ledger.service.consortium import demo_plan
+from ledger.service.node import init_home
+
+GTIN = with_check_digit("0931234500002")
+SITE = builders.place("bench-meatworks", "Bench meatworks", "Rockhampton", "AU")
+PER_LOT = 500
+
+
+def _lot(lot: str) -> dict[str, object]:
+    return {
+        "gtin": GTIN,
+        "lot": lot,
+        "productName": "Chilled striploin",
+        "cut": "striploin",
+        "netWeightKg": 1.0,
+        "packedOn": "2026-11-01",
+        "bestBefore": "2027-01-20",
+        "msaGrade": "MSA 3 star",
+        "establishment": "EST 1",
+        "processor": "Bench meatworks",
+        "origin": "Queensland, Australia",
+        "nlisTags": ["3AB1CD2EF0000001"],
+    }
+
+
+def populate(home: Path, packs: int, console: Console) -> list[str]:
+    """Commission `packs` packs in lots of PER_LOT, straight through the sequencer."""
+    node, signers = init_home(Settings(home=home), demo_plan())
+    assert node.sequencer is not None
+    signer = signers["au-meatworks"]
+    paths: list[str] = []
+    started = time.perf_counter()
+    for n in range(0, packs, PER_LOT):
+        lot = f"B{n // PER_LOT:05d}"
+        uris = [pack_id(GTIN, lot, f"{i:05d}").uri() for i in range(min(PER_LOT, packs - n))]
+        record_type, body = builders.commission(uris, _lot(lot), SITE, builders.now())
+        env = sign_envelope(signer, type=record_type, org="au-meatworks", body=body)
+        node.sequencer.submit([env.raw])
+        paths.extend(u[len("https://id.gs1.org") :] for u in uris[:: max(1, PER_LOT // 20)])
+    node.close()
+    console.print(f"commissioned {packs} packs in {time.perf_counter() - started:.1f} s")
+    return paths
+
+
+def bench_beef(
+    packs: Annotated[int, typer.Option(help="packs on the ledger")] = 100_000,
+    requests: Annotated[int, typer.Option(help="scan requests")] = 2000,
+    quick: Annotated[bool, typer.Option(help="10^4 packs, fewer requests")] = False,
+) -> None:
+    """Scan-page JSON requests/s and p99 at 10^5 packs vs a hello-world baseline."""
+    from ledger.bench.api import free_port, serving
+
+    console = Console()
+    if quick:
+        packs, requests = 10_000, 400
+    with tempfile.TemporaryDirectory(prefix="sealchain-bench-beef-") as tmp:
+        home = Path(tmp) / "home"
+        paths = populate(home, packs, console)
+        (Path(tmp) / "paths.json").write_text(json.dumps(paths))
+        port = free_port()
+        hello_cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ledger.bench.hello:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+        with serving(hello_cmd, port) as url:
+            hello = _scan_load(url, None, requests)
+        port = free_port()
+        serve = [
+            sys.executable,
+            "-m",
+            "ledger.cli",
+            "serve",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+        ]
+        with serving(serve, port) as url:
+            _scan_load(url, Path(tmp) / "paths.json", 100)
+            scans = _scan_load(url, Path(tmp) / "paths.json", requests)
+    table = Table(title=f"sealchain bench beef ({packs} packs)")
+    table.add_column("measure")
+    table.add_column("requests/s", justify="right")
+    table.add_column("p50 ms", justify="right")
+    table.add_column("p99 ms", justify="right")
+    table.add_row(
+        "hello-world baseline",
+        f"{hello['rps']:.0f}",
+        f"{hello['p50_ms']:.1f}",
+        f"{hello['p99_ms']:.1f}",
+    )
+    table.add_row(
+        "scan page JSON", f"{scans['rps']:.0f}", f"{scans['p50_ms']:.1f}", f"{scans['p99_ms']:.1f}"
+    )
+    console.print(table)
+    console.print(f"ratio scan/hello: {scans['rps'] / hello['rps']:.2f}; errors: {scans['errors']}")
+
+
+def _scan_load(url: str, paths: Path | None, requests: int) -> dict[str, float]:
+    args = [sys.executable, "-m", "apps.beef.scanload", url, "--requests", str(requests)]
+    if paths:
+        args += ["--paths", str(paths)]
+    done = subprocess.run(args, capture_output=True, check=True, text=True)  # noqa: S603
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
