@@ -5,6 +5,7 @@ from __future__ import annotations
 from apps.beef import models, routes
 from apps.beef.bench import bench_beef
 from apps.beef.projection import BeefProjection
+from apps.beef.rules import RECEIVING_ROLES
 from apps.beef.tables import metadata
 from ledger.service.app import App, RecordType
 
@@ -45,7 +46,7 @@ RECORD_TYPES = [
     RecordType(
         "beef.receive",
         models.Receive,
-        _roles(EXPORTER, CARRIER, IMPORTER, RETAILER),
+        RECEIVING_ROLES,
         "the addressee takes custody",
     ),
     RecordType(

@@ -61,7 +61,7 @@ def check_gtin(gtin: str) -> str:
 
 
 def check_cset82(value: str, what: str) -> str:
-    if not CSET82.match(value):
+    if not CSET82.fullmatch(value):
         raise IdentifierError(f"{what} {value!r} must be 1-20 characters of the GS1 set 82")
     return value
 
@@ -115,7 +115,7 @@ def iso6346_check_digit(owner_and_serial: str) -> int:
 
 
 def container_uri(number: str) -> str:
-    if not ISO6346.match(number) or iso6346_check_digit(number[:10]) != int(number[10]):
+    if not ISO6346.fullmatch(number) or iso6346_check_digit(number[:10]) != int(number[10]):
         raise IdentifierError(f"container number {number!r} fails the ISO 6346 check digit")
     return CONTAINER_PREFIX + number
 

@@ -31,6 +31,8 @@ from ledger.service.app import SequencedEntry
 from ledger.storage.repository import Repository
 
 SOLD = "pack {} was sold: nothing but a recall may follow a sale"
+# Who may take custody (and so write beef.receive): shipments can only be addressed to them.
+RECEIVING_ROLES = frozenset({"beef.exporter", "beef.carrier", "beef.importer", "beef.retailer"})
 
 
 def short(uri: str) -> str:
@@ -152,8 +154,10 @@ def _check_ship(conn: Connection, body: Ship, org: str) -> None:
     if destination == org:
         raise StateConflict("a shipment must go to another party")
     member = Repository(conn).member(destination)
-    if member is None or not any(r.startswith("beef.") for r in member.roles):
-        raise StateConflict(f"{destination} is not a member of the beef supply chain")
+    if member is None or not member.active or RECEIVING_ROLES.isdisjoint(member.roles):
+        raise StateConflict(
+            f"{destination} is not a party of the beef chain that may receive goods"
+        )
     for obj in _distributable(conn, list(event.epcList), org, "ship"):
         if obj.parent is not None:
             raise StateConflict(
