@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import biip
 from biip.checksums import gs1_standard_check_digit
@@ -35,7 +35,8 @@ class PackId:
     serial: str
 
     def path(self) -> str:
-        return f"/01/{self.gtin}/10/{self.lot}/21/{self.serial}"
+        # Set 82 allows '/', '?', '%' and more: percent-encode so the URI parses back.
+        return f"/01/{self.gtin}/10/{quote(self.lot, safe='')}/21/{quote(self.serial, safe='')}"
 
     def uri(self, base: str = CANONICAL_BASE) -> str:
         return base.rstrip("/") + self.path()
@@ -47,7 +48,7 @@ class PackId:
 
 def lot_key(gtin: str, lot: str) -> str:
     """The lot as a class-level Digital Link (LGTIN): every pack of one lot shares it."""
-    return f"{CANONICAL_BASE}/01/{gtin}/10/{lot}"
+    return f"{CANONICAL_BASE}/01/{gtin}/10/{quote(lot, safe='')}"
 
 
 def check_gtin(gtin: str) -> str:

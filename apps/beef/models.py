@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from apps.beef.epcis import event_hash
-from apps.beef.identifiers import IdentifierError, check_cset82, check_gtin, kind_of, org_from_uri
+from apps.beef.identifiers import (
+    IdentifierError,
+    check_cset82,
+    check_gtin,
+    kind_of,
+    lot_key,
+    org_from_uri,
+)
 
 ISO_TIME = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?"
@@ -169,8 +176,8 @@ class Commission(_WithEvent):
         if e.ilmd is None:
             raise ValueError("commissioning carries the lot master data in ilmd")
         lot = LotData.model_validate(e.ilmd)
-        suffix = f"/01/{lot.gtin}/10/{lot.lot}/21/"
-        if any(suffix not in epc for epc in e.epcList):
+        prefix = lot_key(lot.gtin, lot.lot) + "/21/"
+        if any(not epc.startswith(prefix) for epc in e.epcList):
             raise ValueError("every commissioned pack must be of the lot in ilmd")
         return self
 

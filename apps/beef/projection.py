@@ -190,10 +190,14 @@ class BeefProjection:
                 .values(holder=org, in_transit_to=None)
             )
             (source,) = event.parties("source")
+            shipped_these = select(event_objects.c.event_id).where(
+                event_objects.c.uri.in_(event.epcList)
+            )
             conn.execute(
                 update(shipments)
                 .where(shipments.c.destination == org, shipments.c.source == source)
                 .where(shipments.c.received_idx.is_(None))
+                .where(shipments.c.event_id.in_(shipped_these))
                 .values(received_idx=idx)
             )
         elif isinstance(body, SensorReport):

@@ -71,6 +71,11 @@ def _distributable(conn: Connection, uris: list[str], org: str, verb: str) -> li
 
 def check(conn: Connection, entry: SequencedEntry) -> None:
     body, org = entry.body, entry.envelope.org
+    event = getattr(body, "event", None)
+    if event is not None:
+        seen = conn.execute(select(events.c.idx).where(events.c.event_id == event.eventID)).first()
+        if seen is not None:
+            raise StateConflict(f"this EPCIS event is already on the ledger (entry {seen.idx})")
     if isinstance(body, Commission):
         _check_commission(conn, body)
     elif isinstance(body, Aggregate):
@@ -96,6 +101,13 @@ def check(conn: Connection, entry: SequencedEntry) -> None:
             raise StateConflict(f"lot {body.lot} of GTIN {body.gtin} was never commissioned")
         if found["recalled_idx"] is not None:
             raise StateConflict(f"lot {body.lot} is already recalled")
+        member = Repository(conn).member(org)
+        is_regulator = member is not None and "beef.regulator" in member.roles
+        if not is_regulator and found["processor"] != org:
+            raise StateConflict(
+                f"lot {body.lot} was packed by {found['processor']}: only it or a regulator "
+                "may recall it"
+            )
     elif isinstance(body, Correction):
         row = conn.execute(select(events).where(events.c.event_id == body.eventID)).first()
         if row is None:
@@ -170,6 +182,10 @@ def _check_receive(conn: Connection, body: Receive, org: str) -> None:
     (source,) = body.event.parties("source")
     for uri in body.event.epcList:
         obj = _existing(conn, uri)
+        if obj.parent is not None and obj.parent not in body.event.epcList:
+            raise StateConflict(
+                f"{obj.kind} {short(uri)} is inside {short(obj.parent)}: receive that"
+            )
         if obj.in_transit_to != org:
             raise StateConflict(f"no shipment of {obj.kind} {short(uri)} is addressed to {org}")
         if obj.holder != source:
