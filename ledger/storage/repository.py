@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from ledger.core import merkle
 from ledger.core.block import BlockHeader, decode_header
@@ -198,15 +198,22 @@ class Repository:
             self.conn.execute(insert(nodes), values)
 
     def get_nodes(self, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
-        """Stored node hashes for `coords`, in one statement per IN_CHUNK coordinates."""
+        """Stored node hashes for `coords`: one statement per IN_CHUNK coordinates.
+
+        Grouped as `(level = L AND idx IN (...)) OR ...`: SQLite answers that with primary-key
+        searches, while a row-value `(level, idx) IN (...)` makes it scan the whole table.
+        """
         wanted = sorted(set(coords))
         found: dict[merkle.Coord, bytes] = {}
         for i in range(0, len(wanted), IN_CHUNK):
-            chunk = wanted[i : i + IN_CHUNK]
+            by_level: dict[int, list[int]] = {}
+            for level, index in wanted[i : i + IN_CHUNK]:
+                by_level.setdefault(level, []).append(index)
+            condition = or_(
+                *(and_(nodes.c.level == lv, nodes.c.idx.in_(ix)) for lv, ix in by_level.items())
+            )
             rows = self.conn.execute(
-                select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(
-                    tuple_(nodes.c.level, nodes.c.idx).in_(chunk)
-                )
+                select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(condition)
             )
             found.update(((r.level, r.idx), r.hash) for r in rows)
         return found

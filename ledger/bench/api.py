@@ -1,0 +1,175 @@
+"""`sealchain bench api`: the HTTP service against a bare FastAPI baseline measured in the
+same run, and batch ingest against one core's raw Ed25519 verifications.
+
+(a) hello-world requests/s (uvicorn, one worker) — the baseline;
+(b) single-entry submits, 32 concurrent clients: requests/s, p50, p99, ratio to (a);
+(c) 1000-entry batches into `serve --workers 2`: entries/s against raw Ed25519 verify/s.
+The load generator (ledger.bench.loadgen) runs as its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from ledger.bench.core import BENCH_APP, ed25519_verifies_per_second, machine_description
+from ledger.config import Settings
+from ledger.service.consortium import ConsortiumPlan, OrgPlan
+from ledger.service.membership import ADMIN_ROLE
+from ledger.service.node import init_home
+
+BENCH_APP_SPEC = "ledger.bench.core:BENCH_APP"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter
+        command,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):  # ready when it answers anything
+            try:
+                httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _load(mode: str, url: str, **options: Any) -> dict[str, float]:
+    args = [sys.executable, "-m", "ledger.bench.loadgen", mode, url]
+    for key, value in options.items():
+        args += [f"--{key}", str(value)]
+    done = subprocess.run(args, capture_output=True, check=True, text=True)  # noqa: S603
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _bench_home(root: Path) -> Path:
+    home = root / "home"
+    plan = ConsortiumPlan(
+        consortium="bench",
+        namespace="bench.local",
+        admins=["bench-admin"],
+        orgs=[
+            OrgPlan("bench-admin", "Admin", (ADMIN_ROLE,)),
+            OrgPlan("bench-writer", "Writer", ("bench.writer",)),
+        ],
+    )
+    node, _ = init_home(Settings(home=home), plan, extra_apps=[BENCH_APP])
+    node.close()
+    return home
+
+
+def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
+    console = out or Console()
+    submits, batches = (400, 3) if quick else (2000, 12)
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="sealchain-bench-api-") as tmp:
+        root = Path(tmp)
+        port = free_port()
+        hello_cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ledger.bench.hello:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+        with serving(hello_cmd, port) as url:
+            _load("hello", url, requests=200, concurrency=32)  # warm up
+            hello = _load("hello", url, requests=submits * 2, concurrency=32)
+        figures["hello_rps"] = hello["rps"]
+
+        home = _bench_home(root)
+        env = {"SEALCHAIN_EXTRA_APPS": BENCH_APP_SPEC}
+        port = free_port()
+        serve = [
+            sys.executable,
+            "-m",
+            "ledger.cli",
+            "serve",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+        ]
+        with serving(serve, port, env) as url:
+            _load("submit", url, requests=100, concurrency=32, home=home)  # warm up
+            single = _load("submit", url, requests=submits, concurrency=32, home=home)
+        figures.update(
+            submit_rps=single["rps"],
+            submit_p50_ms=single["p50_ms"],
+            submit_p99_ms=single["p99_ms"],
+            submit_errors=single["errors"],
+            submit_vs_hello=single["rps"] / hello["rps"],
+        )
+
+        verify_rate = ed25519_verifies_per_second(2.0 if quick else 4.0)
+        port = free_port()
+        serve2 = [*serve[:-1], str(port), "--workers", "2"]
+        with serving(serve2, port, env) as url:
+            _load("batch", url, requests=1, batch=1000, concurrency=1, home=home)  # warm up
+            batch = _load("batch", url, requests=batches, batch=1000, concurrency=2, home=home)
+        figures.update(
+            raw_verify_per_s=verify_rate,
+            batch_entries_per_s=batch["items_per_second"],
+            batch_errors=batch["errors"],
+            batch_vs_verify=batch["items_per_second"] / verify_rate,
+        )
+
+    table = Table(title="sealchain bench api")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_row("(a) hello-world requests/s (baseline)", f"{figures['hello_rps']:.0f}", "1.00")
+    table.add_row(
+        "(b) single submits/s, 32 clients",
+        f"{figures['submit_rps']:.0f}",
+        f"{figures['submit_vs_hello']:.2f} of (a) (goal 0.5)",
+    )
+    table.add_row(
+        "    p50 / p99 latency ms",
+        f"{figures['submit_p50_ms']:.1f} / {figures['submit_p99_ms']:.1f}",
+        "",
+    )
+    table.add_row(
+        "(c) raw Ed25519 verifies/s, one core", f"{figures['raw_verify_per_s']:.0f}", "1.00"
+    )
+    table.add_row(
+        "    batch ingest entries/s, --workers 2",
+        f"{figures['batch_entries_per_s']:.0f}",
+        f"{figures['batch_vs_verify']:.2f} of raw (goal 0.8)",
+    )
+    console.print(table)
+    console.print(machine_description())
+    return figures

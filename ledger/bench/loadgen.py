@@ -1,0 +1,99 @@
+"""Load generator for `sealchain bench api`, run as its own process so it does not share the
+server's interpreter: `python -m ledger.bench.loadgen MODE URL ...` prints one JSON line.
+
+Modes: `hello` (GET the URL), `submit` (POST one pre-signed envelope per request),
+`batch` (POST batches of pre-signed envelopes). Envelopes are signed before the clock starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ledger.core.envelope import sign_envelope
+from ledger.home import Home
+
+
+def _envelopes(home: Path, org: str, count: int, record_type: str) -> list[bytes]:
+    signer = Home(home).member_signer(org)
+    return [
+        sign_envelope(signer, type=record_type, org=org, body={"text": f"load {i}"}).raw
+        for i in range(count)
+    ]
+
+
+async def _run(args: argparse.Namespace) -> dict[str, float]:
+    bodies: list[bytes] = []
+    if args.mode == "submit":
+        bodies = _envelopes(args.home, args.org, args.requests, args.type)
+    elif args.mode == "batch":
+        raws = _envelopes(args.home, args.org, args.requests * args.batch, args.type)
+        bodies = [
+            b"[" + b",".join(raws[i : i + args.batch]) + b"]"
+            for i in range(0, len(raws), args.batch)
+        ]
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    for body in bodies or [b""] * args.requests:
+        queue.put_nowait(body)
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    async with httpx.AsyncClient(base_url=args.url, timeout=120, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                body = queue.get_nowait()
+                started = time.perf_counter()
+                if args.mode == "hello":
+                    response = await client.get("/hello")
+                elif args.mode == "submit":
+                    response = await client.post("/v1/entries", content=body)
+                else:
+                    response = await client.post("/v1/entries/batch?receipts=false", content=body)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code >= 300:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+    per_request = args.batch if args.mode == "batch" else 1
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": elapsed,
+        "rps": len(latencies) / elapsed,
+        "items_per_second": len(latencies) * per_request / elapsed,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["hello", "submit", "batch"])
+    parser.add_argument("url")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--org", default="bench-writer")
+    parser.add_argument("--type", default="bench.note")
+    args = parser.parse_args(argv)
+    json.dump(asyncio.run(_run(args)), sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
