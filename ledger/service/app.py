@@ -46,6 +46,8 @@ class SequencedEntry:
 class Projection(Protocol):
     """App state derived from entries, written in the same transaction as the block.
 
+    A projection is called only for its own app's record types; it may read anything.
+
     `check` is pipeline step (9): raise StateConflict with a sentence saying why. `apply` must
     not fail for an entry `check` accepted. `clear` deletes every row (for reindex).
     """
@@ -87,6 +89,12 @@ class Registry:
                     raise ConfigError(f"record type {rt.name} registered twice")
                 self.types[rt.name] = rt
         self.write_policy = RoleWritePolicy({n: rt.roles for n, rt in self.types.items()})
+        self._projection_by_type = {
+            rt.name: app.projection
+            for app in self.apps
+            if app.projection is not None
+            for rt in app.record_types
+        }
 
     def record_type(self, name: str) -> RecordType:
         try:
@@ -111,6 +119,10 @@ class Registry:
                 errors=problems,
             ) from None
         return rt, body
+
+    def projection_for(self, record_type: str) -> Projection | None:
+        """The projection of the app that owns `record_type`: each sees only its own types."""
+        return self._projection_by_type.get(record_type)
 
     def projections(self) -> list[Projection]:
         return [app.projection for app in self.apps if app.projection is not None]

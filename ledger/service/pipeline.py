@@ -15,7 +15,7 @@ of the same block may have revoked a key, used a nonce or changed a role.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -38,7 +38,7 @@ from ledger.errors import (
 )
 from ledger.service.app import RecordType, Registry, SequencedEntry
 from ledger.service.membership import GenesisBody
-from ledger.storage.repository import MemberRow, Repository
+from ledger.storage.repository import KeyRow, MemberRow, Repository
 
 Clock = Callable[[], datetime]
 
@@ -60,6 +60,46 @@ class BlockContext:
     tx_ids: set[str] = field(default_factory=set)
 
 
+class StateView:
+    """What steps (3), (6) and (8) read, with the lookups of one batch or block cached.
+
+    `known_tx_ids` and `known_nonces` are loaded in one query each for a whole batch; member
+    and key rows are memoised until `forget_members()` (after a governance entry applies).
+    """
+
+    def __init__(self, conn: Connection, envelopes: Sequence[Envelope] = ()) -> None:
+        self.repo = Repository(conn)
+        self.known_tx_ids = self.repo.tx_ids_present(e.tx_id for e in envelopes)
+        self.known_nonces = self.repo.nonces_present((e.org, e.nonce) for e in envelopes)
+        self.preloaded = {e.tx_id for e in envelopes}
+        self._members: dict[str, MemberRow | None] = {}
+        self._keys: dict[tuple[str, str], KeyRow | None] = {}
+
+    def member(self, org: str) -> MemberRow | None:
+        if org not in self._members:
+            self._members[org] = self.repo.member(org)
+        return self._members[org]
+
+    def key(self, org: str, key_id: str) -> KeyRow | None:
+        if (org, key_id) not in self._keys:
+            self._keys[(org, key_id)] = self.repo.key(org, key_id)
+        return self._keys[(org, key_id)]
+
+    def forget_members(self) -> None:
+        self._members.clear()
+        self._keys.clear()
+
+    def tx_known(self, envelope: Envelope) -> bool:
+        if envelope.tx_id in self.preloaded:
+            return envelope.tx_id in self.known_tx_ids
+        return self.repo.entry_by_tx(envelope.tx_id) is not None
+
+    def nonce_known(self, envelope: Envelope) -> bool:
+        if envelope.tx_id in self.preloaded:
+            return (envelope.org, envelope.nonce) in self.known_nonces
+        return self.repo.nonce_index(envelope.org, envelope.nonce) is not None
+
+
 @lru_cache(maxsize=4096)
 def _verifier(vkey: str) -> Verifier:
     return parse_vkey(vkey)
@@ -76,43 +116,50 @@ class Validator:
         self.clock = clock
 
     def precheck(self, conn: Connection, raw: bytes) -> Candidate:
-        """Steps (1)-(8) against the current state; raises the InputError of the first failure."""
-        envelope = parse_envelope(raw)  # (1) size and strict JSON, (2) envelope schema
-        repo = Repository(conn)
+        """Steps (1)-(8) for one envelope; raises the InputError of the first failure."""
+        return self.precheck_parsed(StateView(conn), parse_envelope(raw))  # (1), (2)
+
+    def precheck_parsed(self, view: StateView, envelope: Envelope) -> Candidate:
+        """Steps (3)-(8) for an envelope that passed (1) and (2)."""
         # An envelope already sequenced is recognised by its tx_id before anything else, so a
         # resubmission gets the original receipt even if its key was revoked since.
-        if repo.entry_by_tx(envelope.tx_id) is not None:
+        if view.tx_known(envelope):
             raise DuplicateEntry(
                 f"entry {envelope.tx_id} is already sequenced", tx_id=envelope.tx_id
             )
-        member, verifier = self.check_member_key(repo, envelope)  # (3)
+        member, verifier = self.check_member_key(view, envelope)  # (3)
         envelope.verify_signature(verifier)  # (4)
         self.check_timestamp(envelope)  # (5)
-        self.check_replay(repo, envelope, BlockContext())  # (6)
+        self.check_replay(view, envelope, BlockContext())  # (6)
         record_type, body = self.registry.parse_body(envelope)  # (7)
         self.check_role(member, record_type)  # (8)
         return Candidate(envelope, record_type, body)
 
     def check_in_sequence(
-        self, conn: Connection, candidate: Candidate, entry: SequencedEntry, block: BlockContext
+        self,
+        conn: Connection,
+        view: StateView,
+        candidate: Candidate,
+        entry: SequencedEntry,
+        block: BlockContext,
     ) -> None:
         """Steps (3), (6), (8) again and (9), at the entry's index inside the block transaction."""
-        repo = Repository(conn)
-        member, _ = self.check_member_key(repo, candidate.envelope)  # (3)
-        self.check_replay(repo, candidate.envelope, block)  # (6)
+        member, _ = self.check_member_key(view, candidate.envelope)  # (3)
+        self.check_replay(view, candidate.envelope, block)  # (6)
         self.check_role(member, candidate.record_type)  # (8)
-        for projection in self.registry.projections():  # (9)
-            projection.check(conn, entry)
+        projection = self.registry.projection_for(candidate.record_type.name)
+        if projection is not None:
+            projection.check(conn, entry)  # (9)
 
     # --- the steps -----------------------------------------------------------------------------
 
-    def check_member_key(self, repo: Repository, envelope: Envelope) -> tuple[MemberRow, Verifier]:
+    def check_member_key(self, view: StateView, envelope: Envelope) -> tuple[MemberRow, Verifier]:
         """(3) The org is an active member and the key is its own and not revoked."""
-        member = repo.member(envelope.org)
+        member = view.member(envelope.org)
         if member is None or not member.active:
             state = "inactive" if member else "not a member"
             raise UnknownOrg(f"org {envelope.org!r} is {state} of this ledger", org=envelope.org)
-        key = repo.key(envelope.org, envelope.key)
+        key = view.key(envelope.org, envelope.key)
         if key is None:
             raise UnknownKey(f"key {envelope.key} is not a key of org {envelope.org!r}")
         if key.revoked_at is not None:
@@ -133,14 +180,14 @@ class Validator:
             )
 
     @staticmethod
-    def check_replay(repo: Repository, envelope: Envelope, block: BlockContext) -> None:
+    def check_replay(view: StateView, envelope: Envelope, block: BlockContext) -> None:
         """(6) The tx_id is new and the org has not used this nonce before."""
-        if envelope.tx_id in block.tx_ids or repo.entry_by_tx(envelope.tx_id) is not None:
+        if envelope.tx_id in block.tx_ids or view.tx_known(envelope):
             raise DuplicateEntry(
                 f"entry {envelope.tx_id} is already sequenced", tx_id=envelope.tx_id
             )
         key = (envelope.org, envelope.nonce)
-        if key in block.nonces or repo.nonce_index(*key) is not None:
+        if key in block.nonces or view.nonce_known(envelope):
             raise Replay(f"org {envelope.org!r} already used nonce {envelope.nonce}")
 
     def check_role(self, member: MemberRow, record_type: RecordType) -> None:

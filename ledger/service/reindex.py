@@ -37,6 +37,7 @@ def reindex(
                 assert block is not None, "entry without block: run sealchain audit"
             envelope = envelope_from_dict(parse_strict(stored.data))
             _, body = registry.parse_body(envelope)
+            repo.insert_nonces([(envelope.org, envelope.nonce, stored.idx)])
             apply_entry(
                 conn, registry, SequencedEntry(envelope, body, stored.idx, block.height, block.time)
             )

@@ -16,12 +16,12 @@ from sqlalchemy import Connection, Engine
 
 from ledger.core import merkle
 from ledger.core.block import GENESIS_PREV, BlockHeader
-from ledger.core.envelope import format_ts, parse_envelope, parse_ts
+from ledger.core.envelope import Envelope, format_ts, parse_envelope, parse_ts
 from ledger.core.keys import Signer
 from ledger.core.note import Checkpoint, sign_note
 from ledger.errors import InputError, LedgerError, StateConflict
 from ledger.service.app import Registry, SequencedEntry
-from ledger.service.pipeline import BlockContext, Candidate, Validator, check_genesis
+from ledger.service.pipeline import BlockContext, Candidate, StateView, Validator, check_genesis
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import Repository, StoredEntry
 
@@ -47,6 +47,13 @@ class BlockResult:
     outcomes: list[Outcome]
 
 
+@dataclass(frozen=True)
+class _Nonce:
+    org: str
+    nonce: str
+    index: int
+
+
 class _NothingToCommit(Exception):
     """Raised inside the block transaction to roll it back when no entry was accepted."""
 
@@ -56,9 +63,10 @@ class _NothingToCommit(Exception):
 
 
 def apply_entry(conn: Connection, registry: Registry, entry: SequencedEntry) -> None:
-    """Write what an accepted entry changes in derived state: its nonce and every projection."""
-    Repository(conn).insert_nonces([(entry.envelope.org, entry.envelope.nonce, entry.index)])
-    for projection in registry.projections():
+    """Write what an accepted entry changes in its app's projection (nonces are written in
+    bulk by the caller)."""
+    projection = registry.projection_for(entry.envelope.type)
+    if projection is not None:
         projection.apply(conn, entry)
 
 
@@ -87,11 +95,22 @@ class Sequencer:
 
     def precheck_all(self, raws: Sequence[bytes]) -> list[Candidate | LedgerError]:
         """Steps (1)-(8) for each raw envelope in one read snapshot; failures are returned."""
+        parsed: list[Envelope | LedgerError] = []
+        for raw in raws:
+            try:
+                parsed.append(parse_envelope(raw))  # (1), (2)
+            except InputError as e:
+                parsed.append(e)
+        envelopes = [p for p in parsed if isinstance(p, Envelope)]
         results: list[Candidate | LedgerError] = []
         with read_transaction(self.engine) as conn:
-            for raw in raws:
+            view = StateView(conn, envelopes)
+            for item in parsed:
+                if isinstance(item, LedgerError):
+                    results.append(item)
+                    continue
                 try:
-                    results.append(self.validator.precheck(conn, raw))
+                    results.append(self.validator.precheck_parsed(view, item))
                 except InputError as e:
                     results.append(e)
         return results
@@ -161,21 +180,32 @@ class Sequencer:
             block_time = format_ts(now)
             tree = merkle.CompactRange.from_nodes(size, repo.get_nodes(merkle.root_nodes(size)))
             block = BlockContext()
+            view = StateView(conn, [c.envelope for c in candidates])
             stored: list[StoredEntry] = []
+            accepted_envelopes: list[_Nonce] = []
             new_nodes: list[tuple[int, int, bytes]] = []
             for position, candidate in enumerate(candidates):
                 envelope = candidate.envelope
                 entry = SequencedEntry(envelope, candidate.body, tree.size, height, block_time)
+                projection = self.registry.projection_for(envelope.type)
                 try:
-                    with conn.begin_nested():
-                        if not genesis:
-                            self.validator.check_in_sequence(conn, candidate, entry, block)
-                        apply_entry(conn, self.registry, entry)
+                    if projection is None:  # nothing to undo if a check fails: no savepoint
+                        self.validator.check_in_sequence(conn, view, candidate, entry, block)
+                    else:
+                        with conn.begin_nested():
+                            if not genesis:
+                                self.validator.check_in_sequence(
+                                    conn, view, candidate, entry, block
+                                )
+                            apply_entry(conn, self.registry, entry)
                 except InputError as e:
                     outcomes[position] = e
                     continue
+                if envelope.type.startswith(GOVERNANCE_PREFIX):
+                    view.forget_members()
                 block.nonces.add((envelope.org, envelope.nonce))
                 block.tx_ids.add(envelope.tx_id)
+                accepted_envelopes.append(_Nonce(envelope.org, envelope.nonce, entry.index))
                 stored.append(
                     StoredEntry(
                         tree.size, envelope.tx_id, envelope.org, envelope.type, envelope.raw, height
@@ -197,6 +227,7 @@ class Sequencer:
             repo.insert_block(header)
             repo.insert_entries(stored)
             repo.insert_nodes(new_nodes)
+            repo.insert_nonces([(e.org, e.nonce, e.index) for e in accepted_envelopes])
             checkpoint = Checkpoint(self.origin, header.size, header.root)
             repo.insert_checkpoint(
                 header.size, height, str(sign_note(checkpoint.text(), [self.log_signer]))

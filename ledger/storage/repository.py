@@ -326,6 +326,22 @@ class Repository:
                 insert(nonces), [{"org": o, "nonce": n, "idx": i} for o, n, i in rows]
             )
 
+    def nonces_present(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (org, nonce) pairs are already used, one statement per org and IN_CHUNK."""
+        by_org: dict[str, list[str]] = {}
+        for org, nonce in pairs:
+            by_org.setdefault(org, []).append(nonce)
+        found: set[tuple[str, str]] = set()
+        for org, wanted in by_org.items():
+            for i in range(0, len(wanted), IN_CHUNK):
+                rows = self.conn.execute(
+                    select(nonces.c.nonce).where(
+                        nonces.c.org == org, nonces.c.nonce.in_(wanted[i : i + IN_CHUNK])
+                    )
+                )
+                found.update((org, n) for n in rows.scalars())
+        return found
+
     def nonces_for(self, first: int, last: int) -> dict[int, tuple[str, str]]:
         rows = self.conn.execute(select(nonces).where(nonces.c.idx >= first, nonces.c.idx <= last))
         return {r.idx: (r.org, r.nonce) for r in rows}
