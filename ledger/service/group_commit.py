@@ -8,11 +8,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 
 from ledger.core.block import BlockHeader
-from ledger.errors import StorageError
+from ledger.errors import LedgerError, StorageError
 from ledger.service.pipeline import Candidate
-from ledger.service.sequencer import Outcome, Sequencer
+from ledger.service.proofs import receipts_for
+from ledger.service.sequencer import Accepted, Outcome, Sequencer
+from ledger.storage.engine import read_transaction
 
 _STOP = object()
 
@@ -81,9 +84,24 @@ class GroupCommitter:
             for _, future in pairs:
                 future.set_exception(error)
             return
+        outcomes = result.outcomes
         if result.header is not None:
             self.blocks_cut += 1
             if self.on_block:
                 self.on_block(result.header)
-        for (_, future), outcome in zip(pairs, result.outcomes, strict=True):
+            outcomes = self._with_receipts(outcomes)
+        for (_, future), outcome in zip(pairs, outcomes, strict=True):
             future.set_result(outcome)
+
+    def _with_receipts(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """Every waiting request gets its receipt, built for the whole block in one read."""
+        accepted = [o.index for o in outcomes if isinstance(o, Accepted)]
+        try:
+            with read_transaction(self.sequencer.engine) as conn:
+                receipts = dict(zip(accepted, receipts_for(conn, accepted), strict=True))
+        except LedgerError:
+            return outcomes  # callers fall back to building their own receipt
+        return [
+            replace(o, receipt=receipts[o.index]) if isinstance(o, Accepted) else o
+            for o in outcomes
+        ]

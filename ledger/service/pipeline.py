@@ -7,18 +7,22 @@
     (4) signature                   (10) sequence
     (5) timestamp window
 
-`precheck` runs (1)-(8) against a read snapshot, outside the write lock, so signature checks run
-in parallel across workers. `check_in_sequence` re-runs the state-dependent steps (3), (6), (8)
-and runs (9) inside the block transaction, at the entry's exact index, because an earlier entry
-of the same block may have revoked a key, used a nonce or changed a role.
+`precheck` runs (1)-(5), (7) and (8) against a read snapshot, outside the write lock, so
+signature checks run in parallel across workers. `check_in_sequence` runs (6) and (9) and
+re-runs the state-dependent (3) and (8) inside the block transaction, at the entry's exact
+index, because an earlier entry of the same block may have revoked a key, used a nonce or
+changed a role.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Connection
@@ -60,6 +64,36 @@ class BlockContext:
     tx_ids: set[str] = field(default_factory=set)
 
 
+class MemberCache:
+    """Member and key rows for prechecks, kept for `ttl` seconds across requests.
+
+    Safe because steps (3) and (8) run again inside the block transaction from the database:
+    a revocation made by another worker a moment ago is caught there. Absent rows are never
+    cached, so a member added a moment ago is seen at once.
+    """
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._rows: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._rows.get((kind, key))
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        value = load()
+        if value is not None:
+            with self._lock:
+                self._rows[(kind, key)] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+
 class StateView:
     """What steps (3), (6) and (8) read, with the lookups of one batch or block cached.
 
@@ -67,8 +101,15 @@ class StateView:
     and key rows are memoised until `forget_members()` (after a governance entry applies).
     """
 
-    def __init__(self, conn: Connection, envelopes: Sequence[Envelope] = ()) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        envelopes: Sequence[Envelope] = (),
+        *,
+        shared: MemberCache | None = None,
+    ) -> None:
         self.repo = Repository(conn)
+        self.shared = shared
         self.known_tx_ids = self.repo.tx_ids_present(e.tx_id for e in envelopes)
         self.known_nonces = self.repo.nonces_present((e.org, e.nonce) for e in envelopes)
         self.preloaded = {e.tx_id for e in envelopes}
@@ -77,12 +118,16 @@ class StateView:
 
     def member(self, org: str) -> MemberRow | None:
         if org not in self._members:
-            self._members[org] = self.repo.member(org)
+            load = partial(self.repo.member, org)
+            self._members[org] = self.shared.get("member", org, load) if self.shared else load()
         return self._members[org]
 
     def key(self, org: str, key_id: str) -> KeyRow | None:
         if (org, key_id) not in self._keys:
-            self._keys[(org, key_id)] = self.repo.key(org, key_id)
+            load = partial(self.repo.key, org, key_id)
+            self._keys[(org, key_id)] = (
+                self.shared.get("key", f"{org} {key_id}", load) if self.shared else load()
+            )
         return self._keys[(org, key_id)]
 
     def forget_members(self) -> None:
@@ -120,17 +165,15 @@ class Validator:
         return self.precheck_parsed(StateView(conn), parse_envelope(raw))  # (1), (2)
 
     def precheck_parsed(self, view: StateView, envelope: Envelope) -> Candidate:
-        """Steps (3)-(8) for an envelope that passed (1) and (2)."""
-        # An envelope already sequenced is recognised by its tx_id before anything else, so a
-        # resubmission gets the original receipt even if its key was revoked since.
-        if view.tx_known(envelope):
-            raise DuplicateEntry(
-                f"entry {envelope.tx_id} is already sequenced", tx_id=envelope.tx_id
-            )
+        """Steps (3)-(5), (7) and (8) for an envelope that passed (1) and (2).
+
+        Step (6) needs the log as of the entry's own index, so it runs only inside the block
+        transaction, for the whole block in one query (`check_in_sequence`); so does the
+        recognition of a resubmitted envelope, which is answered with its original receipt.
+        """
         member, verifier = self.check_member_key(view, envelope)  # (3)
         envelope.verify_signature(verifier)  # (4)
         self.check_timestamp(envelope)  # (5)
-        self.check_replay(view, envelope, BlockContext())  # (6)
         record_type, body = self.registry.parse_body(envelope)  # (7)
         self.check_role(member, record_type)  # (8)
         return Candidate(envelope, record_type, body)
@@ -144,6 +187,11 @@ class Validator:
         block: BlockContext,
     ) -> None:
         """Steps (3), (6), (8) again and (9), at the entry's index inside the block transaction."""
+        if view.tx_known(candidate.envelope):  # a resubmission, whatever changed since
+            raise DuplicateEntry(
+                f"entry {candidate.envelope.tx_id} is already sequenced",
+                tx_id=candidate.envelope.tx_id,
+            )
         member, _ = self.check_member_key(view, candidate.envelope)  # (3)
         self.check_replay(view, candidate.envelope, block)  # (6)
         self.check_role(member, candidate.record_type)  # (8)

@@ -19,9 +19,17 @@ from ledger.core.block import GENESIS_PREV, BlockHeader
 from ledger.core.envelope import Envelope, format_ts, parse_envelope, parse_ts
 from ledger.core.keys import Signer
 from ledger.core.note import Checkpoint, sign_note
-from ledger.errors import InputError, LedgerError, StateConflict
+from ledger.core.receipt import Receipt
+from ledger.errors import DuplicateEntry, InputError, LedgerError, StateConflict
 from ledger.service.app import Registry, SequencedEntry
-from ledger.service.pipeline import BlockContext, Candidate, StateView, Validator, check_genesis
+from ledger.service.pipeline import (
+    BlockContext,
+    Candidate,
+    MemberCache,
+    StateView,
+    Validator,
+    check_genesis,
+)
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import Repository, StoredEntry
 
@@ -30,12 +38,14 @@ GOVERNANCE_PREFIX = "ledger."
 
 @dataclass(frozen=True)
 class Accepted:
-    """Where an entry landed. Build its receipt with ledger.service.proofs.receipt_for."""
+    """Where an entry landed; `receipt` when the committer built it with the block's others
+    (otherwise build it with ledger.service.proofs.receipt_for)."""
 
     tx_id: str
     index: int
     block_height: int
     tree_size: int
+    receipt: Receipt | None = None
 
 
 Outcome = Accepted | LedgerError
@@ -88,6 +98,7 @@ class Sequencer:
         self.log_signer = log_signer
         # Called after a block with membership or key changes commits (members.txt is rewritten).
         self.on_governance = on_governance
+        self.member_cache = MemberCache()
 
     @property
     def origin(self) -> str:
@@ -101,13 +112,20 @@ class Sequencer:
                 parsed.append(parse_envelope(raw))  # (1), (2)
             except InputError as e:
                 parsed.append(e)
-        envelopes = [p for p in parsed if isinstance(p, Envelope)]
         results: list[Candidate | LedgerError] = []
         with read_transaction(self.engine) as conn:
-            view = StateView(conn, envelopes)
+            view = StateView(conn, shared=self.member_cache)
+            # A resubmitted envelope is recognised first, so it is answered with its original
+            # receipt even if its key was revoked since (one query for the whole batch).
+            sequenced = view.repo.tx_ids_present(p.tx_id for p in parsed if isinstance(p, Envelope))
             for item in parsed:
                 if isinstance(item, LedgerError):
                     results.append(item)
+                    continue
+                if item.tx_id in sequenced:
+                    results.append(
+                        DuplicateEntry(f"entry {item.tx_id} is already sequenced", tx_id=item.tx_id)
+                    )
                     continue
                 try:
                     results.append(self.validator.precheck_parsed(view, item))
@@ -150,6 +168,8 @@ class Sequencer:
             for c, o in zip(candidates, outcomes, strict=True)
         ):
             self.on_governance()
+        if any(c.envelope.type.startswith(GOVERNANCE_PREFIX) for c in candidates):
+            self.member_cache.clear()
         final: list[Outcome] = []
         for outcome in outcomes:
             assert outcome is not None

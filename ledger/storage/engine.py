@@ -28,8 +28,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"timeout": 60, "check_same_thread": False},
-            pool_size=8,
-            max_overflow=16,
+            # one pooled connection per request thread (anyio runs up to 40): opening SQLite
+            # connections per request would cost more than the queries
+            pool_size=40,
+            max_overflow=8,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)

@@ -130,7 +130,10 @@ async def submit_entry(
         return await _original(request, state, outcome)
     if isinstance(outcome, LedgerError):
         return problem_response(outcome, request)
-    receipt = await run_in_threadpool(_receipt_json, state, tx_id)
+    if outcome.receipt is not None:
+        receipt = outcome.receipt.to_json()
+    else:
+        receipt = await run_in_threadpool(_receipt_json, state, tx_id)
     headers = {"Location": f"/v1/receipts/{tx_id}", "Sealchain-Tx-Id": tx_id}
     return JSONResponse(receipt, status_code=201, headers=headers)
 
