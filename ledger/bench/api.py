@@ -186,7 +186,7 @@ def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
         serve2 = [*serve[:-1], str(port), "--workers", "2"]
         with serving(serve2, port, env) as url:
             batch = _measure(
-                "batch", url, home, seconds, requests=batches, batch=1000, concurrency=2
+                "batch", url, home, seconds, requests=batches, batch=1000, concurrency=4
             )
         figures.update(
             raw_verify_per_s=verify_rate,

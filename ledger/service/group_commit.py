@@ -46,9 +46,10 @@ class GroupCommitter:
         self._queue.put(_STOP)
         self._thread.join()
 
-    def submit(self, candidate: Candidate) -> Future[Outcome]:
+    def submit(self, candidate: Candidate, *, receipt: bool = True) -> Future[Outcome]:
+        """Queue a checked candidate; the Future gets its outcome (with its receipt if asked)."""
         future: Future[Outcome] = Future()
-        self._queue.put((candidate, future))
+        self._queue.put((candidate, future, receipt))
         return future
 
     def _run(self) -> None:
@@ -78,10 +79,10 @@ class GroupCommitter:
     def _commit(self, batch: list[object]) -> None:
         pairs = [item for item in batch if isinstance(item, tuple)]
         try:
-            result = self.sequencer.commit_block([c for c, _ in pairs])
+            result = self.sequencer.commit_block([c for c, _, _ in pairs])
         except Exception as e:  # storage failure: nothing was written, every waiter learns it
             error = StorageError(f"block commit failed: {type(e).__name__}")
-            for _, future in pairs:
+            for _, future, _ in pairs:
                 future.set_exception(error)
             return
         outcomes = result.outcomes
@@ -89,19 +90,28 @@ class GroupCommitter:
             self.blocks_cut += 1
             if self.on_block:
                 self.on_block(result.header)
-            outcomes = self._with_receipts(outcomes)
-        for (_, future), outcome in zip(pairs, outcomes, strict=True):
+            outcomes = self._with_receipts(outcomes, [wanted for _, _, wanted in pairs])
+        for (_, future, _), outcome in zip(pairs, outcomes, strict=True):
             future.set_result(outcome)
 
-    def _with_receipts(self, outcomes: list[Outcome]) -> list[Outcome]:
-        """Every waiting request gets its receipt, built for the whole block in one read."""
-        accepted = [o.index for o in outcomes if isinstance(o, Accepted)]
+    def _with_receipts(self, outcomes: list[Outcome], wanted: list[bool]) -> list[Outcome]:
+        """Every waiting request that wants one gets its receipt, built for the whole block in
+        one read."""
+        accepted = [
+            o.index
+            for o, want in zip(outcomes, wanted, strict=True)
+            if want and isinstance(o, Accepted)
+        ]
+        if not accepted:
+            return outcomes
         try:
             with read_transaction(self.sequencer.engine) as conn:
                 receipts = dict(zip(accepted, receipts_for(conn, accepted), strict=True))
         except LedgerError:
             return outcomes  # callers fall back to building their own receipt
         return [
-            replace(o, receipt=receipts[o.index]) if isinstance(o, Accepted) else o
+            replace(o, receipt=receipts[o.index])
+            if isinstance(o, Accepted) and o.index in receipts
+            else o
             for o in outcomes
         ]

@@ -112,6 +112,12 @@ class Sequencer:
                 parsed.append(parse_envelope(raw))  # (1), (2)
             except InputError as e:
                 parsed.append(e)
+        return self.precheck_parsed(parsed)
+
+    def precheck_parsed(
+        self, parsed: Sequence[Envelope | LedgerError]
+    ) -> list[Candidate | LedgerError]:
+        """Steps (3)-(8) for envelopes that passed (1) and (2) (errors pass through)."""
         results: list[Candidate | LedgerError] = []
         with read_transaction(self.engine) as conn:
             view = StateView(conn, shared=self.member_cache)

@@ -21,11 +21,13 @@ from ledger.api.models import (
     Receipt,
 )
 from ledger.api.problems import problem_response, problem_responses
-from ledger.core.canonical import MAX_DEPTH, canonical_bytes, parse_strict
+from ledger.core.canonical import MAX_DEPTH, parse_strict
+from ledger.core.envelope import Envelope, envelope_from_dict
 from ledger.errors import (
     BadSignature,
     DuplicateEntry,
     ForbiddenRole,
+    InputError,
     InvalidBody,
     InvalidEnvelope,
     InvalidRequest,
@@ -44,7 +46,7 @@ from ledger.errors import (
 )
 from ledger.service.pipeline import Candidate
 from ledger.service.proofs import receipt_for, receipts_for
-from ledger.service.sequencer import Accepted, Outcome
+from ledger.service.sequencer import Accepted, Outcome, Sequencer
 from ledger.storage.engine import read_transaction
 from ledger.storage.repository import Repository
 
@@ -183,23 +185,35 @@ async def submit_batch(
         raise InvalidRequest("the batch must be a JSON array of envelopes")
     if not 1 <= len(items) <= MAX_BATCH:
         raise InvalidRequest(f"a batch holds 1 to {MAX_BATCH} envelopes, not {len(items)}")
-    raws = [canonical_bytes(item) for item in items]
     sequencer = state.node.sequencer
     assert sequencer is not None
-    checked = await run_in_threadpool(sequencer.precheck_all, raws)
+    checked = await run_in_threadpool(_precheck_items, sequencer, items)
     pending = {
-        i: state.committer.submit(c) for i, c in enumerate(checked) if isinstance(c, Candidate)
+        i: state.committer.submit(c, receipt=receipts)
+        for i, c in enumerate(checked)
+        if isinstance(c, Candidate)
     }
     outcomes: dict[int, Outcome] = {
         i: c for i, c in enumerate(checked) if isinstance(c, LedgerError)
     }
     for i, future in pending.items():
         outcomes[i] = await asyncio.wrap_future(future)
-    return await run_in_threadpool(_batch_result, state, raws, outcomes, receipts)
+    return await run_in_threadpool(_batch_result, state, len(items), outcomes, receipts)
+
+
+def _precheck_items(sequencer: Sequencer, items: list[Any]) -> list[Candidate | LedgerError]:
+    """Step (2) on each already strictly parsed item, then steps (3)-(8) in one snapshot."""
+    parsed: list[Envelope | LedgerError] = []
+    for item in items:
+        try:
+            parsed.append(envelope_from_dict(item))
+        except InputError as e:
+            parsed.append(e)
+    return sequencer.precheck_parsed(parsed)
 
 
 def _batch_result(
-    state: ApiState, raws: list[bytes], outcomes: dict[int, Outcome], with_receipts: bool
+    state: ApiState, count: int, outcomes: dict[int, Outcome], with_receipts: bool
 ) -> BatchResult:
     accepted = {i: o for i, o in outcomes.items() if isinstance(o, Accepted)}
     duplicates = {
@@ -214,11 +228,20 @@ def _batch_result(
                 accepted_before = Accepted(tx_id, stored.idx, stored.block_height, 0)
                 outcomes[i] = accepted_before
         if with_receipts:
-            wanted = {i: o.index for i, o in outcomes.items() if isinstance(o, Accepted)}
-            built = receipts_for(conn, list(wanted.values()))
-            receipts = {i: r.to_json() for i, r in zip(wanted, built, strict=True)}
+            ready = {
+                i: o.receipt.to_json()
+                for i, o in outcomes.items()
+                if isinstance(o, Accepted) and o.receipt is not None
+            }
+            wanted = {
+                i: o.index
+                for i, o in outcomes.items()
+                if isinstance(o, Accepted) and o.receipt is None
+            }
+            built = receipts_for(conn, list(wanted.values())) if wanted else []
+            receipts = ready | {i: r.to_json() for i, r in zip(wanted, built, strict=True)}
     items: list[BatchItem] = []
-    for i in range(len(raws)):
+    for i in range(count):
         outcome = outcomes[i]
         if isinstance(outcome, Accepted):
             items.append(
@@ -234,7 +257,7 @@ def _batch_result(
             problem = outcome.problem()
             items.append(BatchItem(position=i, status=outcome.status, problem=Problem(**problem)))
     return BatchResult(
-        accepted=len(accepted), rejected=len(raws) - len(accepted) - len(duplicates), items=items
+        accepted=len(accepted), rejected=count - len(accepted) - len(duplicates), items=items
     )
 
 
