@@ -124,6 +124,12 @@ def bench_beef(
 
 
 def _scan_load(url: str, paths: Path | None, requests: int) -> dict[str, float]:
+    from ledger.bench.loadgen import run_wrk, wrk_available
+
+    if wrk_available():  # wrk (C) when installed: a Python client would be the bottleneck
+        lines = json.loads(paths.read_text()) if paths else []
+        seconds = max(2.0, requests / 400)
+        return run_wrk(url, "/hello", method="GET", lines=lines, concurrency=32, seconds=seconds)
     args = [sys.executable, "-m", "apps.beef.scanload", url, "--requests", str(requests)]
     if paths:
         args += ["--paths", str(paths)]

@@ -22,7 +22,7 @@ from apps.beef.views import scan_view
 from ledger.api.deps import MemberDep, StateDep
 from ledger.api.problems import problem_responses
 from ledger.errors import InvalidRequest, NotFound, Unauthenticated
-from ledger.storage.engine import read_transaction, write_transaction
+from ledger.storage.engine import read_transaction
 
 PAGES = Path(__file__).with_name("pages")
 templates = Jinja2Templates(
@@ -74,8 +74,8 @@ def scan_page(request: Request, state_dep: StateDep, rest: str) -> Response:
     except IdentifierError as e:
         raise NotFound(f"not a pack's Digital Link: {e}") from e
     policy = state_dep.node.home.log_policy()
-    with write_transaction(state_dep.node.engine) as conn:  # the scan counter is written
-        view = scan_view(conn, pack, policy, count_scan=True)
+    with read_transaction(state_dep.node.engine) as conn:
+        view = scan_view(conn, pack, policy, count_scans_in=state_dep.node.engine)
     status_code = 404 if view["status"] == "unknown" else 200
     if _wants_json(request):
         return JSONResponse(view, status_code=status_code, headers=SECURITY_HEADERS)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from apps.beef import state
 from apps.beef.identifiers import PackId
@@ -19,6 +21,7 @@ from ledger.core.policy import LogPolicy
 from ledger.service.node import member_directory
 from ledger.service.pipeline import utc_now
 from ledger.service.proofs import checkpoint_with_cosignatures, receipts_for
+from ledger.storage.engine import write_transaction
 from ledger.storage.repository import Repository
 
 SCAN_WARNING_THRESHOLD = int(os.environ.get("SEALCHAIN_BEEF_SCAN_THRESHOLD", "10"))
@@ -32,21 +35,59 @@ class ScanCount:
     last_at: str
 
 
-def record_scan(conn: Connection, uri: str, sold: bool) -> ScanCount:
-    """Count one public scan of a code (off the ledger; no personal data is kept)."""
-    now = format_ts(utc_now())
-    row = conn.execute(select(scans).where(scans.c.uri == uri)).first()
-    if row is None:
-        conn.execute(
-            insert(scans).values(uri=uri, count=1, after_sale=int(sold), first_at=now, last_at=now)
-        )
-        return ScanCount(1, int(sold), now, now)
-    conn.execute(
-        update(scans)
-        .where(scans.c.uri == uri)
-        .values(count=scans.c.count + 1, after_sale=scans.c.after_sale + int(sold), last_at=now)
-    )
-    return ScanCount(row.count + 1, row.after_sale + int(sold), row.first_at, now)
+class ScanCounter:
+    """Counts public scans per code, off the ledger and without personal data.
+
+    Counts are kept in memory and added to the database at most once a second in one short
+    write, so a burst of scans does not queue behind the block writer for an fsync each.
+    What a scan shows is the stored count plus this process's unflushed ones.
+    """
+
+    def __init__(self, flush_every: float = 1.0) -> None:
+        self.flush_every = flush_every
+        self._pending: dict[str, tuple[int, int, str, str]] = {}  # uri -> count, after, first, last
+        self._lock = threading.Lock()
+        self._flushed = time.monotonic()
+
+    def record(self, engine: Engine, conn: Connection, uri: str, sold: bool) -> ScanCount:
+        now = format_ts(utc_now())
+        with self._lock:
+            count, after, first, _ = self._pending.get(uri, (0, 0, now, now))
+            self._pending[uri] = (count + 1, after + int(sold), first, now)
+            mine = self._pending[uri]
+            due = time.monotonic() - self._flushed >= self.flush_every
+        row = conn.execute(select(scans).where(scans.c.uri == uri)).first()
+        stored = (row.count, row.after_sale, row.first_at) if row is not None else (0, 0, mine[2])
+        if due:
+            self.flush(engine)
+        return ScanCount(stored[0] + mine[0], stored[1] + mine[1], stored[2], now)
+
+    def flush(self, engine: Engine) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._flushed = time.monotonic()
+        if not pending:
+            return
+        with write_transaction(engine) as conn:
+            for uri, (count, after, first, last) in pending.items():
+                done = conn.execute(
+                    update(scans)
+                    .where(scans.c.uri == uri)
+                    .values(
+                        count=scans.c.count + count,
+                        after_sale=scans.c.after_sale + after,
+                        last_at=last,
+                    )
+                )
+                if done.rowcount == 0:
+                    conn.execute(
+                        insert(scans).values(
+                            uri=uri, count=count, after_sale=after, first_at=first, last_at=last
+                        )
+                    )
+
+
+SCANS = ScanCounter()
 
 
 def clone_warning(count: ScanCount, sold: bool) -> str | None:
@@ -83,7 +124,7 @@ def _status(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> tuple[str,
 
 
 def scan_view(
-    conn: Connection, pack: PackId, policy: LogPolicy, *, count_scan: bool
+    conn: Connection, pack: PackId, policy: LogPolicy, *, count_scans_in: Engine | None
 ) -> dict[str, Any]:
     """Everything the scan page shows, plus what the browser needs to verify it."""
     uri = pack.uri()
@@ -132,7 +173,8 @@ def scan_view(
         .where(certificates.c.event_id.in_(event_ids))
         .order_by(certificates.c.number)
     ).all()
-    scan = record_scan(conn, uri, obj.sold_idx is not None) if count_scan else None
+    sold = obj.sold_idx is not None
+    scan = SCANS.record(count_scans_in, conn, uri, sold) if count_scans_in is not None else None
     view.update(
         status=status,
         message=message,

@@ -1,0 +1,47 @@
+"""`sealchain bench core --quick` runs end to end and returns every figure (no timing asserted)."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+from rich.console import Console
+
+from ledger.bench.core import run
+
+EXPECTED = {
+    "raw_verify_per_s",
+    "envelope_parse_per_s",
+    "envelope_check_per_s",
+    "envelope_ratio",
+    "entry_bytes",
+    "message_bytes",
+    "sequencer_per_s",
+    "executemany_per_s",
+    "sequencer_ratio",
+    "precheck_us_per_entry",
+    "commit_us_per_entry",
+    "precheck_share",
+    "commit_share",
+    "proof_ratio",
+    "seconds",
+    *(
+        f"proof_{kind}_{size}"
+        for kind in ("median_us", "p99_us", "nodes")
+        for size in (10**3, 10**4, 10**5)
+    ),
+}
+
+
+@pytest.mark.slow
+def test_bench_core_quick_returns_every_figure() -> None:
+    buffer = io.StringIO()
+    figures = run(quick=True, out=Console(file=buffer, width=120))
+    assert set(figures) == EXPECTED
+    for name, value in figures.items():
+        assert math.isfinite(value), name
+        assert value > 0, name
+    printed = buffer.getvalue()
+    for heading in ("1. signatures", "2. appends into SQLite", "3. inclusion proof"):
+        assert heading in printed
