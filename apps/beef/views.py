@@ -15,12 +15,11 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from apps.beef import state
 from apps.beef.identifiers import PackId
 from apps.beef.tables import certificates, event_objects, events, readings, scans
-from ledger.core.canonical import canonical_bytes
 from ledger.core.envelope import format_ts
 from ledger.core.policy import LogPolicy
 from ledger.service.node import member_directory
 from ledger.service.pipeline import utc_now
-from ledger.service.proofs import checkpoint_with_cosignatures, receipts_for
+from ledger.service.proofs import checkpoint_with_cosignatures, inclusion_proofs
 from ledger.storage.engine import write_transaction
 from ledger.storage.repository import Repository
 
@@ -199,18 +198,20 @@ def _proofs(
     conn: Connection, indexes: list[int], orgs: set[str], policy: LogPolicy
 ) -> dict[str, Any]:
     """Signed entries, inclusion proofs, the cosigned checkpoint and the keys to check them."""
-    _, note = checkpoint_with_cosignatures(conn)
-    receipts = receipts_for(conn, indexes)
+    size, note = checkpoint_with_cosignatures(conn)
+    # The stored bytes are the canonical entries: shipped as they are, never re-encoded.
+    data = Repository(conn).entry_data(indexes)
+    proofs = inclusion_proofs(conn, indexes, size)
     directory = member_directory(conn)
     return {
         "checkpoint": note,
         "entries": [
             {
-                "index": r.index,
-                "entry": base64.b64encode(canonical_bytes(r.entry)).decode(),
-                "proof": [base64.b64encode(p).decode() for p in r.proof],
+                "index": index,
+                "entry": base64.b64encode(data[index]).decode(),
+                "proof": [base64.b64encode(p).decode() for p in proof],
             }
-            for r in receipts
+            for index, proof in zip(indexes, proofs, strict=True)
         ],
         "policy": {
             "logs": [log.vkey for log in policy.logs],

@@ -55,19 +55,24 @@ def checkpoint_with_cosignatures(conn: Connection, size: int | None = None) -> t
     return cp_size, text
 
 
+def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int) -> list[list[bytes]]:
+    """Inclusion proofs for many entries in the tree of `size`, from one batched node read."""
+    if any(not 0 <= i < size for i in indexes):
+        raise NotFound(f"some entries are not in the tree of size {size}")
+    coords = {c for i in indexes for c in merkle.inclusion_nodes(i, size)}
+    found = Repository(conn).get_nodes(coords)
+    _require(found, list(coords))
+    return [merkle.inclusion_proof(i, size, found) for i in indexes]
+
+
 def receipts_for(conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
     """Receipts for many entries against the latest checkpoint: one node query per 400 nodes."""
-    repo = Repository(conn)
     cp_size, note = checkpoint_with_cosignatures(conn)
-    if any(not 0 <= i < cp_size for i in indexes):
-        raise NotFound(f"some entries are not in the tree of size {cp_size}")
-    coords = {c for i in indexes for c in merkle.inclusion_nodes(i, cp_size)}
-    found = repo.get_nodes(coords)
-    _require(found, list(coords))
-    data = repo.entry_data(indexes)
+    proofs = inclusion_proofs(conn, indexes, cp_size)
+    data = Repository(conn).entry_data(indexes)
     return [
-        Receipt(parse_strict(data[i]), i, tuple(merkle.inclusion_proof(i, cp_size, found)), note)
-        for i in indexes
+        Receipt(parse_strict(data[i]), i, tuple(proof), note)
+        for i, proof in zip(indexes, proofs, strict=True)
     ]
 
 
