@@ -125,7 +125,8 @@ def demo(
         console.print("Initialised the demo consortium:")
         _describe_home(Home(settings.home), len(plan.orgs), len(plan.witnesses))
     url = f"http://127.0.0.1:{port}"
-    with _served(settings.home, port) as server:
+    out.mkdir(parents=True, exist_ok=True)
+    with _served(settings.home, port, out / "server.log") as server:
         summaries = _run_scenarios(url, settings.home, out)
         ok = _audit_summary(settings)
         console.print(f"\n[bold]Open[/bold] {url}/docs for the API")
@@ -144,8 +145,8 @@ def demo(
 
 
 @contextmanager
-def _served(home: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """`sealchain serve` in a child process, ready when /healthz answers."""
+def _served(home: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`sealchain serve` in a child process (its JSON log in `log`), ready when /healthz answers."""
     import httpx
 
     url = f"http://127.0.0.1:{port}"
@@ -154,13 +155,16 @@ def _served(home: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
         raise _fail(f"port {port} is already in use; pass --port")
     except httpx.HTTPError:
         pass
+    log_file = log.open("ab")
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "ledger.cli", "serve", "--home", str(home), "--port", str(port)]
+        [sys.executable, "-m", "ledger.cli", "serve", "--home", str(home), "--port", str(port)],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(300):
             if server.poll() is not None:
-                raise _fail("the server exited; see its messages above")
+                raise _fail(f"the server exited; see {log}")
             try:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                     break
@@ -173,6 +177,7 @@ def _served(home: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        log_file.close()
 
 
 def _run_scenarios(url: str, home: Path, out: Path, only: str = "all") -> dict[str, dict[str, Any]]:

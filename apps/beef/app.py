@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from apps.beef import models, routes
+from apps.beef import models, routes, scenario
 from apps.beef.bench import bench_beef
+from apps.beef.cli import scan_command
 from apps.beef.projection import BeefProjection
 from apps.beef.rules import RECEIVING_ROLES
 from apps.beef.tables import metadata
@@ -68,5 +69,7 @@ APP = App(
     metadata=metadata,
     router=routes.router,
     pages=routes.pages,
+    commands={"scan": scan_command},
+    scenario=scenario.run,
     extra={"bench": {"beef": bench_beef}},
 )

@@ -8,20 +8,28 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from apps.beef import state
 from apps.beef.chart import temperature_svg
-from apps.beef.identifiers import IdentifierError, lot_key, pack_id, parse_pack_path
+from apps.beef.identifiers import (
+    IdentifierError,
+    PackId,
+    lot_key,
+    pack_id,
+    parse_pack_path,
+    parse_pack_uri,
+)
+from apps.beef.qr import Label, QrError, decode_image, label_sheet_html, qr_png, qr_svg
 from apps.beef.tables import event_objects, events, objects, readings
 from apps.beef.views import scan_view
 from ledger.api.deps import MemberDep, StateDep
 from ledger.api.problems import problem_responses
-from ledger.errors import InvalidRequest, NotFound, Unauthenticated
+from ledger.errors import InvalidBody, InvalidRequest, NotFound, PayloadTooLarge, Unauthenticated
 from ledger.storage.engine import read_transaction
 
 PAGES = Path(__file__).with_name("pages")
@@ -45,7 +53,8 @@ STATUS_LABELS = {
     "in_transit": "In transit",
     "in_supply_chain": "In the supply chain",
 }
-STATIC = {"verify.js": "text/javascript", "scan.css": "text/css"}
+STATIC = {"verify.js": "text/javascript", "scan.css": "text/css", "labels.css": "text/css"}
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
 
 pages = APIRouter(tags=["beef pages"])
 router = APIRouter(tags=["beef"])
@@ -278,3 +287,129 @@ def export_csv(
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _pack_or_404(conn: Any, gtin: str, lot: str, serial: str) -> PackId:
+    try:
+        pack = pack_id(gtin, lot, serial)
+    except IdentifierError as e:
+        raise InvalidRequest(str(e)) from e
+    found = state.get(conn, pack.uri())
+    if found is None or found.kind != "pack":
+        raise NotFound(f"pack {serial} of lot {lot} is not on the ledger")
+    return pack
+
+
+def _resolver_uri(request: Request, pack: PackId) -> str:
+    """The Digital Link a label prints: this server's base, so a phone opens its scan page."""
+    return pack.uri(str(request.base_url).rstrip("/"))
+
+
+@router.get(
+    "/qr/{gtin}/{lot}/{serial}.png",
+    summary="QR code (PNG) of a pack's Digital Link",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(NotFound, InvalidRequest)},
+)
+def qr_png_route(
+    request: Request, state_dep: StateDep, gtin: str, lot: str, serial: str
+) -> Response:
+    with read_transaction(state_dep.node.engine) as conn:
+        pack = _pack_or_404(conn, gtin, lot, serial)
+    return Response(qr_png(_resolver_uri(request, pack)), media_type="image/png")
+
+
+@router.get(
+    "/qr/{gtin}/{lot}/{serial}.svg",
+    summary="QR code (SVG) of a pack's Digital Link",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        **problem_responses(NotFound, InvalidRequest),
+    },
+)
+def qr_svg_route(
+    request: Request, state_dep: StateDep, gtin: str, lot: str, serial: str
+) -> Response:
+    with read_transaction(state_dep.node.engine) as conn:
+        pack = _pack_or_404(conn, gtin, lot, serial)
+    return Response(qr_svg(_resolver_uri(request, pack)), media_type="image/svg+xml")
+
+
+@router.get(
+    "/labels",
+    summary="Printable label sheet (HTML) with a QR code per pack of a lot",
+    response_class=HTMLResponse,
+    responses=problem_responses(NotFound, InvalidRequest),
+)
+def labels(request: Request, state_dep: StateDep, gtin: Gtin, lot: Lot) -> HTMLResponse:
+    policy = state_dep.node.home.log_policy()
+    key_id = policy.logs[0].key_id_hex if policy.logs else "?"
+    with read_transaction(state_dep.node.engine) as conn:
+        found = _lot_or_404(conn, gtin, lot)
+        uris = (
+            conn.execute(
+                select(objects.c.uri)
+                .where(objects.c.lot_key == found["lot_key"])
+                .order_by(objects.c.uri)
+            )
+            .scalars()
+            .all()
+        )
+    data = found["data"]
+    sheet = [
+        Label(
+            uri=_resolver_uri(request, pack),
+            product=data["productName"],
+            gtin=pack.gtin,
+            lot=pack.lot,
+            serial=pack.serial,
+            best_before=str(data["bestBefore"]),
+            log_key_id=key_id,
+        )
+        for pack in (parse_pack_uri(u) for u in uris)
+    ]
+    html = label_sheet_html(sheet, title=f"{data['productName']} · lot {lot} · {len(sheet)} packs")
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+
+@router.post(
+    "/scan",
+    summary="Upload a photo of a label: answers 303 to the pack's scan page",
+    status_code=303,
+    responses={
+        303: {"description": "the scan page"},
+        **problem_responses(InvalidBody, PayloadTooLarge),
+    },
+)
+async def scan_photo(photo: UploadFile) -> Response:
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PayloadTooLarge(f"the photo is over {MAX_PHOTO_BYTES // (1024 * 1024)} MiB")
+    try:
+        texts = decode_image(data)
+    except QrError as e:
+        raise InvalidBody(str(e)) from e
+    for text in texts:
+        try:
+            pack = parse_pack_uri(text)
+        except IdentifierError:
+            continue
+        return RedirectResponse(pack.path(), status_code=303)
+    raise InvalidBody("the QR code in the photo is not a pack's GS1 Digital Link")
+
+
+@pages.get("/beef/scan", include_in_schema=False)
+def upload_page() -> HTMLResponse:
+    html = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Scan a beef label</title>"
+        '<link rel="stylesheet" href="/beef/static/scan.css"></head><body>'
+        '<header class="banner status-in_supply_chain"><strong>Scan a label</strong>'
+        "Take or upload a photo of the QR code on the pack.</header><main><section>"
+        '<form method="post" action="/v1/beef/scan" enctype="multipart/form-data">'
+        '<input type="file" name="photo" accept="image/*" capture="environment" required> '
+        '<button type="submit">Check this pack</button></form></section></main></body></html>'
+    )
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
