@@ -137,7 +137,7 @@ def demo(
             if not ok:
                 raise typer.Exit(1)
             return
-        console.print(f"\nServing on {url}; press Ctrl-C to stop.")
+        console.print(f"\nServing on {url} (log: {out / 'server.log'}); press Ctrl-C to stop.")
         try:
             server.wait()
         except KeyboardInterrupt:
@@ -497,8 +497,10 @@ def _add_app_commands() -> None:
         err.print(f"[yellow]warning:[/yellow] app plugins not loaded: {e.detail}")
 
 
+_add_app_commands()  # app plugins' commands are part of `app` wherever it is imported
+
+
 def main() -> None:
-    _add_app_commands()
     try:
         app()
     except LedgerError as e:

@@ -138,26 +138,22 @@ def trace(state_dep: StateDep, _member: MemberDep, gtin: Gtin, lot: Lot) -> dict
         packs = conn.execute(
             select(objects).where(objects.c.lot_key == found["lot_key"]).order_by(objects.c.uri)
         ).all()
-        uris = [p.uri for p in packs]
-        containers: dict[str, dict[str, Any]] = {}
-        for p in packs:
-            for ancestor in state.ancestors(conn, p.uri):
-                obj = state.get(conn, ancestor)
-                if obj is not None:
-                    containers[ancestor] = _object_json(obj)
+        uris = select(objects.c.uri).where(objects.c.lot_key == found["lot_key"])
+        lot_events = select(event_objects.c.event_id).where(event_objects.c.uri.in_(uris))
         rows = conn.execute(
-            select(events)
-            .where(
-                events.c.event_id.in_(
-                    select(event_objects.c.event_id).where(event_objects.c.uri.in_(uris))
-                )
-            )
-            .order_by(events.c.idx)
+            select(events).where(events.c.event_id.in_(lot_events)).order_by(events.c.idx)
+        ).all()
+        # every carton and container the lot's packs were ever in, not only where they are now
+        touched = select(event_objects.c.uri).where(event_objects.c.event_id.in_(lot_events))
+        holders = conn.execute(
+            select(objects)
+            .where(objects.c.uri.in_(touched), objects.c.kind != "pack")
+            .order_by(objects.c.uri)
         ).all()
     return {
-        "lot": {k: v for k, v in found.items() if k != "data"} | {"data": found["data"]},
+        "lot": found,
         "packs": [_object_json(state.Obj(**_obj_fields(p))) for p in packs],
-        "containers": sorted(containers.values(), key=lambda c: c["uri"]),
+        "containers": [_object_json(state.Obj(**_obj_fields(h))) for h in holders],
         "events": [_event_json(r) for r in rows],
     }
 

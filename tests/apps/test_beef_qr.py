@@ -1,0 +1,79 @@
+"""QR codes: what is printed decodes back, from a clean image and from a photo of one."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import biip
+import pytest
+from PIL import Image, ImageFilter
+
+from apps.beef.identifiers import parse_pack_uri
+from apps.beef.qr import Label, QrError, decode_image, label_sheet_html, qr_png, qr_svg
+
+URI = "http://127.0.0.1:8000/01/09312345000012/10/L2611/21/0001"
+
+
+def test_png_round_trip_gives_a_digital_link_biip_accepts() -> None:
+    (text,) = decode_image(qr_png(URI))
+    assert text == URI
+    parsed = biip.parse(text)
+    assert parsed.gs1_digital_link_uri is not None
+    assert parsed.gtin is not None
+    assert parsed.gtin.value == "09312345000012"
+    assert parse_pack_uri(text).serial == "0001"
+
+
+def photo_of(png: bytes) -> bytes:
+    """The label as a phone might see it: rotated, smaller, on a noisy grey background, blurred."""
+    code = Image.open(io.BytesIO(png)).convert("L").rotate(11, expand=True, fillcolor=255)
+    code = code.resize((code.width * 3 // 4, code.height * 3 // 4))
+    rng = random.Random(7)
+    canvas = Image.new("L", (code.width + 300, code.height + 240), 170)
+    canvas.putdata(
+        [max(0, min(255, 170 + rng.randint(-25, 25))) for _ in range(canvas.width * canvas.height)]
+    )
+    canvas.paste(code, (140, 90))
+    out = io.BytesIO()
+    canvas.filter(ImageFilter.GaussianBlur(0.8)).save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def test_a_photo_of_the_label_still_decodes() -> None:
+    assert decode_image(photo_of(qr_png(URI))) == [URI]
+
+
+def test_svg_is_an_svg_of_the_code() -> None:
+    svg = qr_svg(URI)
+    assert svg.startswith("<svg")
+    assert "<path" in svg
+
+
+def test_garbage_is_not_an_image() -> None:
+    with pytest.raises(QrError, match="not an image"):
+        decode_image(b"definitely not a picture")
+
+
+def test_an_image_without_a_code_says_so() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(out, format="PNG")
+    with pytest.raises(QrError, match="no QR code"):
+        decode_image(out.getvalue())
+
+
+def test_label_sheet_escapes_product_text() -> None:
+    label = Label(
+        URI,
+        "<script>alert(1)</script>",
+        "09312345000012",
+        "L2611",
+        "0001",
+        "2027-01-20",
+        "2f03d8d1",
+    )
+    html = label_sheet_html([label], title="Lot <L2611>")
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;L2611&gt;" in html
+    assert "log key 2f03d8d1" in html

@@ -1,0 +1,130 @@
+"""The beef scenario against a real server: every QR code it prints decodes to a Digital Link
+that resolves to its scan page; scan CLI, photo upload, labels, trace and CSV work on it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import biip
+import httpx
+import pytest
+import zxingcpp
+from PIL import Image
+from typer.testing import CliRunner
+
+from apps.beef import scenario
+from apps.beef.identifiers import parse_pack_uri
+from ledger.cli import app
+from ledger.config import Settings
+from ledger.core.envelope import format_ts
+from ledger.core.request_auth import sign_request
+from ledger.home import Home
+from ledger.service.consortium import demo_plan
+from ledger.service.node import init_home
+from tests.support.server import running_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def told(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path, dict]]:
+    root = tmp_path_factory.mktemp("beef-scenario")
+    home = root / "home"
+    node, _ = init_home(Settings(home=home, database_url=None), demo_plan())
+    node.close()
+    with running_server(home) as url:
+        summary = scenario.run(url=url, home=home, out=root / "out")
+        yield url, home, root / "out", summary
+
+
+def test_every_printed_qr_code_resolves_to_its_scan_page(told) -> None:
+    url, _, out, summary = told
+    pngs = sorted((out / "qr").glob("*.png"))
+    assert len(pngs) == 120
+    statuses = set()
+    with httpx.Client(base_url=url, headers={"accept": "application/json"}) as web:
+        for png in pngs:
+            (result,) = zxingcpp.read_barcodes(Image.open(png))
+            parsed = biip.parse(result.text)
+            assert parsed.gtin is not None, result.text
+            assert parsed.gtin.value == summary["gtin"]
+            pack = parse_pack_uri(result.text)
+            assert result.text.startswith(url)
+            response = web.get(pack.path())
+            assert response.status_code == 200, result.text
+            assert response.json()["pack"]["serial"] == png.stem
+            statuses.add(response.json()["status"])
+    assert statuses == {"recalled"}  # the lot was recalled at the end, wherever each pack is
+
+
+def test_scenario_states_and_summary(told) -> None:
+    _url, _, out, summary = told
+    assert json.loads((out / "summary.json").read_text())["lot"] == summary["lot"]
+    with httpx.Client(headers={"accept": "application/json"}) as web:
+        unknown = web.get(summary["urls"]["code never registered"])
+        assert unknown.status_code == 404
+        assert unknown.json()["status"] == "unknown"
+        clone = web.get(summary["urls"]["sold pack (cloned label)"]).json()
+        assert "copied" in clone["scans"]["warning"]
+        held = web.get(summary["urls"]["pack held by customs"]).json()
+        steps = [s["step"] for s in held["journey"]]
+        assert any("non-conformant, hold" in s for s in steps)
+        assert any(t["status"] == "alarm" for t in held["temperatures"])
+        assert held["certificates"][0]["kind"] == "export-health"
+    sheet = (out / "labels.html").read_text()
+    assert sheet.count("<svg") == 120
+
+
+def test_scan_cli_reads_a_label_photo(told) -> None:
+    url, _, out, _ = told
+    result = CliRunner().invoke(app, ["scan", str(out / "qr" / "0007.png"), "--url", url])
+    assert result.exit_code == 0, result.output
+    assert "Recalled" in result.output  # the banner: the lot was recalled at the end
+    assert "included in the signed checkpoint" in result.output
+
+
+def test_photo_upload_redirects_to_the_scan_page(told) -> None:
+    url, _, out, _ = told
+    photo = (out / "qr" / "0042.png").read_bytes()
+    response = httpx.post(url + "/v1/beef/scan", files={"photo": ("label.png", photo, "image/png")})
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("/21/0042")
+    bad = httpx.post(url + "/v1/beef/scan", files={"photo": ("x.png", b"nope", "image/png")})
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid-body"
+
+
+def test_trace_and_csv_for_a_signed_member(told) -> None:
+    url, home, _, summary = told
+    signer = Home(home).member_signer("samr")
+    query = f"gtin={summary['gtin']}&lot={summary['lot']}"
+
+    def signed(path: str) -> httpx.Response:
+        now = format_ts(datetime.now(UTC))
+        headers = sign_request(signer, "samr", "GET", path, query, b"", now)
+        return httpx.get(f"{url}{path}?{query}", headers=headers)
+
+    trace = signed("/v1/beef/trace")
+    assert trace.status_code == 200, trace.text
+    body = trace.json()
+    assert len(body["packs"]) == 120
+    assert {
+        c["uri"].rsplit(":", 1)[-1] for c in body["containers"] if c["kind"] == "container"
+    } == set(scenario.CONTAINERS)
+    exported = signed("/v1/beef/export.csv")
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert rows[0]["biz_step"] == "commissioning"
+    assert rows[-1]["record_type"] == "beef.recall"
+    assert httpx.get(f"{url}/v1/beef/trace?{query}").status_code == 401
+
+
+def test_audit_after_the_story(told) -> None:
+    _, home, _, _ = told
+    result = CliRunner().invoke(app, ["audit", "--home", str(home)])
+    assert result.exit_code == 0, result.output
