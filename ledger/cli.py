@@ -435,6 +435,11 @@ def keys_new(
     target = out or Home(settings.home).org_key_path(org)
     if target.exists():
         raise _fail(f"{target} exists; refusing to overwrite a key")
+    if namespace is None:  # the home's namespace: its log is named <namespace>/log
+        try:
+            namespace = Home(settings.home).log_policy().logs[0].name.removesuffix("/log")
+        except (LedgerError, IndexError):
+            namespace = "sealchain.local"
     signer = Signer.generate(f"{namespace}/org/{org}")
     write_private(target, signer.to_pem(settings.passphrase()))
     console.print(f"wrote {target} (mode 0600)")

@@ -95,7 +95,12 @@ class _Membership:
             v = parse_vkey(body.vkey)
             self.keys[(body.org, v.key_id_hex)] = _Key(v, index)
         elif isinstance(body, KeyRevoke):
-            self.keys[(body.org, body.key)].revoked_at = index
+            revoked = self.keys.get((body.org, body.key))
+            if revoked is None:
+                raise _Fault(
+                    f"entry {index}", f"revokes key {body.key} that {body.org!r} never had"
+                )
+            revoked.revoked_at = index
 
     def _add(self, index: int, org: str, roles: set[str], vkeys: list[str]) -> None:
         self.roles[org] = roles

@@ -8,6 +8,7 @@ never signs two checkpoints for one size.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import Repository, StoredEntry
 
 GOVERNANCE_PREFIX = "ledger."
+log = logging.getLogger("sealchain.sequencer")
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,10 @@ class Sequencer:
             isinstance(o, Accepted) and c.envelope.type.startswith(GOVERNANCE_PREFIX)
             for c, o in zip(candidates, outcomes, strict=True)
         ):
-            self.on_governance()
+            try:
+                self.on_governance()
+            except Exception:  # the block is committed: a stale members.txt must not undo that
+                log.exception("could not rewrite members.txt after block %s", header.height)
         if any(c.envelope.type.startswith(GOVERNANCE_PREFIX) for c in candidates):
             self.member_cache.clear()
         final: list[Outcome] = []

@@ -64,7 +64,7 @@ def test_keys_new_and_show(tmp_path: Path) -> None:
     pem = home / "keys" / "newco.pem"
     assert stat.S_IMODE(pem.stat().st_mode) == 0o600
     vkey = result.output.strip().splitlines()[-1]
-    assert parse_vkey(vkey).name == "sealchain.demo/org/newco"
+    assert parse_vkey(vkey).name == "sealchain.local/org/newco"  # the home's namespace
     assert invoke("keys", "new", "newco", "--home", str(home)).exit_code == 2  # no overwrite
     shown = invoke("keys", "show", "--home", str(home))
     assert shown.exit_code == 0, shown.output

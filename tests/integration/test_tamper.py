@@ -581,7 +581,7 @@ def test_tampering_is_found_and_named(built: Built, tmp_path: Path, case: Case) 
     with tampered_copy(built, tmp_path, case.mutate) as copy:
         result = run_audit(copy)
     assert result.exit_code == 1, result.output
-    assert f"audit FAILED at {case.where}: {case.where}" in result.output, result.output
+    assert f"audit FAILED at {case.where}: {case.where}:" in result.output, result.output
 
 
 def test_audit_command_exits_1_in_a_subprocess(built: Built, tmp_path: Path) -> None:
