@@ -426,8 +426,8 @@ def keys_new(
     org: Annotated[str, typer.Argument(help="org id the key is for")],
     out: Annotated[Path | None, typer.Option(help="PEM path (default: HOME/keys/ORG.pem)")] = None,
     namespace: Annotated[
-        str, typer.Option(help="key name is NAMESPACE/org/ORG")
-    ] = "sealchain.demo",
+        str | None, typer.Option(help="key name is NAMESPACE/org/ORG (default: the home's)")
+    ] = None,
     home: HomeOpt = None,
 ) -> None:
     """Generate an Ed25519 key (PKCS#8 PEM, mode 0600) and print its vkey."""

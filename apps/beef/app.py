@@ -6,6 +6,7 @@ from apps.beef import models, routes, scenario
 from apps.beef.bench import bench_beef
 from apps.beef.cli import scan_command
 from apps.beef.projection import BeefProjection
+from apps.beef.routes import MAX_PHOTO_BYTES
 from apps.beef.rules import RECEIVING_ROLES
 from apps.beef.tables import metadata
 from ledger.service.app import App, RecordType
@@ -71,5 +72,8 @@ APP = App(
     pages=routes.pages,
     commands={"scan": scan_command},
     scenario=scenario.run,
-    extra={"bench": {"beef": bench_beef}},
+    extra={
+        "bench": {"beef": bench_beef},
+        "body_limits": {"/v1/beef/scan": MAX_PHOTO_BYTES + 64 * 1024},
+    },
 )

@@ -13,6 +13,7 @@ import zxingcpp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_M
+MAX_PIXELS = 50_000_000  # a 50-megapixel phone photo; larger is refused, not decoded
 
 
 class QrError(ValueError):
@@ -41,9 +42,11 @@ def decode_image(data: bytes) -> list[str]:
     """Every QR code text found in a photo; tries grey and enlarged versions before failing."""
     try:
         image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:  # refuse before decoding the pixels
+            raise QrError(f"the image is over {MAX_PIXELS // 1_000_000} megapixels")
         image.load()
-    except (UnidentifiedImageError, OSError) as e:
-        raise QrError("the upload is not an image (PNG or JPEG)") from e
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise QrError("the upload is not an image (PNG or JPEG) that can be read") from e
     image = ImageOps.exif_transpose(image)
     grey = ImageOps.autocontrast(image.convert("L"))
     for candidate in (image.convert("RGB"), grey, grey.resize((grey.width * 2, grey.height * 2))):

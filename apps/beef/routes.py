@@ -312,7 +312,9 @@ def qr_png_route(
 ) -> Response:
     with read_transaction(state_dep.node.engine) as conn:
         pack = _pack_or_404(conn, gtin, lot, serial)
-    return Response(qr_png(_resolver_uri(request, pack)), media_type="image/png")
+    return Response(
+        qr_png(_resolver_uri(request, pack)), media_type="image/png", headers=SECURITY_HEADERS
+    )
 
 
 @router.get(
@@ -329,7 +331,9 @@ def qr_svg_route(
 ) -> Response:
     with read_transaction(state_dep.node.engine) as conn:
         pack = _pack_or_404(conn, gtin, lot, serial)
-    return Response(qr_svg(_resolver_uri(request, pack)), media_type="image/svg+xml")
+    return Response(
+        qr_svg(_resolver_uri(request, pack)), media_type="image/svg+xml", headers=SECURITY_HEADERS
+    )
 
 
 @router.get(

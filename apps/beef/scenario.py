@@ -9,6 +9,7 @@ cloned label scanned again after its sale, a code never registered, and a recall
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,13 @@ import httpx
 from rich.console import Console
 
 from apps.beef import builders as b
-from apps.beef.identifiers import container_uri, pack_id, sscc_uri, with_check_digit
+from apps.beef.identifiers import (
+    container_uri,
+    iso6346_check_digit,
+    pack_id,
+    sscc_uri,
+    with_check_digit,
+)
 from apps.beef.qr import qr_png
 from ledger.client import LedgerClient
 from ledger.home import Home
@@ -34,7 +41,20 @@ STORES = {
     "retail-b": b.place("store-b", "Retailer B, Xuhui", "Shanghai", "CN"),
     "retail-c": b.place("store-c", "Retailer C, Xihu", "Hangzhou", "CN"),
 }
-CONTAINERS = ["CSQU3054383", "MSKU9070323"]
+OWNERS = ("CSQU", "MSKU")  # reefer container owner codes (ISO 6346, category U)
+
+
+def container_numbers(run: str) -> list[str]:
+    """Two container numbers for this run, with their ISO 6346 check digits: containers are
+    reused voyage after voyage, so each run of the story gets its own pair."""
+    serial = int("".join(ch for ch in run if ch.isdigit())[-6:])
+    numbers = []
+    for owner, n in zip(OWNERS, (serial, (serial + 1) % 10**6), strict=True):
+        body = f"{owner}{n:06d}"
+        numbers.append(f"{body}{iso6346_check_digit(body)}")
+    return numbers
+
+
 PACKS, PER_CARTON, CARTONS_PER_CONTAINER = 120, 10, 6
 
 
@@ -91,8 +111,11 @@ def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> d
 def _tell(s: Story, out: Path) -> dict[str, Any]:
     say = s.console.print
     packs = [pack_id(GTIN, s.lot, f"{i:04d}").uri() for i in range(1, PACKS + 1)]
-    cartons = [sscc_uri(with_check_digit(f"193123450{s.lot[-5:]}{n:03d}")) for n in range(12)]
-    containers = [container_uri(c) for c in CONTAINERS]
+    # SSCC: extension 1, company prefix 9312345, a 9-digit serial unique to this run
+    run_serial = int(hashlib.sha256(s.lot.encode()).hexdigest(), 16) % 10**6
+    cartons = [sscc_uri(with_check_digit(f"19312345{run_serial:06d}{n:03d}")) for n in range(12)]
+    numbers = container_numbers(s.lot)
+    containers = [container_uri(c) for c in numbers]
     lot = {
         "gtin": GTIN,
         "lot": s.lot,
@@ -147,7 +170,7 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
         "reefer-line", b.receive(containers, "au-exporter", PORT_AU, s.at(42), offset="+10:00")
     )
     say(
-        f"  two reefer containers {', '.join(CONTAINERS)} loaded, "
+        f"  two reefer containers {', '.join(numbers)} loaded, "
         f"export health certificate {certificate['number']}"
     )
 
@@ -271,6 +294,7 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
     }
     summary = {
         "lot": s.lot,
+        "containers": numbers,
         "gtin": GTIN,
         "packs": len(packs),
         "entries": s.entries,

@@ -82,6 +82,11 @@ def create_app(
     _offline_docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
+    # Apps may raise the limit for their own upload routes (App.extra["body_limits"]).
+    app_limits: dict[str, int] = {}
+    for plugin in node.registry.apps:
+        app_limits.update(plugin.extra.get("body_limits", {}))
+
     def limit_for(method: str, path: str) -> int | None:
         if method not in ("POST", "PUT", "PATCH"):
             return None
@@ -89,7 +94,7 @@ def create_app(
             return MAX_ENTRY_BYTES
         if path == "/v1/entries/batch":
             return settings.max_batch_bytes
-        return settings.max_request_bytes
+        return app_limits.get(path, settings.max_request_bytes)
 
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

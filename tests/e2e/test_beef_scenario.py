@@ -80,12 +80,21 @@ def test_scenario_states_and_summary(told) -> None:
     assert sheet.count("<svg") == 120
 
 
-def test_scan_cli_reads_a_label_photo(told) -> None:
-    url, _, out, _ = told
-    result = CliRunner().invoke(app, ["scan", str(out / "qr" / "0007.png"), "--url", url])
+def test_scan_cli_reads_a_label_photo(told, tmp_path: Path) -> None:
+    url, home, out, _ = told
+    result = CliRunner().invoke(
+        app, ["scan", str(out / "qr" / "0007.png"), "--url", url, "--home", str(home)]
+    )
     assert result.exit_code == 0, result.output
     assert "Recalled" in result.output  # the banner: the lot was recalled at the end
-    assert "included in the signed checkpoint" in result.output
+    assert "verified: 16 signed entries" in result.output
+    other = tmp_path / "other-home"  # a policy that does not trust this log
+    CliRunner().invoke(app, ["init", "--home", str(other)])
+    refused = CliRunner().invoke(
+        app, ["scan", str(out / "qr" / "0007.png"), "--url", url, "--home", str(other)]
+    )
+    assert refused.exit_code == 1, refused.output
+    assert "NOT VERIFIED" in refused.output
 
 
 def test_photo_upload_redirects_to_the_scan_page(told) -> None:
@@ -115,7 +124,7 @@ def test_trace_and_csv_for_a_signed_member(told) -> None:
     assert len(body["packs"]) == 120
     assert {
         c["uri"].rsplit(":", 1)[-1] for c in body["containers"] if c["kind"] == "container"
-    } == set(scenario.CONTAINERS)
+    } == set(summary["containers"])
     exported = signed("/v1/beef/export.csv")
     assert exported.status_code == 200
     rows = list(csv.DictReader(io.StringIO(exported.text)))

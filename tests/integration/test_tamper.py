@@ -27,6 +27,10 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from ledger.cli import app
+from ledger.core.note import cosign, parse_note
+from ledger.home import Home
+from ledger.storage.engine import write_transaction
+from ledger.storage.repository import Repository
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.support.ledgers import make_ledger
 
@@ -36,12 +40,17 @@ REPO = Path(__file__).resolve().parents[2]
 FILL, PER_BLOCK = 220, 30
 SIZE = FILL + 1
 LAST = SIZE - 1
-BLOCKS: list[tuple[int, int, int]] = [(0, 0, 1)]  # (height, first, size)
-while BLOCKS[-1][2] < SIZE:
-    height, _, first = BLOCKS[-1]
-    BLOCKS.append((height + 1, first, min(first + PER_BLOCK, SIZE)))
+BLOCKS: list[tuple[int, int, int]] = [  # (height, first, size)
+    (0, 0, 1),
+    *(
+        (h, 1 + PER_BLOCK * (h - 1), min(1 + PER_BLOCK * h, SIZE))
+        for h in range(1, 1 + -(-FILL // PER_BLOCK))
+    ),
+]
 LAST_BLOCK = BLOCKS[-1][0]
 TOP_LEVEL = SIZE.bit_length() - 1  # the highest level with a complete node: 2**7 <= 221
+WITNESS = "writer-b"  # the sample consortium's witness
+COSIGNED = (2, 6)  # blocks whose checkpoints get a real witness cosignature
 
 Mutation = Callable[[Connection], None]
 
@@ -79,6 +88,7 @@ def built(
     ledger = make_ledger(tmp_path_factory.mktemp(f"built-{request.param}") / "home", url)
     try:
         ledger.fill(FILL, PER_BLOCK)
+        add_cosignatures(ledger.settings.home, ledger.node.engine, ledger.plan)
         with ledger.node.engine.connect() as conn:
             sizes = conn.execute(text("SELECT height, size FROM blocks ORDER BY height")).all()
         if url is None:  # fold the WAL into ledger.db so a file copy is the whole ledger
@@ -96,12 +106,23 @@ def built(
         drop_pg_database(url)
 
 
+def add_cosignatures(home: Path, engine: Any, plan: Any) -> None:
+    """Cosign the checkpoints of COSIGNED with the witness key, so that table has rows too."""
+    signer = Home(home).witness_signer(WITNESS, plan.witness_key_name(WITNESS))
+    with write_transaction(engine) as conn:
+        repo = Repository(conn)
+        for height in COSIGNED:
+            found = repo.checkpoint(size_of(height))
+            assert found is not None
+            line = cosign(parse_note(found[1]).text, signer, 1_800_000_000 + height).line()
+            repo.add_cosignature(found[0], WITNESS, line)
+
+
 @dataclass(frozen=True)
 class Copy:
     home: Path
     url: str
     env: dict[str, str]  # for the CLI: where the copy's database is
-    backend: str
 
 
 @contextmanager
@@ -125,7 +146,7 @@ def tampered_copy(built: Built, tmp: Path, mutate: Mutation | None) -> Iterator[
                     mutate(conn)
             finally:
                 engine.dispose()
-        yield Copy(home, url, env, built.backend)
+        yield Copy(home, url, env)
     finally:
         if built.database_url is not None:
             drop_pg_database(url)
@@ -223,6 +244,19 @@ def change_note_char(height: int, line: int, skip: int) -> Mutation:
         execute(
             conn, "UPDATE checkpoints SET note = :n WHERE block_height = :h", n=changed, h=height
         )
+
+    return mutate
+
+
+def change_cosignature_char(height: int, skip: int) -> Mutation:
+    """Change one character `skip` into the base64 of the cosignature on block `height`."""
+
+    def mutate(conn: Connection) -> None:
+        size = size_of(height)
+        line = fetch(conn, "SELECT line FROM cosignatures WHERE size = :s", s=size)
+        pos = line.rindex(" ") + 1 + skip
+        changed = line[:pos] + other_char(line[pos]) + line[pos + 1 :]
+        execute(conn, "UPDATE cosignatures SET line = :l WHERE size = :s", l=changed, s=size)
 
     return mutate
 
@@ -489,6 +523,24 @@ CASES: list[Case] = [
         "block 2",
     ),
     Case("swap-nonce-rows-20-21", renumber_swap("nonces", "idx", 20, 21), "entry 20"),
+    # The checkpoint rows of blocks 2 and 6 claim each other's block (every constraint still
+    # holds). The audit never reads checkpoints.block_height, so it misses this.
+    Case(
+        "swap-checkpoint-block-heights-2-6",
+        renumber_swap("checkpoints", "block_height", 2, 6),
+        "block 2",
+    ),
+    # cosignatures: a real one changed, or moved to another checkpoint
+    Case(
+        f"cosignature-{COSIGNED[1]}-char",
+        change_cosignature_char(COSIGNED[1], 60),
+        f"block {COSIGNED[1]}",
+    ),
+    Case(
+        f"cosignature-{COSIGNED[0]}-moved-to-block-4",
+        sql(f"UPDATE cosignatures SET size = {size_of(4)} WHERE size = {size_of(COSIGNED[0])}"),
+        "block 4",
+    ),
     # added rows
     Case(
         f"extra-node-0-{SIZE}",
@@ -515,6 +567,14 @@ CASES: list[Case] = [
             "VALUES ('writer-a', 'AAAAAAAAAAAAAAAAAAAAAA', 9999)"
         ),
         "table nonces",
+    ),
+    Case(
+        "extra-checkpoint",
+        sql(
+            "INSERT INTO checkpoints (size, block_height, note) "
+            f"SELECT 5, {LAST_BLOCK + 5}, note FROM checkpoints WHERE size = {SIZE}"
+        ),
+        "table checkpoints",
     ),
     Case(
         "extra-cosignature-replaying-the-log-signature",
@@ -553,6 +613,14 @@ CASES: list[Case] = [
         sql(f"UPDATE blocks SET size = {size_of(5) + 1} WHERE height = 5"),
         "block 5",
     ),
+    Case(  # a single changed byte; only the foreign key objects, and SQLite's is optional
+        f"checkpoint-{LAST_BLOCK}-block-height-column",
+        sql(
+            f"UPDATE checkpoints SET block_height = {LAST_BLOCK + 1} "
+            f"WHERE block_height = {LAST_BLOCK}"
+        ),
+        f"block {LAST_BLOCK}",
+    ),
     Case(
         f"block-{LAST_BLOCK}-height-column",
         sql(f"UPDATE blocks SET height = {LAST_BLOCK + 1} WHERE height = {LAST_BLOCK}"),
@@ -569,9 +637,11 @@ def test_untouched_copy_passes_the_audit(built: Built, tmp_path: Path) -> None:
     with tampered_copy(built, tmp_path, None) as copy:
         result = run_audit(copy)
     assert result.exit_code == 0, result.output
-    assert f"audit ok: {SIZE} entries, {len(BLOCKS)} blocks, {len(BLOCKS)} checkpoints" in (
-        result.output
+    summary = (
+        f"audit ok: {SIZE} entries, {len(BLOCKS)} blocks, {len(BLOCKS)} checkpoints, "
+        f"{len(COSIGNED)} cosignatures"
     )
+    assert summary in result.output, result.output
 
 
 @pytest.mark.parametrize(
