@@ -270,6 +270,13 @@ class _Auditor:
         found = self.repo.checkpoint(header.size)
         if found is None:
             raise _Fault(where, f"checkpoint for size {header.size} is missing")
+        stored_height = self.conn.execute(
+            select(checkpoints.c.block_height).where(checkpoints.c.size == header.size)
+        ).scalar_one()
+        if stored_height != header.height:
+            raise _Fault(
+                where, f"checkpoint for size {header.size} is filed under block {stored_height}"
+            )
         log = self.members.log
         assert log is not None  # set by genesis, which is entry 0 of block 0
         try:

@@ -78,34 +78,6 @@ class Built:
     database_url: str | None  # None: the home's ledger.db
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def built(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Built]:
-    url = None if request.param == "sqlite" else create_pg_database()
-    ledger = make_ledger(tmp_path_factory.mktemp(f"built-{request.param}") / "home", url)
-    try:
-        ledger.fill(FILL, PER_BLOCK)
-        add_cosignatures(ledger.settings.home, ledger.node.engine, ledger.plan)
-        with ledger.node.engine.connect() as conn:
-            sizes = conn.execute(text("SELECT height, size FROM blocks ORDER BY height")).all()
-        if url is None:  # fold the WAL into ledger.db so a file copy is the whole ledger
-            raw = ledger.node.engine.raw_connection()  # autocommit: outside any transaction
-            try:
-                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                raw.close()
-    finally:
-        ledger.close()  # disposes the engine: no open connection to the PostgreSQL template
-    # The expected positions below are computed from this layout.
-    assert [(h, s) for h, s in sizes] == [(h, s) for h, _, s in BLOCKS]
-    yield Built(request.param, ledger.settings.home, url)
-    if url:
-        drop_pg_database(url)
-
-
 def add_cosignatures(home: Path, engine: Any, plan: Any) -> None:
     """Cosign the checkpoints of COSIGNED with the witness key, so that table has rows too."""
     signer = Home(home).witness_signer(WITNESS, plan.witness_key_name(WITNESS))
@@ -116,6 +88,36 @@ def add_cosignatures(home: Path, engine: Any, plan: Any) -> None:
             assert found is not None
             line = cosign(parse_note(found[1]).text, signer, 1_800_000_000 + height).line()
             repo.add_cosignature(found[0], WITNESS, line)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
+    url = None if request.param == "sqlite" else create_pg_database()
+    try:
+        ledger = make_ledger(tmp_path_factory.mktemp(f"built-{request.param}") / "home", url)
+        try:
+            ledger.fill(FILL, PER_BLOCK)
+            add_cosignatures(ledger.settings.home, ledger.node.engine, ledger.plan)
+            with ledger.node.engine.connect() as conn:
+                sizes = conn.execute(text("SELECT height, size FROM blocks ORDER BY height")).all()
+            if url is None:  # fold the WAL into ledger.db so a file copy is the whole ledger
+                raw = ledger.node.engine.raw_connection()  # autocommit: outside any transaction
+                try:
+                    raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    raw.close()
+        finally:
+            ledger.close()  # disposes the engine: no open connection to the PostgreSQL template
+        # The expected positions below are computed from this layout.
+        assert [(h, s) for h, s in sizes] == [(h, s) for h, _, s in BLOCKS]
+        yield Built(request.param, ledger.settings.home, url)
+    finally:
+        if url:
+            drop_pg_database(url)
 
 
 @dataclass(frozen=True)
