@@ -526,7 +526,7 @@ CASES: list[Case] = [
     ),
     Case("swap-nonce-rows-20-21", renumber_swap("nonces", "idx", 20, 21), "entry 20"),
     # The checkpoint rows of blocks 2 and 6 claim each other's block (every constraint still
-    # holds). The audit never reads checkpoints.block_height, so it misses this.
+    # holds); nothing but the audit reads checkpoints.block_height.
     Case(
         "swap-checkpoint-block-heights-2-6",
         renumber_swap("checkpoints", "block_height", 2, 6),
@@ -658,7 +658,9 @@ def test_tampering_is_found_and_named(built: Built, tmp_path: Path, case: Case) 
 
 def test_audit_command_exits_1_in_a_subprocess(built: Built, tmp_path: Path) -> None:
     """The installed `sealchain` script, not just the typer app: exit status and message."""
-    sealchain = shutil.which("sealchain") or str(Path(sys.executable).with_name("sealchain"))
+    script = Path(sys.executable).with_name("sealchain")  # this environment's, not PATH's first
+    sealchain = str(script) if script.exists() else shutil.which("sealchain")
+    assert sealchain, "the sealchain console script is not installed"
     case = next(c for c in CASES if c.id == f"entry-{MID_ENTRY}-sig-middle")
     with tampered_copy(built, tmp_path, case.mutate) as copy:
         env = {**os.environ, **copy.env, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
