@@ -108,6 +108,10 @@ def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> d
         story.close()
 
 
+def serial_of(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
+
+
 def _tell(s: Story, out: Path) -> dict[str, Any]:
     say = s.console.print
     packs = [pack_id(GTIN, s.lot, f"{i:04d}").uri() for i in range(1, PACKS + 1)]
@@ -290,6 +294,7 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
         "pack held by customs": s.url + path(held),
         "code never registered": s.url + path(never),
         "label sheet": labels_url,
+        "QR image of the sold pack": f"{s.url}/v1/beef/qr/{GTIN}/{s.lot}/{serial_of(clone)}.png",
         "upload a photo": f"{s.url}/beef/scan",
     }
     summary = {

@@ -137,3 +137,12 @@ def test_audit_after_the_story(told) -> None:
     _, home, _, _ = told
     result = CliRunner().invoke(app, ["audit", "--home", str(home)])
     assert result.exit_code == 0, result.output
+
+
+def test_qr_image_route_serves_the_printed_code(told) -> None:
+    _, _, _, summary = told
+    response = httpx.get(summary["urls"]["QR image of the sold pack"])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    (result,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.content)))
+    assert result.text == summary["urls"]["sold pack (cloned label)"]
