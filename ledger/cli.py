@@ -255,6 +255,8 @@ def audit(home: HomeOpt = None) -> None:
             log_key=log_key,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+    if node.home.members_path.exists():
+        result.check_members_file(node.home.members_path.read_text(encoding="utf-8"))
     node.close()
     summary = (
         f"{result.entries} entries, {result.blocks} blocks, {result.checkpoints} checkpoints, "

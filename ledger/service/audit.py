@@ -24,6 +24,7 @@ from ledger.core.canonical import parse_strict
 from ledger.core.envelope import Envelope, envelope_from_dict
 from ledger.core.keys import Verifier, parse_vkey
 from ledger.core.note import open_checkpoint, parse_note, verified_signers
+from ledger.core.policy import MemberDirectory, MemberKey, parse_members
 from ledger.errors import LedgerError
 from ledger.service.app import Registry
 from ledger.service.membership import (
@@ -58,6 +59,28 @@ class AuditResult:
     cosignatures: int = 0
     first_bad: str | None = None  # e.g. "entry 17: signature does not verify"
     where: str | None = None  # "entry 17", "block 3", "table nodes"
+    members: MemberDirectory | None = None  # member keys as the entries define them
+
+    def check_members_file(self, text: str) -> None:
+        """Fail unless members.txt says exactly what the replayed governance entries say: a
+        verifier trusting a stale or edited file would accept a revoked key."""
+        if self.members is None or not self.ok:
+            return
+        try:
+            claimed = parse_members(text)
+        except LedgerError as e:
+            self.ok, self.where, self.first_bad = False, "members.txt", f"members.txt: {e.detail}"
+            return
+
+        def keyset(d: MemberDirectory) -> set[tuple[str, str, int | None]]:
+            return {(k.org, k.verifier.vkey, k.revoked_at) for k in d.keys}
+
+        if keyset(claimed) != keyset(self.members):
+            self.ok, self.where = False, "members.txt"
+            self.first_bad = (
+                "members.txt: differs from the keys and revocations the ledger's governance "
+                "entries define; rewrite it with `sealchain reindex`"
+            )
 
 
 @dataclass
@@ -295,6 +318,11 @@ class _Auditor:
                 raise _Fault(where, f"cosignature does not verify: {e.detail}") from e
             self.result.cosignatures += 1
 
+    def directory(self) -> MemberDirectory:
+        return MemberDirectory(
+            [MemberKey(org, k.verifier, k.revoked_at) for (org, _), k in self.members.keys.items()]
+        )
+
     def _check_counts(self, last: BlockHeader) -> None:
         def count(table: object) -> int:
             return int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
@@ -330,7 +358,9 @@ def audit(
         with conn.begin():
             auditor = _Auditor(conn, registry, log_key, progress)
             try:
-                return auditor.run()
+                result = auditor.run()
+                result.members = auditor.directory()
+                return result
             except _Fault as fault:
                 result = auditor.result
                 result.ok = False

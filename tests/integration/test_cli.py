@@ -175,3 +175,21 @@ def test_demo_initialises_serves_and_reports(tmp_path: Path) -> None:
 def test_audit_without_a_home_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke("audit", "--home", str(tmp_path / "missing"))
     assert result.exit_code == 2
+
+
+def test_audit_refuses_a_members_file_that_hides_a_revocation(ledger: LedgerFixture) -> None:
+    key_id = ledger.signers["writer-a"].key_id_hex
+    ledger.accept(ledger.sign("admin", "ledger.key.revoke", {"org": "writer-a", "key": key_id}))
+    home, members = ledger.settings.home, ledger.settings.home / "members.txt"
+    env = {"SEALCHAIN_DATABASE_URL": ledger.settings.database_url or ""}
+    env = {k: v for k, v in env.items() if v}
+    assert invoke("audit", "--home", str(home), env=env).exit_code == 0
+    lines = members.read_text().splitlines()
+    edited = [ln.rsplit(" ", 1)[0] if ln.startswith("writer-a ") else ln for ln in lines]
+    assert edited != lines  # the revocation index was there and is now gone
+    members.write_text("\n".join(edited) + "\n")
+    result = invoke("audit", "--home", str(home), env=env)
+    assert result.exit_code == 1, result.output
+    assert "at members.txt" in result.output
+    assert invoke("reindex", "--home", str(home), env=env).exit_code == 0
+    assert invoke("audit", "--home", str(home), env=env).exit_code == 0
