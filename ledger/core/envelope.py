@@ -15,7 +15,7 @@ import binascii
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +66,7 @@ class Envelope:
     sig: bytes
     raw: bytes
     tx_id: str
+    unsigned_bytes: bytes = field(default=b"", repr=False, compare=False)  # JCS without sig
 
     def unsigned(self) -> dict[str, Any]:
         return {
@@ -79,7 +80,8 @@ class Envelope:
         }
 
     def signed_message(self) -> bytes:
-        return DOMAIN + canonical_bytes(self.unsigned())
+        # The canonical bytes computed once at parse time (for tx_id) are the signed payload.
+        return DOMAIN + (self.unsigned_bytes or canonical_bytes(self.unsigned()))
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.unsigned(), "sig": base64.b64encode(self.sig).decode()}
@@ -144,6 +146,7 @@ def envelope_from_dict(value: Any) -> Envelope:
         sig=sig,
         raw=raw,
         tx_id=hashlib.sha256(unsigned_bytes).hexdigest(),
+        unsigned_bytes=unsigned_bytes,
     )
 
 
