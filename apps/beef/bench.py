@@ -69,7 +69,7 @@ def bench_beef(
     quick: Annotated[bool, typer.Option(help="10^4 packs, fewer requests")] = False,
 ) -> None:
     """Scan-page JSON requests/s and p99 at 10^5 packs vs a hello-world baseline."""
-    from ledger.bench.api import free_port, serving
+    from ledger.bench.api import serving_hello, serving_ledger
 
     console = Console()
     if quick:
@@ -78,31 +78,9 @@ def bench_beef(
         home = Path(tmp) / "home"
         paths = populate(home, packs, console)
         (Path(tmp) / "paths.json").write_text(json.dumps(paths))
-        port = free_port()
-        hello_cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "ledger.bench.hello:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-        with serving(hello_cmd, port) as url:
+        with serving_hello() as url:
             hello = _scan_load(url, None, requests)
-        port = free_port()
-        serve = [
-            sys.executable,
-            "-m",
-            "ledger.cli",
-            "serve",
-            "--home",
-            str(home),
-            "--port",
-            str(port),
-        ]
-        with serving(serve, port) as url:
+        with serving_ledger(home) as url:
             _scan_load(url, Path(tmp) / "paths.json", 100)
             scans = _scan_load(url, Path(tmp) / "paths.json", requests)
     table = Table(title=f"sealchain bench beef ({packs} packs)")

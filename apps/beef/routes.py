@@ -17,6 +17,7 @@ from sqlalchemy import select
 from apps.beef import state
 from apps.beef.chart import temperature_svg
 from apps.beef.identifiers import (
+    CSET82,
     IdentifierError,
     PackId,
     lot_key,
@@ -115,16 +116,18 @@ def static(name: str) -> Response:
 def _lot_or_404(conn: Any, gtin: str, lot: str) -> dict[str, Any]:
     try:
         pack_id(gtin, lot, "0")
-    except IdentifierError as e:
-        raise InvalidRequest(str(e)) from e
+    except IdentifierError as e:  # such a lot cannot exist, so it is not on the ledger
+        raise NotFound(f"no such lot: {e}") from e
     found = state.lot(conn, lot_key(gtin, lot))
     if found is None:
         raise NotFound(f"lot {lot} of GTIN {gtin} is not on the ledger")
     return found
 
 
-Gtin = Annotated[str, Query(pattern=r"^[0-9]{14}$")]
-Lot = Annotated[str, Query(min_length=1, max_length=20)]
+Gtin = Annotated[
+    str, Query(pattern=r"^[0-9]{14}$", description="GTIN-14; its check digit is checked")
+]
+Lot = Annotated[str, Query(min_length=1, max_length=20, pattern=CSET82.pattern)]
 
 
 @router.get(
@@ -289,7 +292,7 @@ def _pack_or_404(conn: Any, gtin: str, lot: str, serial: str) -> PackId:
     try:
         pack = pack_id(gtin, lot, serial)
     except IdentifierError as e:
-        raise InvalidRequest(str(e)) from e
+        raise NotFound(f"no such pack: {e}") from e
     found = state.get(conn, pack.uri())
     if found is None or found.kind != "pack":
         raise NotFound(f"pack {serial} of lot {lot} is not on the ledger")
@@ -301,38 +304,27 @@ def _resolver_uri(request: Request, pack: PackId) -> str:
     return pack.uri(str(request.base_url).rstrip("/"))
 
 
-@router.get(
-    "/qr/{gtin}/{lot}/{serial}.png",
-    summary="QR code (PNG) of a pack's Digital Link",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **problem_responses(NotFound, InvalidRequest)},
-)
-def qr_png_route(
-    request: Request, state_dep: StateDep, gtin: str, lot: str, serial: str
-) -> Response:
-    with read_transaction(state_dep.node.engine) as conn:
-        pack = _pack_or_404(conn, gtin, lot, serial)
-    return Response(
-        qr_png(_resolver_uri(request, pack)), media_type="image/png", headers=SECURITY_HEADERS
-    )
+QR_FORMATS = {"png": ("image/png", qr_png), "svg": ("image/svg+xml", qr_svg)}
 
 
 @router.get(
-    "/qr/{gtin}/{lot}/{serial}.svg",
-    summary="QR code (SVG) of a pack's Digital Link",
+    "/qr/{gtin}/{lot}/{image}",
+    summary="QR code of a pack's Digital Link: `<serial>.png` or `<serial>.svg`",
     response_class=Response,
     responses={
-        200: {"content": {"image/svg+xml": {}}},
+        200: {"content": {"image/png": {}, "image/svg+xml": {}}},
         **problem_responses(NotFound, InvalidRequest),
     },
 )
-def qr_svg_route(
-    request: Request, state_dep: StateDep, gtin: str, lot: str, serial: str
-) -> Response:
+def qr_image(request: Request, state_dep: StateDep, gtin: str, lot: str, image: str) -> Response:
+    serial, _, kind = image.rpartition(".")
+    if kind not in QR_FORMATS:
+        raise NotFound("QR codes are served as <serial>.png or <serial>.svg")
+    media_type, render = QR_FORMATS[kind]
     with read_transaction(state_dep.node.engine) as conn:
         pack = _pack_or_404(conn, gtin, lot, serial)
     return Response(
-        qr_svg(_resolver_uri(request, pack)), media_type="image/svg+xml", headers=SECURITY_HEADERS
+        render(_resolver_uri(request, pack)), media_type=media_type, headers=SECURITY_HEADERS
     )
 
 
@@ -379,7 +371,7 @@ def labels(request: Request, state_dep: StateDep, gtin: Gtin, lot: Lot) -> HTMLR
     status_code=303,
     responses={
         303: {"description": "the scan page"},
-        **problem_responses(InvalidBody, PayloadTooLarge),
+        **problem_responses(InvalidBody, PayloadTooLarge, InvalidRequest),
     },
 )
 async def scan_photo(photo: UploadFile) -> Response:

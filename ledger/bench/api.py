@@ -66,6 +66,31 @@ def serving(command: list[str], port: int, env: dict[str, str] | None = None) ->
         proc.wait(timeout=30)
 
 
+@contextmanager
+def serving_hello() -> Iterator[str]:
+    """The baseline every HTTP benchmark compares with: the bare FastAPI app, one worker."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "ledger.bench.hello:app", "--port", str(port)]
+    with serving([*command, "--log-level", "warning"], port) as url:
+        yield url
+
+
+def serving_ledger(home: Path, *options: str, env: dict[str, str] | None = None) -> Any:
+    """`sealchain serve` for `home` on a free port (a context manager yielding the URL)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "ledger.cli",
+        "serve",
+        "--home",
+        str(home),
+        "--port",
+        str(port),
+    ]
+    return serving([*command, *options], port, env)
+
+
 def _load(mode: str, url: str, **options: Any) -> dict[str, float]:
     args = [sys.executable, "-m", "ledger.bench.loadgen", mode, url]
     for key, value in options.items():
@@ -142,36 +167,14 @@ def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="sealchain-bench-api-") as tmp:
         root = Path(tmp)
-        port = free_port()
-        hello_cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "ledger.bench.hello:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-        with serving(hello_cmd, port) as url:
+        with serving_hello() as url:
             _measure("hello", url, None, 1.0, requests=200, concurrency=32)  # warm up
             hello = _measure("hello", url, None, seconds, requests=submits, concurrency=32)
         figures["hello_rps"] = hello["rps"]
 
         home = _bench_home(root)
         env = {"SEALCHAIN_EXTRA_APPS": BENCH_APP_SPEC}
-        port = free_port()
-        serve = [
-            sys.executable,
-            "-m",
-            "ledger.cli",
-            "serve",
-            "--home",
-            str(home),
-            "--port",
-            str(port),
-        ]
-        with serving(serve, port, env) as url:
+        with serving_ledger(home, env=env) as url:
             single = _measure("submit", url, home, seconds, requests=submits, concurrency=32)
         figures.update(
             submit_rps=single["rps"],
@@ -182,9 +185,7 @@ def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
         )
 
         verify_rate = ed25519_verifies_per_second(2.0 if quick else 4.0)
-        port = free_port()
-        serve2 = [*serve[:-1], str(port), "--workers", "2"]
-        with serving(serve2, port, env) as url:
+        with serving_ledger(home, "--workers", "2", env=env) as url:
             batch = _measure(
                 "batch", url, home, seconds, requests=batches, batch=1000, concurrency=4
             )

@@ -146,3 +146,14 @@ def test_qr_image_route_serves_the_printed_code(told) -> None:
     assert response.headers["content-type"] == "image/png"
     (result,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.content)))
     assert result.text == summary["urls"]["sold pack (cloned label)"]
+
+
+def test_qr_svg_and_unknown_formats(told) -> None:
+    url, _, _, summary = told
+    base = f"{url}/v1/beef/qr/{summary['gtin']}/{summary['lot']}"
+    svg = httpx.get(f"{base}/0003.svg")
+    assert svg.status_code == 200
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert svg.text.startswith("<svg")
+    assert httpx.get(f"{base}/0003.gif").status_code == 404
+    assert httpx.get(f"{base}/9999.png").status_code == 404
