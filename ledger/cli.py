@@ -5,7 +5,6 @@ Apps add sub-commands through their App.cli (a typer app) found by entry point.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -124,9 +123,8 @@ def demo(
         node.close()
         console.print("Initialised the demo consortium:")
         _describe_home(Home(settings.home), len(plan.orgs), len(plan.witnesses))
-    url = f"http://127.0.0.1:{port}"
     out.mkdir(parents=True, exist_ok=True)
-    with _served(settings.home, port, out / "server.log") as server:
+    with _served(settings.home, port, out / "server.log") as url:
         summaries = _run_scenarios(url, settings.home, out)
         ok = _audit_summary(settings)
         console.print(f"\n[bold]Open[/bold] {url}/docs for the API")
@@ -139,45 +137,40 @@ def demo(
             return
         console.print(f"\nServing on {url} (log: {out / 'server.log'}); press Ctrl-C to stop.")
         try:
-            server.wait()
+            _wait_while_up(url)
         except KeyboardInterrupt:
             console.print("stopped")
 
 
+def _wait_while_up(url: str) -> None:
+    """Keep the demo in the foreground until Ctrl-C, or until the server stops answering."""
+    import httpx
+
+    while True:
+        time.sleep(5)
+        try:
+            httpx.get(url + "/healthz", timeout=5).raise_for_status()
+        except httpx.HTTPError as e:
+            raise _fail(f"the server stopped answering: {e}") from e
+
+
 @contextmanager
-def _served(home: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _served(home: Path, port: int, log: Path) -> Iterator[str]:
     """`sealchain serve` in a child process (its JSON log in `log`), ready when /healthz answers."""
     import httpx
 
-    url = f"http://127.0.0.1:{port}"
+    from ledger.process import ServerFailed, background_server, serve_command
+
     try:
-        httpx.get(url + "/healthz", timeout=1)
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
         raise _fail(f"port {port} is already in use; pass --port")
     except httpx.HTTPError:
         pass
-    log_file = log.open("ab")
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "ledger.cli", "serve", "--home", str(home), "--port", str(port)],
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        for _ in range(300):
-            if server.poll() is not None:
-                raise _fail(f"the server exited; see {log}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield server
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log_file.close()
+        with background_server(serve_command(home, port), port, log=log) as url:
+            yield url
+    except ServerFailed as e:
+        raise _fail(str(e)) from e
 
 
 def _run_scenarios(url: str, home: Path, out: Path, only: str = "all") -> dict[str, dict[str, Any]]:
@@ -199,7 +192,7 @@ def _audit_summary(settings: Settings) -> bool:
     from ledger.service.node import open_node
 
     node = open_node(settings, writable=False)
-    result = run_audit(node.engine, node.registry, log_key=node.home.log_policy().logs[0])
+    result = run_audit(node.engine, node.registry, log_key=node.log_policy.logs[0])
     node.close()
     console.print(
         f"Audit: {'ok' if result.ok else 'FAILED ' + str(result.first_bad)}: {result.entries} "
@@ -244,7 +237,7 @@ def audit(home: HomeOpt = None) -> None:
     settings = _settings(home)
     try:
         node = open_node(settings, writable=False)
-        log_key = node.home.log_policy().logs[0]
+        log_key = node.log_policy.logs[0]
     except LedgerError as e:
         raise _fail(e.detail) from e
     with _progress() as progress:

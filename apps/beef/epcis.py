@@ -18,7 +18,6 @@ from epcis_event_hash_generator.json_to_py import event_list_from_epcis_document
 from ledger.core.canonical import canonical_bytes
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-HASH_PREFIX = "ni:///sha-256;"
 
 # The generator logs every pre-hash string at INFO; that is noise in a server's log.
 logging.getLogger("epcis_event_hash_generator").setLevel(logging.WARNING)

@@ -3,13 +3,12 @@ the block's transaction (DESIGN 6) and rebuilt identically by `sealchain reindex
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from apps.beef import rules, state
-from apps.beef.identifiers import kind_of, lot_key, parse_pack_uri
+from apps.beef.identifiers import kind_of, lot_key
 from apps.beef.models import (
     Aggregate,
     Commission,
@@ -270,13 +269,3 @@ class BeefProjection:
         if isinstance(body, Recall):
             return f"{words}: {body.reason}"
         return words
-
-
-def pack_of(uri: str) -> str:
-    """Canonical pack URI for any Digital Link URI of a pack (raises IdentifierError)."""
-    return parse_pack_uri(uri).uri()
-
-
-def lot_json(conn: Connection, key: str) -> dict[str, object] | None:
-    found = state.lot(conn, key)
-    return None if found is None else json.loads(json.dumps(found, default=str))

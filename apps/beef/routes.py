@@ -83,7 +83,7 @@ def scan_page(request: Request, state_dep: StateDep, rest: str) -> Response:
         pack = parse_pack_path(raw_path)
     except IdentifierError as e:
         raise NotFound(f"not a pack's Digital Link: {e}") from e
-    policy = state_dep.node.home.log_policy()
+    policy = state_dep.node.log_policy
     with read_transaction(state_dep.node.engine) as conn:
         view = scan_view(conn, pack, policy, count_scans_in=state_dep.node.engine)
     status_code = 404 if view["status"] == "unknown" else 200
@@ -335,7 +335,7 @@ def qr_image(request: Request, state_dep: StateDep, gtin: str, lot: str, image: 
     responses=problem_responses(NotFound, InvalidRequest),
 )
 def labels(request: Request, state_dep: StateDep, gtin: Gtin, lot: Lot) -> HTMLResponse:
-    policy = state_dep.node.home.log_policy()
+    policy = state_dep.node.log_policy
     key_id = policy.logs[0].key_id_hex if policy.logs else "?"
     with read_transaction(state_dep.node.engine) as conn:
         found = _lot_or_404(conn, gtin, lot)

@@ -201,6 +201,3 @@ def _check_sell(conn: Connection, body: Sell, org: str) -> None:
             raise StateConflict(
                 f"pack {short(obj.uri)} is of recalled lot {lot_row['lot']}: it cannot be sold"
             )
-
-
-__all__ = ["check"]

@@ -54,15 +54,6 @@ def descendants(conn: Connection, uris: list[str]) -> list[str]:
     return found
 
 
-def ancestors(conn: Connection, uri: str) -> list[str]:
-    chain: list[str] = []
-    current = get(conn, uri)
-    while current is not None and current.parent is not None:
-        chain.append(current.parent)
-        current = get(conn, current.parent)
-    return chain
-
-
 def lot(conn: Connection, lot_key: str) -> dict[str, object] | None:
     row = conn.execute(select(lots).where(lots.c.lot_key == lot_key)).first()
     if row is None:

@@ -17,7 +17,6 @@ from apps.beef.identifiers import PackId
 from apps.beef.tables import certificates, event_objects, events, readings, scans
 from ledger.core.envelope import format_ts
 from ledger.core.policy import LogPolicy
-from ledger.service.node import member_directory
 from ledger.service.pipeline import utc_now
 from ledger.service.proofs import checkpoint_with_cosignatures, inclusion_proofs
 from ledger.storage.engine import write_transaction
@@ -202,7 +201,7 @@ def _proofs(
     # The stored bytes are the canonical entries: shipped as they are, never re-encoded.
     data = Repository(conn).entry_data(indexes)
     proofs = inclusion_proofs(conn, indexes, size)
-    directory = member_directory(conn)
+    keys = [k for k in Repository(conn).all_keys() if k.org in orgs]  # only the journey's orgs
     return {
         "checkpoint": note,
         "entries": [
@@ -222,9 +221,5 @@ def _proofs(
             },
             "quorum": policy.quorum,
         },
-        "members": [
-            {"org": k.org, "vkey": k.verifier.vkey, "revoked_at": k.revoked_at}
-            for k in directory.keys
-            if k.org in orgs
-        ],
+        "members": [{"org": k.org, "vkey": k.vkey, "revoked_at": k.revoked_at} for k in keys],
     }

@@ -10,17 +10,14 @@ The load generator (ledger.bench.loadgen) runs as its own process.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -29,6 +26,7 @@ from ledger.bench.loadgen import run_wrk, wrk_available
 from ledger.config import Settings
 from ledger.core.envelope import sign_envelope
 from ledger.home import Home
+from ledger.process import background_server, free_port, serve_command
 from ledger.service.consortium import ConsortiumPlan, OrgPlan
 from ledger.service.membership import ADMIN_ROLE
 from ledger.service.node import init_home
@@ -36,59 +34,19 @@ from ledger.service.node import init_home
 BENCH_APP_SPEC = "ledger.bench.core:BENCH_APP"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter
-        command,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):  # ready when it answers anything
-            try:
-                httpx.get(url + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 @contextmanager
 def serving_hello() -> Iterator[str]:
     """The baseline every HTTP benchmark compares with: the bare FastAPI app, one worker."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "ledger.bench.hello:app", "--port", str(port)]
-    with serving([*command, "--log-level", "warning"], port) as url:
+    with background_server([*command, "--log-level", "warning"], port, ready_path="/hello") as url:
         yield url
 
 
 def serving_ledger(home: Path, *options: str, env: dict[str, str] | None = None) -> Any:
     """`sealchain serve` for `home` on a free port (a context manager yielding the URL)."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "ledger.cli",
-        "serve",
-        "--home",
-        str(home),
-        "--port",
-        str(port),
-    ]
-    return serving([*command, *options], port, env)
+    return background_server(serve_command(home, port, *options), port, env=env)
 
 
 def _load(mode: str, url: str, **options: Any) -> dict[str, float]:

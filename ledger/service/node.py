@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import Connection, Engine
 
 from ledger.config import Settings
 from ledger.core.canonical import canonical_bytes
 from ledger.core.keys import Signer, parse_vkey
-from ledger.core.policy import MemberDirectory, MemberKey
+from ledger.core.policy import LogPolicy, MemberDirectory, MemberKey
 from ledger.errors import ConfigError
 from ledger.home import Home, write_public
 from ledger.service.app import App, Registry, import_apps, load_registry
@@ -44,6 +45,11 @@ class LedgerNode:
     registry: Registry
     engine: Engine
     sequencer: Sequencer | None  # None when opened read-only (no log key needed)
+
+    @cached_property
+    def log_policy(self) -> LogPolicy:
+        """The home's tlog policy, read once per process (pages verify against it per request)."""
+        return self.home.log_policy()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -7,8 +7,9 @@
     (4) signature                   (10) sequence
     (5) timestamp window
 
-`precheck` runs (1)-(5), (7) and (8) against a read snapshot, outside the write lock, so
-signature checks run in parallel across workers. `check_in_sequence` runs (6) and (9) and
+`Sequencer.precheck_all` runs (1) and (2), then `precheck_parsed` runs (3)-(5), (7) and (8)
+against a read snapshot, outside the write lock, so signature checks run in parallel across
+workers. `check_in_sequence` runs (6) and (9) and
 re-runs the state-dependent (3) and (8) inside the block transaction, at the entry's exact
 index, because an earlier entry of the same block may have revoked a key, used a nonce or
 changed a role.
@@ -27,7 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from ledger.core.envelope import Envelope, parse_envelope, parse_ts
+from ledger.core.envelope import Envelope, parse_ts
 from ledger.core.keys import Verifier, parse_vkey
 from ledger.errors import (
     BadSignature,
@@ -159,10 +160,6 @@ class Validator:
         self.registry = registry
         self.skew = timedelta(seconds=skew_seconds)
         self.clock = clock
-
-    def precheck(self, conn: Connection, raw: bytes) -> Candidate:
-        """Steps (1)-(8) for one envelope; raises the InputError of the first failure."""
-        return self.precheck_parsed(StateView(conn), parse_envelope(raw))  # (1), (2)
 
     def precheck_parsed(self, view: StateView, envelope: Envelope) -> Candidate:
         """Steps (3)-(5), (7) and (8) for an envelope that passed (1) and (2).

@@ -59,13 +59,6 @@ class BlockResult:
     outcomes: list[Outcome]
 
 
-@dataclass(frozen=True)
-class _Nonce:
-    org: str
-    nonce: str
-    index: int
-
-
 class _NothingToCommit(Exception):
     """Raised inside the block transaction to roll it back when no entry was accepted."""
 
@@ -213,7 +206,7 @@ class Sequencer:
             block = BlockContext()
             view = StateView(conn, [c.envelope for c in candidates])
             stored: list[StoredEntry] = []
-            accepted_envelopes: list[_Nonce] = []
+            used_nonces: list[tuple[str, str, int]] = []  # written in bulk with the block
             new_nodes: list[tuple[int, int, bytes]] = []
             for position, candidate in enumerate(candidates):
                 envelope = candidate.envelope
@@ -236,7 +229,7 @@ class Sequencer:
                     view.forget_members()
                 block.nonces.add((envelope.org, envelope.nonce))
                 block.tx_ids.add(envelope.tx_id)
-                accepted_envelopes.append(_Nonce(envelope.org, envelope.nonce, entry.index))
+                used_nonces.append((envelope.org, envelope.nonce, entry.index))
                 stored.append(
                     StoredEntry(
                         tree.size, envelope.tx_id, envelope.org, envelope.type, envelope.raw, height
@@ -258,7 +251,7 @@ class Sequencer:
             repo.insert_block(header)
             repo.insert_entries(stored)
             repo.insert_nodes(new_nodes)
-            repo.insert_nonces([(e.org, e.nonce, e.index) for e in accepted_envelopes])
+            repo.insert_nonces(used_nonces)
             checkpoint = Checkpoint(self.origin, header.size, header.root)
             repo.insert_checkpoint(
                 header.size, height, str(sign_note(checkpoint.text(), [self.log_signer]))

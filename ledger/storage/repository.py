@@ -80,16 +80,6 @@ class Repository:
         row = self.conn.execute(select(blocks.c.header).where(blocks.c.height == height)).first()
         return None if row is None else decode_header(row.header)
 
-    def block_for_index(self, idx: int) -> BlockHeader | None:
-        """The first block whose tree contains entry `idx`."""
-        row = self.conn.execute(
-            select(blocks.c.header)
-            .where(blocks.c.size > idx)
-            .order_by(blocks.c.size.asc())
-            .limit(1)
-        ).first()
-        return None if row is None else decode_header(row.header)
-
     def insert_block(self, header: BlockHeader) -> None:
         self.conn.execute(
             insert(blocks).values(
@@ -345,11 +335,6 @@ class Repository:
     def nonces_for(self, first: int, last: int) -> dict[int, tuple[str, str]]:
         rows = self.conn.execute(select(nonces).where(nonces.c.idx >= first, nonces.c.idx <= last))
         return {r.idx: (r.org, r.nonce) for r in rows}
-
-    def count_nonces(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(nonces)).scalar_one())
-
-    # --- derived state -----------------------------------------------------------------------
 
     def clear_derived(self) -> None:
         for table in reversed(DERIVED_TABLES):

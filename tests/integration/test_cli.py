@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from ledger.cli import app
 from ledger.core.keys import parse_vkey
 from ledger.core.policy import parse_log_policy, parse_members
+from ledger.process import free_port
 from ledger.service.proofs import receipt_for
 from ledger.storage.engine import read_transaction
 from tests.support.ledgers import LedgerFixture
-from tests.support.server import free_port
 
 runner = CliRunner()
 SEALCHAIN = Path(sys.executable).with_name("sealchain")

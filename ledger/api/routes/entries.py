@@ -48,7 +48,7 @@ from ledger.service.pipeline import Candidate
 from ledger.service.proofs import receipt_for, receipts_for
 from ledger.service.sequencer import Accepted, Outcome, Sequencer
 from ledger.storage.engine import read_transaction
-from ledger.storage.repository import Repository
+from ledger.storage.repository import Repository, StoredEntry
 
 router = APIRouter(prefix="/v1", tags=["entries"])
 
@@ -277,17 +277,7 @@ def list_entries(
 ) -> EntryPage:
     with read_transaction(state.node.engine) as conn:
         rows = Repository(conn).list_entries(after, limit, org=org, type_=type)
-    items = [
-        EntryView(
-            index=r.idx,
-            tx_id=r.tx_id,
-            org=r.org,
-            type=r.type,
-            block_height=r.block_height,
-            entry=parse_strict(r.data),
-        )
-        for r in rows
-    ]
+    items = [_entry_view(r) for r in rows]
     return EntryPage(items=items, next_after=items[-1].index if len(items) == limit else None)
 
 
@@ -306,6 +296,10 @@ def get_entry(
         stored = Repository(conn).entry_by_tx(tx_id)
     if stored is None:
         raise NotFound(f"no entry with tx_id {tx_id}")
+    return _entry_view(stored)
+
+
+def _entry_view(stored: StoredEntry) -> EntryView:
     return EntryView(
         index=stored.idx,
         tx_id=stored.tx_id,
