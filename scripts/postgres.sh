@@ -13,20 +13,24 @@ case "${1:-start}" in
     answers && echo "$URL" || exit 1
     ;;
   start)
+    # Only the URL goes to stdout (callers capture it); everything the tools print goes to stderr,
+    # e.g. pg_ctlcluster's "Removed stale pid file." after an unclean shutdown. The server must
+    # not inherit the caller's capture pipe either, or `$(scripts/postgres.sh start)` never ends.
     if ! command -v pg_ctlcluster >/dev/null 2>&1; then
       if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
       else
         echo "PostgreSQL is not installed; see DEVELOPERS.md" >&2; exit 1
       fi
     fi
     if ! answers; then
       version=$(ls /usr/lib/postgresql | sort -n | tail -1)
-      pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >/dev/null
-      pg_ctlcluster "$version" main start
+      pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >&2
+      pg_ctlcluster "$version" main start </dev/null >&2
       for _ in $(seq 1 30); do answers && break; sleep 1; done
     fi
     su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD '${PASSWORD}'\"" >/dev/null
+    answers || { echo "PostgreSQL did not start" >&2; exit 1; }
     echo "$URL"
     ;;
   *)
