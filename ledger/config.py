@@ -23,6 +23,11 @@ class Settings(BaseSettings):
         32 * 1024 * 1024, ge=1024, description="largest POST /v1/entries/batch body"
     )
     max_request_bytes: int = Field(1024 * 1024, ge=1024, description="largest other POST body")
+    opentelemetry: bool = Field(
+        False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs (Prometheus /metrics and "
+        "JSON access logs are always on); off by default: checking for it costs every request",
+    )
     extra_apps: str = Field(
         "", description="comma-separated module:attribute App objects to load besides plugins"
     )

@@ -68,6 +68,11 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        telemetry={
+            "tracing": settings.opentelemetry,
+            "metrics": settings.opentelemetry,
+            "logs": settings.opentelemetry,
+        },
     )
     app.state.sealchain = ApiState(node, committer, metrics)
     app.state.background = set()

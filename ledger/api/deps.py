@@ -43,7 +43,8 @@ class ApiState:
     metrics: Metrics
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
+    # async so FastAPI calls it in the event loop: a plain def would cost a thread hand-off.
     state: ApiState = request.app.state.sealchain
     return state
 

@@ -27,11 +27,46 @@ def canonical_bytes(value: Any) -> bytes:
     Raises MalformedJSON for values JCS cannot encode (non-finite floats, unsafe integers,
     non-string keys, lone surrogates).
     """
+    if _stdlib_encodes_as_jcs(value):
+        try:
+            return json.dumps(
+                value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+            ).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the reference encoder below names the error
     _check_floats(value)
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as e:
         raise MalformedJSON(f"value cannot be canonicalised: {e}") from e
+
+
+def _stdlib_encodes_as_jcs(value: Any) -> bool:
+    """True when the C `json` encoder writes exactly the JCS bytes of `value`, ten times faster.
+
+    For JSON without floats the two agree: both sort keys (by UTF-16 units in JCS, by code
+    points in Python, the same order for ASCII keys), write safe integers in decimal and escape
+    only '"', '\\' and control characters (as \\b \\t \\n \\f \\r or lowercase \\u00xx).
+    Floats (ECMAScript number formatting), non-ASCII keys, unsafe integers and anything that is
+    not plain JSON go to rfc8785; tests/unit/test_canonical.py checks the agreement.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or not key.isascii():
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif kind is not str and kind is not bool and item is not None:
+            return False
+    return True
 
 
 def _check_floats(value: Any) -> None:

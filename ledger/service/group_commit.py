@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -13,11 +14,11 @@ from dataclasses import replace
 from ledger.core.block import BlockHeader
 from ledger.errors import LedgerError, StorageError
 from ledger.service.pipeline import Candidate
-from ledger.service.proofs import receipts_for
-from ledger.service.sequencer import Accepted, Outcome, Sequencer
-from ledger.storage.engine import read_transaction
+from ledger.service.proofs import receipts_in_block
+from ledger.service.sequencer import Accepted, BlockResult, Outcome, Sequencer
 
 _STOP = object()
+log = logging.getLogger("sealchain.group_commit")
 
 
 class GroupCommitter:
@@ -90,13 +91,14 @@ class GroupCommitter:
             self.blocks_cut += 1
             if self.on_block:
                 self.on_block(result.header)
-            outcomes = self._with_receipts(outcomes, [wanted for _, _, wanted in pairs])
+            outcomes = self._with_receipts(result, [wanted for _, _, wanted in pairs])
         for (_, future, _), outcome in zip(pairs, outcomes, strict=True):
             future.set_result(outcome)
 
-    def _with_receipts(self, outcomes: list[Outcome], wanted: list[bool]) -> list[Outcome]:
-        """Every waiting request that wants one gets its receipt, built for the whole block in
-        one read."""
+    def _with_receipts(self, result: BlockResult, wanted: list[bool]) -> list[Outcome]:
+        """Every waiting request that wants one gets its receipt, built from what the block
+        commit kept in memory."""
+        outcomes = result.outcomes
         accepted = [
             o.index
             for o, want in zip(outcomes, wanted, strict=True)
@@ -105,10 +107,10 @@ class GroupCommitter:
         if not accepted:
             return outcomes
         try:
-            with read_transaction(self.sequencer.engine) as conn:
-                receipts = dict(zip(accepted, receipts_for(conn, accepted), strict=True))
-        except LedgerError:
-            return outcomes  # callers fall back to building their own receipt
+            receipts = dict(zip(accepted, receipts_in_block(result, accepted), strict=True))
+        except (KeyError, LedgerError):
+            log.exception("could not build the receipts of block %s", result.header)
+            return outcomes  # callers fall back to building their own receipt from storage
         return [
             replace(o, receipt=receipts[o.index])
             if isinstance(o, Accepted) and o.index in receipts

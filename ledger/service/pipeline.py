@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -100,32 +100,52 @@ class StateView:
 
     `known_tx_ids` and `known_nonces` are loaded in one query each for a whole batch; member
     and key rows are memoised until `forget_members()` (after a governance entry applies).
+    `conn` may be a function that opens the connection on first use, so a precheck answered
+    from the shared member cache touches no database at all.
     """
 
     def __init__(
         self,
-        conn: Connection,
+        conn: Connection | Callable[[], Connection],
         envelopes: Sequence[Envelope] = (),
         *,
         shared: MemberCache | None = None,
     ) -> None:
-        self.repo = Repository(conn)
+        self._connect = conn
+        self._repo: Repository | None = None
         self.shared = shared
-        self.known_tx_ids = self.repo.tx_ids_present(e.tx_id for e in envelopes)
-        self.known_nonces = self.repo.nonces_present((e.org, e.nonce) for e in envelopes)
+        self.known_tx_ids = (
+            self.repo.tx_ids_present(e.tx_id for e in envelopes) if envelopes else set()
+        )
+        self.known_nonces = (
+            self.repo.nonces_present((e.org, e.nonce) for e in envelopes) if envelopes else set()
+        )
         self.preloaded = {e.tx_id for e in envelopes}
         self._members: dict[str, MemberRow | None] = {}
         self._keys: dict[tuple[str, str], KeyRow | None] = {}
 
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            conn = self._connect if isinstance(self._connect, Connection) else self._connect()
+            self._repo = Repository(conn)
+        return self._repo
+
     def member(self, org: str) -> MemberRow | None:
         if org not in self._members:
-            load = partial(self.repo.member, org)
+            # The database is reached only on a miss (self.repo may open the connection).
+            def load() -> MemberRow | None:
+                return self.repo.member(org)
+
             self._members[org] = self.shared.get("member", org, load) if self.shared else load()
         return self._members[org]
 
     def key(self, org: str, key_id: str) -> KeyRow | None:
         if (org, key_id) not in self._keys:
-            load = partial(self.repo.key, org, key_id)
+
+            def load() -> KeyRow | None:
+                return self.repo.key(org, key_id)
+
             self._keys[(org, key_id)] = (
                 self.shared.get("key", f"{org} {key_id}", load) if self.shared else load()
             )

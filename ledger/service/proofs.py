@@ -11,6 +11,7 @@ from ledger.core.canonical import parse_strict
 from ledger.core.note import parse_note
 from ledger.core.receipt import Receipt
 from ledger.errors import NotFound, StorageError
+from ledger.service.sequencer import BlockResult
 from ledger.storage.repository import Repository
 
 
@@ -73,6 +74,19 @@ def receipts_for(conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
     return [
         Receipt(parse_strict(data[i]), i, tuple(proof), note)
         for i, proof in zip(indexes, proofs, strict=True)
+    ]
+
+
+def receipts_in_block(block: BlockResult, indexes: Sequence[int]) -> list[Receipt]:
+    """Receipts for entries of a block just committed, against its own checkpoint, from what the
+    commit kept in memory: no database read. Raises KeyError if a proof node is missing."""
+    assert block.header is not None
+    size, note = block.header.size, block.checkpoint
+    return [
+        Receipt(
+            block.entries[i].as_dict(), i, tuple(merkle.inclusion_proof(i, size, block.nodes)), note
+        )
+        for i in indexes
     ]
 
 

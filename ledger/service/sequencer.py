@@ -9,8 +9,9 @@ never signs two checkpoints for one size.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine
@@ -55,8 +56,30 @@ Outcome = Accepted | LedgerError
 
 @dataclass(frozen=True)
 class BlockResult:
+    """What a block commit did. For a committed block, `checkpoint` is its signed note and
+    `nodes` and `entries` are what receipts for its own entries are built from without reading
+    the database again (ledger.service.proofs.receipts_in_block)."""
+
     header: BlockHeader | None
     outcomes: list[Outcome]
+    checkpoint: str = ""
+    nodes: Mapping[merkle.Coord, bytes] = field(default_factory=dict)
+    entries: Mapping[int, Envelope] = field(default_factory=dict)
+
+
+def parse_each(raws: Sequence[bytes]) -> list[Envelope | LedgerError]:
+    """Steps (1) and (2) for each raw envelope; failures are returned in place."""
+    parsed: list[Envelope | LedgerError] = []
+    for raw in raws:
+        try:
+            parsed.append(parse_envelope(raw))
+        except InputError as e:
+            parsed.append(e)
+    return parsed
+
+
+class _NeedsDatabase(Exception):
+    """A cache-only precheck reached a lookup the member cache cannot answer."""
 
 
 class _NothingToCommit(Exception):
@@ -99,39 +122,72 @@ class Sequencer:
     def origin(self) -> str:
         return self.log_signer.name
 
-    def precheck_all(self, raws: Sequence[bytes]) -> list[Candidate | LedgerError]:
+    def precheck_all(
+        self, raws: Sequence[bytes], *, recognise_first: bool = False
+    ) -> list[Candidate | LedgerError]:
         """Steps (1)-(8) for each raw envelope in one read snapshot; failures are returned."""
-        parsed: list[Envelope | LedgerError] = []
-        for raw in raws:
-            try:
-                parsed.append(parse_envelope(raw))  # (1), (2)
-            except InputError as e:
-                parsed.append(e)
-        return self.precheck_parsed(parsed)
+        return self.precheck_parsed(parse_each(raws), recognise_first=recognise_first)
 
     def precheck_parsed(
-        self, parsed: Sequence[Envelope | LedgerError]
+        self, parsed: Sequence[Envelope | LedgerError], *, recognise_first: bool = False
     ) -> list[Candidate | LedgerError]:
-        """Steps (3)-(8) for envelopes that passed (1) and (2) (errors pass through)."""
+        """Steps (3)-(8) for envelopes that passed (1) and (2) (errors pass through).
+
+        A resubmitted envelope is answered with its original receipt whatever changed since
+        (its key revoked, its timestamp now stale): envelopes that fail here are looked up,
+        and those that pass are recognised inside the block transaction (step 6), unless
+        `recognise_first` asks for every one to be looked up now (for `wait=false`, which
+        answers before the block).
+        """
+        with ExitStack() as stack:
+            view = StateView(
+                lambda: stack.enter_context(read_transaction(self.engine)),
+                shared=self.member_cache,
+            )
+            return self._precheck(view, parsed, recognise_first)
+
+    def precheck_cached(self, parsed: Sequence[Envelope | LedgerError]) -> list[Candidate] | None:
+        """`precheck_parsed` answered from the member cache alone, or None if that is not
+        enough (a cache miss, or a failure that needs the resubmission lookup).
+
+        Cheap enough for the event loop: no database, no thread hand-off."""
+
+        def no_database() -> Connection:
+            raise _NeedsDatabase
+
+        try:
+            results = self._precheck(StateView(no_database, shared=self.member_cache), parsed)
+        except _NeedsDatabase:
+            return None
+        candidates = [r for r in results if isinstance(r, Candidate)]
+        return candidates if len(candidates) == len(results) else None
+
+    def _precheck(
+        self,
+        view: StateView,
+        parsed: Sequence[Envelope | LedgerError],
+        recognise_first: bool = False,
+    ) -> list[Candidate | LedgerError]:
         results: list[Candidate | LedgerError] = []
-        with read_transaction(self.engine) as conn:
-            view = StateView(conn, shared=self.member_cache)
-            # A resubmitted envelope is recognised first, so it is answered with its original
-            # receipt even if its key was revoked since (one query for the whole batch).
-            sequenced = view.repo.tx_ids_present(p.tx_id for p in parsed if isinstance(p, Envelope))
-            for item in parsed:
-                if isinstance(item, LedgerError):
-                    results.append(item)
-                    continue
-                if item.tx_id in sequenced:
-                    results.append(
-                        DuplicateEntry(f"entry {item.tx_id} is already sequenced", tx_id=item.tx_id)
-                    )
-                    continue
-                try:
-                    results.append(self.validator.precheck_parsed(view, item))
-                except InputError as e:
-                    results.append(e)
+        failed: list[Envelope] = []
+        for item in parsed:
+            if isinstance(item, LedgerError):
+                results.append(item)
+                continue
+            try:
+                results.append(self.validator.precheck_parsed(view, item))
+            except InputError as e:
+                results.append(e)
+                failed.append(item)
+        envelopes = [p for p in parsed if isinstance(p, Envelope)] if recognise_first else failed
+        if envelopes:
+            sequenced = view.repo.tx_ids_present(e.tx_id for e in envelopes)
+            results = [
+                DuplicateEntry(f"entry {item.tx_id} is already sequenced", tx_id=item.tx_id)
+                if isinstance(item, Envelope) and item.tx_id in sequenced
+                else result
+                for item, result in zip(parsed, results, strict=True)
+            ]
         return results
 
     def submit(self, raws: Sequence[bytes]) -> list[Outcome]:
@@ -161,9 +217,11 @@ class Sequencer:
         """
         outcomes: list[Outcome | None] = [None] * len(candidates)
         try:
-            header = self._write_block(candidates, outcomes, genesis)
+            written = self._write_block(candidates, outcomes, genesis)
         except _NothingToCommit as e:
             return BlockResult(None, [o if o is not None else e.error for o in outcomes])
+        header = written.header
+        assert header is not None
         if self.on_governance and any(
             isinstance(o, Accepted) and c.envelope.type.startswith(GOVERNANCE_PREFIX)
             for c, o in zip(candidates, outcomes, strict=True)
@@ -180,11 +238,11 @@ class Sequencer:
             if isinstance(outcome, Accepted):
                 outcome = Accepted(outcome.tx_id, outcome.index, outcome.block_height, header.size)
             final.append(outcome)
-        return BlockResult(header, final)
+        return replace(written, outcomes=final)
 
     def _write_block(
         self, candidates: Sequence[Candidate], outcomes: list[Outcome | None], genesis: bool
-    ) -> BlockHeader:
+    ) -> BlockResult:
         with write_transaction(self.engine) as conn:
             repo = Repository(conn)
             head = repo.head()
@@ -203,6 +261,10 @@ class Sequencer:
                 now = max(now, parse_ts(head.time))
             block_time = format_ts(now)
             tree = merkle.CompactRange.from_nodes(size, repo.get_nodes(merkle.root_nodes(size)))
+            # An inclusion proof for a new entry needs only the old tree's compact range (the
+            # left siblings wholly before the block) and the nodes the block completes.
+            proof_nodes: dict[merkle.Coord, bytes] = {(lv, i): h for lv, i, h in tree.chunks or ()}
+            appended: dict[int, Envelope] = {}
             block = BlockContext()
             view = StateView(conn, [c.envelope for c in candidates])
             stored: list[StoredEntry] = []
@@ -235,6 +297,7 @@ class Sequencer:
                         tree.size, envelope.tx_id, envelope.org, envelope.type, envelope.raw, height
                     )
                 )
+                appended[tree.size] = envelope
                 new_nodes.extend(tree.append(merkle.leaf_hash(envelope.raw)))
                 outcomes[position] = Accepted(envelope.tx_id, entry.index, height, 0)
             if not stored:
@@ -252,8 +315,11 @@ class Sequencer:
             repo.insert_entries(stored)
             repo.insert_nodes(new_nodes)
             repo.insert_nonces(used_nonces)
-            checkpoint = Checkpoint(self.origin, header.size, header.root)
-            repo.insert_checkpoint(
-                header.size, height, str(sign_note(checkpoint.text(), [self.log_signer]))
+            checkpoint = str(
+                sign_note(
+                    Checkpoint(self.origin, header.size, header.root).text(), [self.log_signer]
+                )
             )
-        return header
+            repo.insert_checkpoint(header.size, height, checkpoint)
+        proof_nodes.update(((lv, i), h) for lv, i, h in new_nodes)
+        return BlockResult(header, [], checkpoint, proof_nodes, appended)

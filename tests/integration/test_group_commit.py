@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 
+from ledger.core.receipt import verify_receipt
+from ledger.home import Home
 from ledger.service.audit import audit
 from ledger.service.group_commit import GroupCommitter
+from ledger.service.proofs import receipt_for, receipts_in_block
 from ledger.service.sequencer import Accepted
 from ledger.storage.engine import read_transaction
 from ledger.storage.repository import Repository
@@ -51,3 +54,24 @@ def test_a_lone_writer_is_committed_after_the_wait(ledger: LedgerFixture) -> Non
     committer.stop()
     assert isinstance(outcome, Accepted) and outcome.index == 1
     assert committer.blocks_cut == 1
+
+
+def test_receipts_built_in_memory_equal_receipts_read_from_storage(ledger: LedgerFixture) -> None:
+    policy = Home(ledger.settings.home).trust_policy()
+    # Block sizes that put new entries on both sides of perfect-subtree boundaries.
+    for block_size in (1, 2, 3, 5, 8, 13, 1, 21, 34):
+        envelopes = [
+            ledger.sign("writer-a", "sample.note", {"text": f"b{block_size}-{i}"})
+            for i in range(block_size)
+        ]
+        candidates = ledger.sequencer.precheck_all([e.raw for e in envelopes])
+        result = ledger.sequencer.commit_block(candidates)  # type: ignore[arg-type]
+        assert result.header is not None
+        indexes = [o.index for o in result.outcomes if isinstance(o, Accepted)]
+        assert len(indexes) == block_size
+        in_memory = receipts_in_block(result, indexes)
+        with read_transaction(ledger.node.engine) as conn:
+            stored = [receipt_for(conn, e.tx_id, size=result.header.size) for e in envelopes]
+        assert in_memory == stored
+        for receipt in in_memory:
+            verify_receipt(receipt, policy)

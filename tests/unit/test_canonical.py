@@ -8,10 +8,17 @@ import struct
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.core.canonical import MAX_DEPTH, MAX_ENTRY_BYTES, canonical_bytes, parse_strict
+from ledger.core.canonical import (
+    MAX_DEPTH,
+    MAX_ENTRY_BYTES,
+    _stdlib_encodes_as_jcs,
+    canonical_bytes,
+    parse_strict,
+)
 from ledger.errors import InputError, MalformedJSON, PayloadTooLarge
 
 SAFE = 2**53 - 1
@@ -375,3 +382,53 @@ def test_key_order_and_whitespace_never_change_canonical_bytes(
         separators=separators if indent is None else (separators[0].rstrip(" "), separators[1]),
     )
     assert canonical_bytes(parse_strict(text.encode())) == canonical_bytes(value)
+
+
+# --- the stdlib fast path must write exactly what the reference encoder writes -----------------
+
+any_text = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["\x00\x1f\x7f\u2028\u2029", '"\\/\b\f\n\r\t', "\ue000\U0001f600", "é", "\U0010ffff"]
+)
+plain_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-SAFE, SAFE), any_text),
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(any_text, children, max_size=5),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500)
+@given(plain_json_values | safe_json_values)
+def test_canonical_bytes_equal_the_reference_encoder(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError, UnicodeEncodeError):
+        with pytest.raises(MalformedJSON):
+            canonical_bytes(value)
+        return
+    assert canonical_bytes(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "fast"),
+    [
+        ({"b": [1, "x", None, True], "a": {"c": -(2**53 - 1)}}, True),
+        ({"é": 1}, False),  # non-ASCII keys: JCS sorts by UTF-16 units
+        ({"a": 0.5}, False),  # floats: ECMAScript number formatting
+        ([2**53], False),
+        ((1, 2), False),
+    ],
+)
+def test_fast_path_is_taken_only_for_plain_json(value: Any, fast: bool) -> None:
+    assert _stdlib_encodes_as_jcs(value) is fast
+
+
+def test_keys_beyond_the_bmp_sort_by_utf16_units_not_code_points() -> None:
+    # U+E000 sorts after U+1F600 in UTF-16 (0xE000 > 0xD83D) but before it by code point.
+    value = {"\ue000": 1, "\U0001f600": 2}
+    assert canonical_bytes(value) == rfc8785.dumps(value)
+    assert canonical_bytes(value).index("\U0001f600".encode()) < canonical_bytes(value).index(
+        "\ue000".encode()
+    )

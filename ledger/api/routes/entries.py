@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -46,7 +47,7 @@ from ledger.errors import (
 )
 from ledger.service.pipeline import Candidate
 from ledger.service.proofs import receipt_for, receipts_for
-from ledger.service.sequencer import Accepted, Outcome, Sequencer
+from ledger.service.sequencer import Accepted, Outcome, Sequencer, parse_each
 from ledger.storage.engine import read_transaction
 from ledger.storage.repository import Repository, StoredEntry
 
@@ -115,7 +116,17 @@ async def submit_entry(
     raw = await request.body()
     sequencer = state.node.sequencer
     assert sequencer is not None
-    (checked,) = await run_in_threadpool(sequencer.precheck_all, [raw])
+    # Steps (1)-(8) are pure computation once the member cache holds the signer's rows, so the
+    # common case runs here on the event loop; anything needing the database goes to a thread.
+    parsed = parse_each([raw])
+    cached = sequencer.precheck_cached(parsed) if wait else None
+    checked: Candidate | LedgerError
+    if cached is not None:
+        (checked,) = cached
+    else:
+        (checked,) = await run_in_threadpool(
+            partial(sequencer.precheck_parsed, parsed, recognise_first=not wait)
+        )
     if isinstance(checked, DuplicateEntry):
         return await _original(request, state, checked)
     if isinstance(checked, LedgerError):
