@@ -337,24 +337,23 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
 ) -> None:
-    """Serve the REST API (uvicorn). Workers share the database and take turns committing."""
+    """Serve the REST API (uvicorn). Workers share the database and take turns committing;
+    each listens on its own SO_REUSEPORT socket so connections spread over them."""
     import os
 
-    import uvicorn
+    from ledger import serving
 
     settings = _settings(home)
     if not Home(settings.home).policy_path.exists():
         raise _fail(f"no ledger home at {settings.home}: run `sealchain init` first")
     os.environ["SEALCHAIN_HOME"] = str(settings.home.resolve())
     err.print(f"serving {settings.home.resolve()} on http://{host}:{port} ({workers} worker(s))")
-    uvicorn.run(
-        "ledger.api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    try:
+        status = serving.serve(host, port, workers)
+    except serving.PortInUse as e:
+        raise _fail(str(e)) from e
+    if status:
+        raise _fail("a worker stopped unexpectedly; all workers were stopped", status)
 
 
 def _client(settings: Settings, url: str, org: str | None = None) -> LedgerClient:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import replace
 
 from ledger.core.block import BlockHeader
@@ -53,6 +55,25 @@ class GroupCommitter:
         self._queue.put((candidate, future, receipt))
         return future
 
+    async def sequence(self, candidate: Candidate, *, receipt: bool = True) -> Outcome:
+        """Queue a checked candidate from a running event loop and wait for its outcome."""
+        (outcome,) = await self.sequence_all([candidate], receipt=receipt)
+        return outcome
+
+    async def sequence_all(
+        self, candidates: Sequence[Candidate], *, receipt: bool = True
+    ) -> list[Outcome]:
+        """Queue candidates in order from a running event loop and wait for all outcomes.
+
+        The committer settles all of one loop's waiters of a block with a single thread-safe
+        call, where a concurrent Future per entry would wake the loop once per entry."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Outcome]] = []
+        for candidate in candidates:
+            futures.append(loop.create_future())
+            self._queue.put((candidate, futures[-1], receipt))
+        return [await future for future in futures]
+
     def _run(self) -> None:
         stopping = False
         while not stopping:
@@ -83,8 +104,7 @@ class GroupCommitter:
             result = self.sequencer.commit_block([c for c, _, _ in pairs])
         except Exception as e:  # storage failure: nothing was written, every waiter learns it
             error = StorageError(f"block commit failed: {type(e).__name__}")
-            for _, future, _ in pairs:
-                future.set_exception(error)
+            _settle_all([(future, None, error) for _, future, _ in pairs])
             return
         outcomes = result.outcomes
         if result.header is not None:
@@ -92,8 +112,7 @@ class GroupCommitter:
             if self.on_block:
                 self.on_block(result.header)
             outcomes = self._with_receipts(result, [wanted for _, _, wanted in pairs])
-        for (_, future, _), outcome in zip(pairs, outcomes, strict=True):
-            future.set_result(outcome)
+        _settle_all([(f, o, None) for (_, f, _), o in zip(pairs, outcomes, strict=True)])
 
     def _with_receipts(self, result: BlockResult, wanted: list[bool]) -> list[Outcome]:
         """Every waiting request that wants one gets its receipt, built from what the block
@@ -117,3 +136,38 @@ class GroupCommitter:
             else o
             for o in outcomes
         ]
+
+
+Waiter = Future[Outcome] | asyncio.Future[Outcome]
+# What a waiter gets: its outcome, or the exception that stopped the whole block.
+Settlement = tuple[Waiter, Outcome | None, Exception | None]
+
+
+def _settle_all(settlements: list[Settlement]) -> None:
+    """Concurrent Futures are settled here; asyncio Futures in one callback per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Settlement]] = {}
+    for settlement in settlements:
+        future = settlement[0]
+        if isinstance(future, asyncio.Future):
+            by_loop.setdefault(future.get_loop(), []).append(settlement)
+        else:
+            _settle(settlement)
+    for loop, settled in by_loop.items():
+        with suppress(RuntimeError):  # the loop closed while the block committed: nobody waits
+            loop.call_soon_threadsafe(_settle_each, settled)
+
+
+def _settle_each(settlements: list[Settlement]) -> None:
+    for settlement in settlements:
+        _settle(settlement)
+
+
+def _settle(settlement: Settlement) -> None:
+    future, outcome, error = settlement
+    if future.done():  # an asyncio waiter that was cancelled (its client went away)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert outcome is not None
+        future.set_result(outcome)

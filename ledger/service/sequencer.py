@@ -117,6 +117,16 @@ class Sequencer:
         # Called after a block with membership or key changes commits (members.txt is rewritten).
         self.on_governance = on_governance
         self.member_cache = MemberCache()
+        # (size, root, compact range) after this sequencer's last committed block.
+        self._edge: tuple[int, bytes, list[tuple[int, int, bytes]]] | None = None
+
+    def _edge_of(self, size: int, root: bytes, repo: Repository) -> merkle.CompactRange:
+        """The compact range of the tree at `size`: kept from this sequencer's last block when
+        that is still the head (the common case), else read from the stored nodes."""
+        edge = self._edge
+        if edge is not None and edge[0] == size and edge[1] == root:
+            return merkle.CompactRange(size, list(edge[2]))
+        return merkle.CompactRange.from_nodes(size, repo.get_nodes(merkle.root_nodes(size)))
 
     @property
     def origin(self) -> str:
@@ -260,7 +270,7 @@ class Sequencer:
             if head is not None:
                 now = max(now, parse_ts(head.time))
             block_time = format_ts(now)
-            tree = merkle.CompactRange.from_nodes(size, repo.get_nodes(merkle.root_nodes(size)))
+            tree = self._edge_of(size, head.root if head else merkle.EMPTY_ROOT, repo)
             # An inclusion proof for a new entry needs only the old tree's compact range (the
             # left siblings wholly before the block) and the nodes the block completes.
             proof_nodes: dict[merkle.Coord, bytes] = {(lv, i): h for lv, i, h in tree.chunks or ()}
@@ -321,5 +331,7 @@ class Sequencer:
                 )
             )
             repo.insert_checkpoint(header.size, height, checkpoint)
+        # Committed: the next block starts from this edge unless another process writes first.
+        self._edge = (header.size, header.root, list(tree.chunks or ()))
         proof_nodes.update(((lv, i), h) for lv, i, h in new_nodes)
         return BlockResult(header, [], checkpoint, proof_nodes, appended)

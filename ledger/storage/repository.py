@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Dialect, Table, and_, delete, func, insert, or_, select, update
 
 from ledger.core import merkle
 from ledger.core.block import BlockHeader, decode_header
@@ -26,6 +27,15 @@ from ledger.storage.tables import (
 )
 
 IN_CHUNK = 400  # coordinates per IN (...) list; far below every backend's parameter limit
+
+
+@lru_cache(maxsize=32)
+def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, bool]:
+    """(INSERT statement for `columns` in this dialect's paramstyle, whether it is positional)."""
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    if compiled.positional:
+        assert tuple(compiled.positiontup or ()) == columns, "placeholders out of column order"
+    return compiled.string, compiled.positional
 
 
 @dataclass(frozen=True)
@@ -90,21 +100,23 @@ class Repository:
     # --- entries -----------------------------------------------------------------------------
 
     def insert_entries(self, rows: Sequence[StoredEntry]) -> None:
-        if rows:
-            self.conn.execute(
-                insert(entries),
-                [
-                    {
-                        "idx": r.idx,
-                        "tx_id": r.tx_id,
-                        "org": r.org,
-                        "type": r.type,
-                        "data": r.data,
-                        "block_height": r.block_height,
-                    }
-                    for r in rows
-                ],
-            )
+        columns = ("idx", "tx_id", "org", "type", "data", "block_height")
+        values = [(r.idx, r.tx_id, r.org, r.type, r.data, r.block_height) for r in rows]
+        self._insert_many(entries, columns, values)
+
+    def _insert_many(
+        self, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """executemany on the driver: a block writes thousands of plain rows, and SQLAlchemy's
+        per-row parameter processing costs more than the database does. The statement is still
+        compiled by SQLAlchemy for the dialect, so placeholders and quoting are its own."""
+        if not rows:
+            return
+        sql, positional = _insert_sql(self.conn.dialect, table, columns)
+        if positional:
+            self.conn.exec_driver_sql(sql, list(rows))
+        else:
+            self.conn.exec_driver_sql(sql, [dict(zip(columns, r, strict=True)) for r in rows])
 
     def entry_by_tx(self, tx_id: str) -> StoredEntry | None:
         row = self.conn.execute(select(entries).where(entries.c.tx_id == tx_id)).first()
@@ -183,9 +195,7 @@ class Repository:
     # --- Merkle nodes ------------------------------------------------------------------------
 
     def insert_nodes(self, rows: Iterable[tuple[int, int, bytes]]) -> None:
-        values = [{"level": lv, "idx": i, "hash": h} for lv, i, h in rows]
-        if values:
-            self.conn.execute(insert(nodes), values)
+        self._insert_many(nodes, ("level", "idx", "hash"), list(rows))
 
     def get_nodes(self, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
         """Stored node hashes for `coords`: one statement per IN_CHUNK coordinates.
@@ -311,10 +321,7 @@ class Repository:
         return None if row is None else int(row.idx)
 
     def insert_nonces(self, rows: Sequence[tuple[str, str, int]]) -> None:
-        if rows:
-            self.conn.execute(
-                insert(nonces), [{"org": o, "nonce": n, "idx": i} for o, n, i in rows]
-            )
+        self._insert_many(nonces, ("org", "nonce", "idx"), rows)
 
     def nonces_present(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which (org, nonce) pairs are already used, one statement per org and IN_CHUNK."""

@@ -81,6 +81,27 @@ def test_same_envelope_twice_gets_the_original_receipt(
     assert size(api) == 2
 
 
+@pytest.mark.parametrize(("flag", "status"), [("0", 202), ("off", 202), ("TRUE", 201), ("1", 201)])
+def test_wait_flag_accepts_the_usual_spellings(
+    api: TestClient, ledger: LedgerFixture, flag: str, status: int
+) -> None:
+    env = ledger.sign("writer-a", "sample.note", {"text": f"flag {flag}"})
+    assert api.post(f"/v1/entries?wait={flag}", content=env.raw).status_code == status
+
+
+def test_wait_flag_that_is_not_a_boolean_is_refused_and_nothing_is_queued(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    before = size(api)
+    env = ledger.sign("writer-a", "sample.note", {"text": "maybe"})
+    response = api.post("/v1/entries?wait=maybe", content=env.raw)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid-request"
+    assert "wait" in response.json()["detail"]
+    assert size(api) == before
+    assert api.get(f"/v1/receipts/{env.tx_id}").status_code == 404
+
+
 def test_submit_without_waiting_answers_202_then_the_receipt_appears(
     api: TestClient, ledger: LedgerFixture
 ) -> None:
