@@ -147,3 +147,4 @@ class Health(BaseModel):
     status: str
     size: int
     height: int
+    worker: int = Field(description="process id of the worker that answered")

@@ -91,11 +91,20 @@ def wrk_available() -> bool:
 
 
 def run_wrk(
-    url: str, path: str, *, method: str, lines: list[str], concurrency: int, seconds: float
+    url: str,
+    path: str,
+    *,
+    method: str,
+    lines: list[str],
+    concurrency: int,
+    seconds: float,
+    new_connections: bool = False,
 ) -> dict[str, float]:
     """Drive the server with wrk (C, its own process): the fastest load generator here.
 
     `lines` are request bodies (POST) or paths (GET), each used once before cycling.
+    `new_connections` sends `Connection: close`, so each request connects anew and the kernel
+    picks the worker for each one rather than once per connection for the whole run.
     """
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -118,6 +127,7 @@ def run_wrk(
                 "--",
                 method,
                 listing,
+                "close" if new_connections else "keep-alive",
             ],
             capture_output=True,
             check=True,

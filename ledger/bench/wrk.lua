@@ -1,9 +1,10 @@
 -- wrk script for `sealchain bench`: POST (or GET) each line of a file once, then cycle.
 -- Run with one wrk thread so every request takes the next line exactly once.
-local bodies, counter, method = {}, 0, "GET"
+local bodies, counter, method, connection = {}, 0, "GET", "keep-alive"
 
 init = function(args)
   method = args[1]
+  connection = args[3] or "keep-alive"
   if args[2] then
     for line in io.lines(args[2]) do
       if line ~= "" then bodies[#bodies + 1] = line end
@@ -20,7 +21,8 @@ request = function()
     return wrk.format("GET", wrk.path)
   end
   local body = bodies[(counter - 1) % #bodies + 1]
-  return wrk.format("POST", wrk.path, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", wrk.path,
+    {["Content-Type"] = "application/json", ["Connection"] = connection}, body)
 end
 
 done = function(summary, latency, requests)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import rfc8785
@@ -19,6 +20,7 @@ from ledger.errors import MalformedJSON, PayloadTooLarge
 MAX_ENTRY_BYTES = 64 * 1024
 MAX_DEPTH = 32
 MAX_SAFE_INTEGER = 2**53 - 1
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -83,11 +85,13 @@ def _check_floats(value: Any) -> None:
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise MalformedJSON(f"duplicate object key {key!r}")
-        obj[key] = value
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # the common case costs one C call; name the key only on failure
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise MalformedJSON(f"duplicate object key {key!r}")
+            seen.add(key)
     return obj
 
 
@@ -117,18 +121,23 @@ def _check_float(value: float) -> None:
         raise MalformedJSON(f"number {value!r} is outside +/-(2^53-1) but below 1e21")
 
 
-def _check_tree(value: Any, depth: int, max_depth: int = MAX_DEPTH) -> None:
-    """Depth limit and lone-surrogate check, iteratively so hostile input cannot blow the stack."""
+def _check_tree(
+    value: Any, depth: int, max_depth: int = MAX_DEPTH, *, strings: bool = True
+) -> None:
+    """Depth limit and (if `strings`) lone-surrogate check, iteratively so hostile input
+    cannot blow the stack."""
     stack: list[tuple[Any, int]] = [(value, depth)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, str):
-            _check_string(item)
+            if strings:
+                _check_string(item)
         elif isinstance(item, dict):
             if level >= max_depth:
                 raise MalformedJSON(f"nesting deeper than {max_depth} levels")
             for key, child in item.items():
-                _check_string(key)
+                if strings:
+                    _check_string(key)
                 stack.append((child, level + 1))
         elif isinstance(item, list):
             if level >= max_depth:
@@ -173,5 +182,7 @@ def parse_strict(
         raise MalformedJSON(f"nesting deeper than {max_depth} levels") from e
     except json.JSONDecodeError as e:
         raise MalformedJSON(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-    _check_tree(value, 0, max_depth)
+    # A lone surrogate can only come from a \uD800-\uDFFF escape (the UTF-8 decoding above
+    # refuses encoded ones), so strings need checking only when the text has such an escape.
+    _check_tree(value, 0, max_depth, strings=SURROGATE_ESCAPE.search(text) is not None)
     return value

@@ -133,7 +133,7 @@ def envelope_from_dict(value: Any) -> Envelope:
         raise _field_error("sig", "must be the standard base64 of 64 bytes")
     unsigned = {k: value[k] for k in FIELDS - {"sig"}}
     unsigned_bytes = canonical_bytes(unsigned)
-    raw = canonical_bytes(value)
+    raw = _with_signature(unsigned_bytes, value)
     if len(raw) > MAX_ENTRY_BYTES:
         raise PayloadTooLarge(f"entry is {len(raw)} bytes, over the {MAX_ENTRY_BYTES}-byte limit")
     return Envelope(
@@ -148,6 +148,20 @@ def envelope_from_dict(value: Any) -> Envelope:
         tx_id=hashlib.sha256(unsigned_bytes).hexdigest(),
         unsigned_bytes=unsigned_bytes,
     )
+
+
+def _with_signature(unsigned_bytes: bytes, value: dict[str, Any]) -> bytes:
+    """JCS(envelope) from JCS(envelope without sig), without encoding the body a second time.
+
+    JCS sorts the top-level keys body, key, nonce, org, sig, ts, type, v, so "sig" goes just
+    before the "ts", "type" and "v" members, whose values the schema restricts to characters
+    JSON never escapes: the tail of the unsigned bytes is known exactly.
+    """
+    tail = f',"ts":"{value["ts"]}","type":"{value["type"]}","v":{VERSION}}}'.encode()
+    if not unsigned_bytes.endswith(tail):  # cannot happen for a schema-checked envelope
+        return canonical_bytes(value)
+    sig = f',"sig":"{value["sig"]}"'.encode()
+    return unsigned_bytes[: -len(tail)] + sig + tail
 
 
 def _b64url_decode(text: str) -> bytes:

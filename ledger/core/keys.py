@@ -58,6 +58,9 @@ class Verifier:
     public_key: bytes
     sig_type: int = SIG_ED25519
     _key: Ed25519PublicKey = field(init=False, repr=False, compare=False)
+    # Computed once: the key id is compared on every envelope a verifier checks.
+    _key_id: bytes = field(init=False, repr=False, compare=False)
+    _key_id_hex: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_key_name(self.name)
@@ -66,14 +69,17 @@ class Verifier:
         if len(self.public_key) != PUBLIC_KEY_LEN:
             raise NoteError("Ed25519 public key must be 32 bytes")
         object.__setattr__(self, "_key", Ed25519PublicKey.from_public_bytes(self.public_key))
+        identifier = key_id(self.name, self.public_key, self.sig_type)
+        object.__setattr__(self, "_key_id", identifier)
+        object.__setattr__(self, "_key_id_hex", identifier.hex())
 
     @property
     def key_id(self) -> bytes:
-        return key_id(self.name, self.public_key, self.sig_type)
+        return self._key_id
 
     @property
     def key_id_hex(self) -> str:
-        return self.key_id.hex()
+        return self._key_id_hex
 
     @property
     def vkey(self) -> str:

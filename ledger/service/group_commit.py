@@ -19,7 +19,9 @@ from ledger.service.pipeline import Candidate
 from ledger.service.proofs import receipts_in_block
 from ledger.service.sequencer import Accepted, BlockResult, Outcome, Sequencer
 
-_STOP = object()
+Waiter = Future[Outcome] | asyncio.Future[Outcome]
+_Request = tuple[Candidate, Waiter, bool]  # a queued candidate, who waits, whether a receipt
+_STOP = None  # queued by stop(): finish what is queued, then end the thread
 log = logging.getLogger("sealchain.group_commit")
 
 
@@ -36,7 +38,7 @@ class GroupCommitter:
         self.on_block = on_block
         self.max_entries = max_entries
         self.max_wait = max_wait_ms / 1000
-        self._queue: queue.Queue[object] = queue.Queue()
+        self._queue: queue.Queue[list[_Request] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sealchain-sequencer", daemon=True)
         self.blocks_cut = 0
 
@@ -52,7 +54,7 @@ class GroupCommitter:
     def submit(self, candidate: Candidate, *, receipt: bool = True) -> Future[Outcome]:
         """Queue a checked candidate; the Future gets its outcome (with its receipt if asked)."""
         future: Future[Outcome] = Future()
-        self._queue.put((candidate, future, receipt))
+        self._queue.put([(candidate, future, receipt)])
         return future
 
     async def sequence(self, candidate: Candidate, *, receipt: bool = True) -> Outcome:
@@ -68,38 +70,39 @@ class GroupCommitter:
         The committer settles all of one loop's waiters of a block with a single thread-safe
         call, where a concurrent Future per entry would wake the loop once per entry."""
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Outcome]] = []
-        for candidate in candidates:
-            futures.append(loop.create_future())
-            self._queue.put((candidate, futures[-1], receipt))
+        futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in candidates]
+        # One queue item for the lot: a put per entry would wake the committer per entry.
+        self._queue.put([(c, f, receipt) for c, f in zip(candidates, futures, strict=True)])
         return [await future for future in futures]
 
     def _run(self) -> None:
+        pending: list[_Request] = []
         stopping = False
-        while not stopping:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch = [item]
+        while pending or not stopping:
+            if not pending:
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                pending.extend(first)
             deadline = time.monotonic() + self.max_wait
-            while len(batch) < self.max_entries:
+            while len(pending) < self.max_entries and not stopping:
                 remaining = deadline - time.monotonic()
                 try:
-                    nxt = (
-                        self._queue.get(timeout=max(remaining, 0))
+                    item = (
+                        self._queue.get(timeout=remaining)
                         if remaining > 0
-                        else (self._queue.get_nowait())
+                        else self._queue.get_nowait()
                     )
                 except queue.Empty:
                     break
-                if nxt is _STOP:
+                if item is _STOP:
                     stopping = True
-                    break
-                batch.append(nxt)
-            self._commit(batch)
+                else:
+                    pending.extend(item)
+            self._commit(pending[: self.max_entries])
+            del pending[: self.max_entries]
 
-    def _commit(self, batch: list[object]) -> None:
-        pairs = [item for item in batch if isinstance(item, tuple)]
+    def _commit(self, pairs: list[_Request]) -> None:
         try:
             result = self.sequencer.commit_block([c for c, _, _ in pairs])
         except Exception as e:  # storage failure: nothing was written, every waiter learns it
@@ -138,7 +141,6 @@ class GroupCommitter:
         ]
 
 
-Waiter = Future[Outcome] | asyncio.Future[Outcome]
 # What a waiter gets: its outcome, or the exception that stopped the whole block.
 Settlement = tuple[Waiter, Outcome | None, Exception | None]
 

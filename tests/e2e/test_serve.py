@@ -4,15 +4,18 @@ processes committing concurrently into one database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from ledger.client import LedgerClient
 from ledger.errors import ForbiddenRole, LedgerError
+from ledger.process import serve_command
 from ledger.service.audit import audit
 from ledger.storage.engine import read_transaction
 from ledger.storage.tables import checkpoints
@@ -84,3 +87,30 @@ def test_two_workers_with_concurrent_clients(ledger: LedgerFixture) -> None:
     assert len(sizes) == len(set(sizes))
     result = audit(ledger.node.engine, ledger.node.registry)
     assert result.ok, result.first_bad
+
+
+def test_workers_each_get_connections(ledger: LedgerFixture) -> None:
+    # Each worker listens on its own SO_REUSEPORT socket; new connections spread over them.
+    with running_server(ledger.settings.home, ledger.settings.database_url, workers=2) as url:
+        workers = set()
+        for _ in range(40):
+            with httpx.Client(base_url=url) as fresh:  # a new connection each time
+                workers.add(fresh.get("/healthz").json()["worker"])
+    assert len(workers) == 2
+
+
+def test_serve_refuses_a_port_something_listens_on(ledger: LedgerFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for workers in ("1", "2"):
+            done = subprocess.run(
+                serve_command(ledger.settings.home, port, "--workers", workers),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode != 0
+            assert "address already in use" in (done.stdout + done.stderr).lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -333,7 +334,8 @@ def test_members_json_and_text(api: TestClient) -> None:
 
 
 def test_health_and_metrics(api: TestClient, ledger: LedgerFixture) -> None:
-    assert api.get("/healthz").json() == {"status": "ok", "size": 1, "height": 0}
+    health = api.get("/healthz").json()
+    assert health == {"status": "ok", "size": 1, "height": 0, "worker": os.getpid()}
     api.post("/v1/entries", content=ledger.sign("writer-a", "sample.note", {"text": "m"}).raw)
     api.post("/v1/entries", content=b"nope")
     metrics = api.get("/metrics").text

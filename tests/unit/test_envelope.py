@@ -143,6 +143,9 @@ def test_any_signed_envelope_round_trips_and_verifies(body: dict[str, Any], nonc
     assert again.tx_id == env.tx_id
     assert again.raw == env.raw
     again.verify_signature(SIGNER.verifier)
+    # The entry bytes are spliced from the unsigned bytes: they must be JCS of the whole.
+    assert env.raw == canonical_bytes(env.as_dict())
+    assert env.unsigned_bytes == canonical_bytes(env.unsigned())
 
 
 # --- schema (pipeline step 2) -------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Response
 
 from ledger.api.deps import StateDep
@@ -16,7 +18,8 @@ router = APIRouter(tags=["operations"])
 def healthz(state: StateDep) -> Health:
     with read_transaction(state.node.engine) as conn:
         head = Repository(conn).head()
-    return Health(status="ok", size=head.size if head else 0, height=head.height if head else -1)
+    size, height = (head.size, head.height) if head else (0, -1)
+    return Health(status="ok", size=size, height=height, worker=os.getpid())
 
 
 @router.get(
