@@ -74,12 +74,18 @@ def init(
     demo: Annotated[bool, typer.Option("--demo", help="the demo consortium of DESIGN 4")] = False,
     namespace: Annotated[str, typer.Option(help="key-name namespace")] = "sealchain.local",
     admin: Annotated[str, typer.Option(help="admin org id (without --demo)")] = "admin",
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="exit 0 without changes if the home exists")
+    ] = False,
 ) -> None:
     """Create a ledger home: keys (mode 0600), genesis, policy.txt, members.txt, database."""
     from ledger.service.consortium import demo_plan, single_admin_plan
     from ledger.service.node import init_home
 
     settings = _settings(home)
+    if if_missing and Home(settings.home).exists():
+        console.print(f"[bold]Ledger home[/bold] {settings.home.resolve()} exists; left as it is")
+        return
     plan = demo_plan() if demo else single_admin_plan(namespace, admin)
     try:
         node, _ = init_home(settings, plan)

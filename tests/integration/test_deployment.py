@@ -1,0 +1,159 @@
+"""Dockerfile and docker-compose.yml, checked without Docker (no engine runs here): the files
+parse, every command and option they use exists, their environment names real settings, and
+the commands themselves initialise and serve a ledger on PostgreSQL when run on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from ledger.config import Settings
+from ledger.process import background_server, free_port
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.support.server import REPO, SEALCHAIN
+
+COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
+DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def _interpolate(value: Any) -> Any:
+    """Compose's `${VAR:-default}`, with the defaults (what `docker compose up` uses)."""
+    if isinstance(value, str):
+        return DEFAULTED.sub(lambda m: os.environ.get(m.group(1), m.group(2)), value)
+    if isinstance(value, list):
+        return [_interpolate(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _interpolate(v) for k, v in value.items()}
+    return value
+
+
+def _compose() -> dict[str, Any]:
+    loaded = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))  # resolves the << merges
+    assert isinstance(loaded, dict)
+    return _interpolate(loaded)  # type: ignore[no-any-return]
+
+
+def _sealchain_services() -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in _compose()["services"].items()
+        if service.get("image", "").startswith("sealchain")
+    }
+
+
+def _dockerfile_json(instruction: str) -> list[str]:
+    """The exec-form arguments of CMD or of HEALTHCHECK ... CMD (continuation lines joined)."""
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    for line in text.splitlines():
+        if line.startswith(instruction + " "):
+            return list(json.loads(line[line.index("[") :]))
+    raise AssertionError(f"no {instruction} in the Dockerfile")
+
+
+def _help(subcommand: str) -> str:
+    done = subprocess.run(
+        [SEALCHAIN, subcommand, "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"sealchain {subcommand}: {done.stderr}"
+    return done.stdout
+
+
+def _assert_runs_here(command: list[str]) -> None:
+    assert command[0] == "sealchain", command
+    usage = _help(command[1])
+    for option in (arg for arg in command[2:] if arg.startswith("--")):
+        assert option in usage, f"sealchain {command[1]} has no option {option}"
+
+
+def test_compose_file_wires_postgres_init_and_api() -> None:
+    compose = _compose()
+    services = compose["services"]
+    assert set(services) == {"postgres", "init", "api"}
+    assert services["init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["api"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+    assert "8000:8000" in services["api"]["ports"]
+    assert set(compose["volumes"]) == {"pgdata", "home"}
+    postgres_env = services["postgres"]["environment"]
+    for name in ("init", "api"):
+        env = services[name]["environment"]
+        assert env["SEALCHAIN_HOME"] == "/data"
+        assert "home:/data" in services[name]["volumes"]
+        url = env["SEALCHAIN_DATABASE_URL"]
+        assert url == (
+            f"postgresql+psycopg://{postgres_env['POSTGRES_USER']}:"
+            f"{postgres_env['POSTGRES_PASSWORD']}@postgres:5432/{postgres_env['POSTGRES_DB']}"
+        )
+
+
+def test_every_sealchain_command_and_option_exists() -> None:
+    commands = [service["command"] for service in _sealchain_services().values()]
+    commands.append(_dockerfile_json("CMD"))
+    assert len(commands) == 3
+    for command in commands:
+        _assert_runs_here(command)
+
+
+def test_environment_names_real_settings() -> None:
+    fields = {f"SEALCHAIN_{name.upper()}" for name in Settings.model_fields}
+    for service in _sealchain_services().values():
+        assert set(service["environment"]) <= fields
+    env_line = DOCKERFILE.read_text(encoding="utf-8").split("SEALCHAIN_HOME=")[1].split()[0]
+    assert env_line == "/data"
+
+
+def test_dockerfile_copies_what_exists_and_installs_the_package() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert text.count("FROM python:3.11") == 1
+    for line in text.splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (REPO / source).exists(), f"COPY {source}: no such path"
+    assert "RUN pip install ." in text
+    assert "USER sealchain" in text
+
+
+@pytest.mark.postgres
+def test_compose_commands_initialise_and_serve_on_postgres(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SEALCHAIN_EXTRA_APPS")  # the image has only the installed apps
+    services = _sealchain_services()
+    database_url = create_pg_database()
+    env = {
+        **os.environ,
+        "SEALCHAIN_HOME": str(tmp_path / "data"),
+        "SEALCHAIN_DATABASE_URL": database_url,
+    }
+    try:
+        init = [SEALCHAIN, *services["init"]["command"][1:]]
+        first = subprocess.run(init, env=env, capture_output=True, text=True, check=False)
+        assert first.returncode == 0, first.stdout + first.stderr
+        again = subprocess.run(init, env=env, capture_output=True, text=True, check=False)
+        assert again.returncode == 0, again.stdout + again.stderr  # compose re-runs it on up
+        assert "left as it is" in again.stdout
+
+        port = free_port()
+        serve = [SEALCHAIN, *services["api"]["command"][1:]]
+        serve[serve.index("--port") + 1] = str(port)
+        serve[serve.index("--host") + 1] = "127.0.0.1"
+        with background_server(serve, port, env=env, log=tmp_path / "api.log") as url:
+            health = httpx.get(url + "/healthz").json()
+            assert health["status"] == "ok" and health["size"] >= 1
+            probe = _dockerfile_json("HEALTHCHECK --interval=10s --timeout=3s")
+            probe = [p.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for p in probe]
+            assert probe[0] == "python"
+            checked = subprocess.run(
+                [str(Path(SEALCHAIN).with_name("python")), *probe[1:]], check=False
+            )
+            assert checked.returncode == 0
+    finally:
+        drop_pg_database(database_url)
