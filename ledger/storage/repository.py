@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Table,
+    TextClause,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from ledger.core import merkle
 from ledger.core.block import BlockHeader, decode_header
@@ -27,6 +38,17 @@ from ledger.storage.tables import (
 )
 
 IN_CHUNK = 400  # coordinates per IN (...) list; far below every backend's parameter limit
+
+
+@lru_cache(maxsize=IN_CHUNK)
+def _nodes_query(count: int) -> TextClause:
+    """SELECT the nodes at `count` (level, idx) coordinates bound as :l0, :i0, :l1, ..."""
+    wanted = ", ".join(f"(:l{j}, :i{j})" for j in range(count))
+    return text(
+        f"WITH wanted (level, idx) AS (VALUES {wanted}) "
+        "SELECT nodes.level, nodes.idx, nodes.hash FROM wanted "
+        "JOIN nodes ON nodes.level = wanted.level AND nodes.idx = wanted.idx"
+    )
 
 
 @lru_cache(maxsize=32)
@@ -200,22 +222,20 @@ class Repository:
     def get_nodes(self, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
         """Stored node hashes for `coords`: one statement per IN_CHUNK coordinates.
 
-        Grouped as `(level = L AND idx IN (...)) OR ...`: SQLite answers that with primary-key
-        searches, while a row-value `(level, idx) IN (...)` makes it scan the whole table.
+        The wanted coordinates are a VALUES list joined to `nodes`, which both backends answer
+        with one primary-key search per coordinate (a row-value `(level, idx) IN (...)` makes
+        SQLite scan the table). The statement text depends only on the count, so it is built
+        and compiled once per count instead of per call.
         """
         wanted = sorted(set(coords))
         found: dict[merkle.Coord, bytes] = {}
         for i in range(0, len(wanted), IN_CHUNK):
-            by_level: dict[int, list[int]] = {}
-            for level, index in wanted[i : i + IN_CHUNK]:
-                by_level.setdefault(level, []).append(index)
-            condition = or_(
-                *(and_(nodes.c.level == lv, nodes.c.idx.in_(ix)) for lv, ix in by_level.items())
-            )
-            rows = self.conn.execute(
-                select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(condition)
-            )
-            found.update(((r.level, r.idx), r.hash) for r in rows)
+            chunk = wanted[i : i + IN_CHUNK]
+            params: dict[str, int] = {}
+            for j, (level, index) in enumerate(chunk):
+                params[f"l{j}"], params[f"i{j}"] = level, index
+            rows = self.conn.execute(_nodes_query(len(chunk)), params)
+            found.update(((level, index), digest) for level, index, digest in rows)
         return found
 
     def nodes_in_range(self, level: int, first: int, last: int) -> dict[int, bytes]:

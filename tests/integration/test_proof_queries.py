@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,7 +110,7 @@ class Statements:
         self.seen.append((statement, parameters))
 
     def on_nodes(self) -> list[tuple[str, Any]]:
-        return [(s, p) for s, p in self.seen if "FROM nodes" in s]
+        return [(s, p) for s, p in self.seen if re.search(r"\b(FROM|JOIN) nodes\b", s)]
 
 
 def rows_returned(conn: Connection, seen: list[tuple[str, Any]]) -> int:
