@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -67,12 +68,15 @@ class BlockResult:
     entries: Mapping[int, Envelope] = field(default_factory=dict)
 
 
-def parse_each(raws: Sequence[bytes]) -> list[Envelope | LedgerError]:
-    """Steps (1) and (2) for each raw envelope; failures are returned in place."""
+def parse_each(
+    items: Sequence[Any], parse: Callable[[Any], Envelope] = parse_envelope
+) -> list[Envelope | LedgerError]:
+    """Steps (1) and (2) for each raw envelope (or step (2) for each already parsed item, with
+    `parse=envelope_from_dict`); failures are returned in place."""
     parsed: list[Envelope | LedgerError] = []
-    for raw in raws:
+    for item in items:
         try:
-            parsed.append(parse_envelope(raw))
+            parsed.append(parse(item))
         except InputError as e:
             parsed.append(e)
     return parsed

@@ -22,12 +22,11 @@ from ledger.api.models import (
 )
 from ledger.api.problems import problem_response, problem_responses
 from ledger.core.canonical import MAX_DEPTH, parse_strict
-from ledger.core.envelope import Envelope, envelope_from_dict
+from ledger.core.envelope import envelope_from_dict
 from ledger.errors import (
     BadSignature,
     DuplicateEntry,
     ForbiddenRole,
-    InputError,
     InvalidBody,
     InvalidEnvelope,
     InvalidRequest,
@@ -234,13 +233,7 @@ async def submit_batch(
 
 def _precheck_items(sequencer: Sequencer, items: list[Any]) -> list[Candidate | LedgerError]:
     """Step (2) on each already strictly parsed item, then steps (3)-(8) in one snapshot."""
-    parsed: list[Envelope | LedgerError] = []
-    for item in items:
-        try:
-            parsed.append(envelope_from_dict(item))
-        except InputError as e:
-            parsed.append(e)
-    return sequencer.precheck_parsed(parsed)
+    return sequencer.precheck_parsed(parse_each(items, envelope_from_dict))
 
 
 def _batch_result(
