@@ -103,6 +103,51 @@ def test_wait_flag_that_is_not_a_boolean_is_refused_and_nothing_is_queued(
     assert api.get(f"/v1/receipts/{env.tx_id}").status_code == 404
 
 
+def test_resubmission_gets_its_receipt_after_its_key_was_revoked_and_its_time_passed(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    env = ledger.sign("writer-b", "sample.note", {"text": "before the revocation"})
+    first = api.post("/v1/entries", content=env.raw)
+    assert first.status_code == 201
+    key = ledger.signers["writer-b"].key_id_hex
+    revoke = ledger.sign("admin", "ledger.key.revoke", {"org": "writer-b", "key": key})
+    assert api.post("/v1/entries", content=revoke.raw).status_code == 201
+    validator = ledger.sequencer.validator
+    real_clock = validator.clock
+    validator.clock = lambda: real_clock() + timedelta(hours=1)  # its ts is now stale too
+    try:
+        before = size(api)
+        for path in ("/v1/entries", "/v1/entries?wait=false"):
+            again = api.post(path, content=env.raw)
+            assert again.status_code == 200, again.text
+            assert again.headers["sealchain-duplicate"] == "true"
+            # the same entry at the same index, proved against the latest checkpoint
+            assert (again.json()["entry"], again.json()["index"]) == (
+                first.json()["entry"],
+                first.json()["index"],
+            )
+        batch = api.post("/v1/entries/batch", content=b"[" + env.raw + b"]").json()
+        assert batch["items"][0]["status"] == 200
+        assert batch["items"][0]["index"] == first.json()["index"]
+        assert size(api) == before
+    finally:
+        validator.clock = real_clock
+
+
+def test_resubmission_within_one_batch_and_across_batches_is_one_entry(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    env = ledger.sign("writer-a", "sample.note", {"text": "twice in a batch"})
+    before = size(api)
+    first = api.post("/v1/entries/batch", content=b"[" + env.raw + b"," + env.raw + b"]")
+    statuses = [item["status"] for item in first.json()["items"]]
+    assert statuses == [201, 200], statuses  # the second is answered with the first's entry
+    again = api.post("/v1/entries/batch", content=b"[" + env.raw + b"]").json()["items"][0]
+    assert again["status"] == 200
+    assert again["index"] == first.json()["items"][0]["index"]
+    assert size(api) == before + 1
+
+
 def test_submit_without_waiting_answers_202_then_the_receipt_appears(
     api: TestClient, ledger: LedgerFixture
 ) -> None:
