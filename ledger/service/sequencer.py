@@ -160,9 +160,11 @@ class Sequencer:
             )
             return self._precheck(view, parsed, recognise_first)
 
-    def precheck_cached(self, parsed: Sequence[Envelope | LedgerError]) -> list[Candidate] | None:
+    def precheck_cached(
+        self, parsed: Sequence[Envelope | LedgerError]
+    ) -> list[Candidate | LedgerError] | None:
         """`precheck_parsed` answered from the member cache alone, or None if that is not
-        enough (a cache miss, or a failure that needs the resubmission lookup).
+        enough (a cache miss, or a failed check that needs the resubmission lookup).
 
         Cheap enough for the event loop: no database, no thread hand-off."""
 
@@ -170,11 +172,9 @@ class Sequencer:
             raise _NeedsDatabase
 
         try:
-            results = self._precheck(StateView(no_database, shared=self.member_cache), parsed)
+            return self._precheck(StateView(no_database, shared=self.member_cache), parsed)
         except _NeedsDatabase:
             return None
-        candidates = [r for r in results if isinstance(r, Candidate)]
-        return candidates if len(candidates) == len(results) else None
 
     def _precheck(
         self,

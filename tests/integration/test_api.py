@@ -82,7 +82,9 @@ def test_same_envelope_twice_gets_the_original_receipt(
     assert size(api) == 2
 
 
-@pytest.mark.parametrize(("flag", "status"), [("0", 202), ("off", 202), ("TRUE", 201), ("1", 201)])
+@pytest.mark.parametrize(
+    ("flag", "status"), [("0", 202), ("off", 202), ("n", 202), ("TRUE", 201), ("1", 201)]
+)
 def test_wait_flag_accepts_the_usual_spellings(
     api: TestClient, ledger: LedgerFixture, flag: str, status: int
 ) -> None:

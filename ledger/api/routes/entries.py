@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ledger.api.deps import ApiState, MemberDep, StateDep
+from ledger.api.deps import ApiState, MemberDep, StateDep, get_state
 from ledger.api.models import (
     ENVELOPE_EXAMPLE,
     BatchResult,
@@ -87,30 +88,25 @@ WAIT_PARAMETER: dict[str, Any] = {
     "description": "wait for the commit and return the receipt",
     "schema": {"type": "boolean", "default": True},
 }
-TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
-FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+BOOLEAN = TypeAdapter(bool)  # pydantic's reading of a boolean, as FastAPI's Query uses
 
 
 def query_flag(request: Request, name: str, *, default: bool) -> bool:
-    """A boolean query parameter, spelled as FastAPI accepts them; InvalidRequest otherwise."""
+    """A boolean query parameter (the last one if repeated); InvalidRequest otherwise."""
     values = request.query_params.getlist(name)
     if not values:
         return default
-    word = values[-1].lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise InvalidRequest(f"query parameter {name!r} must be true or false, not {values[-1]!r}")
+    try:
+        return BOOLEAN.validate_python(values[-1])
+    except ValidationError as e:
+        raise InvalidRequest(
+            f"query parameter {name!r} must be true or false, not {values[-1]!r}"
+        ) from e
 
 
 def _receipt_json(state: ApiState, tx_id: str) -> dict[str, Any]:
     with read_transaction(state.node.engine) as conn:
         return receipt_for(conn, tx_id).to_json()
-
-
-async def _sequence(state: ApiState, candidate: Candidate) -> Outcome:
-    return await state.committer.sequence(candidate)
 
 
 @router.post(
@@ -134,33 +130,31 @@ async def submit_entry(request: Request) -> Response:
     # The hot path of the service: parameters are read by hand (documented in WAIT_PARAMETER)
     # because FastAPI's dependency solving costs a tenth of a submit.
     wait = query_flag(request, "wait", default=True)
-    state: ApiState = request.app.state.sealchain
+    state = await get_state(request)
     raw = await request.body()
     sequencer = state.node.sequencer
     assert sequencer is not None
     # Steps (1)-(8) are pure computation once the member cache holds the signer's rows, so the
     # common case runs here on the event loop; anything needing the database goes to a thread.
     parsed = parse_each([raw])
-    cached = sequencer.precheck_cached(parsed) if wait else None
-    checked: Candidate | LedgerError
-    if cached is not None:
-        (checked,) = cached
-    else:
-        (checked,) = await run_in_threadpool(
+    results = sequencer.precheck_cached(parsed) if wait else None
+    if results is None:
+        results = await run_in_threadpool(
             partial(sequencer.precheck_parsed, parsed, recognise_first=not wait)
         )
+    (checked,) = results
     if isinstance(checked, DuplicateEntry):
         return await _original(request, state, checked)
     if isinstance(checked, LedgerError):
         return problem_response(checked, request)
     tx_id = checked.envelope.tx_id
     if not wait:
-        task = asyncio.ensure_future(_sequence(state, checked))
+        task = asyncio.ensure_future(state.committer.sequence(checked))
         request.app.state.background.add(task)
         task.add_done_callback(request.app.state.background.discard)
         queued = Queued(tx_id=tx_id, receipt_url=f"/v1/receipts/{tx_id}")
         return JSONResponse(queued.model_dump(), status_code=202)
-    outcome = await _sequence(state, checked)
+    outcome = await state.committer.sequence(checked)
     if isinstance(outcome, DuplicateEntry):
         return await _original(request, state, outcome)
     if isinstance(outcome, LedgerError):
