@@ -14,6 +14,7 @@ from sqlalchemy import (
     Dialect,
     Table,
     TextClause,
+    bindparam,
     delete,
     func,
     insert,
@@ -38,6 +39,24 @@ from ledger.storage.tables import (
 )
 
 IN_CHUNK = 400  # coordinates per IN (...) list; far below every backend's parameter limit
+
+
+# The statements every block commit runs, built once: SQLAlchemy then reuses their cache key and
+# compiled form, where building a select per call cost more than SQLite takes to answer it.
+_HEAD = select(blocks.c.header).order_by(blocks.c.height.desc()).limit(1)
+_INSERT_BLOCK = insert(blocks)
+_INSERT_CHECKPOINT = insert(checkpoints)
+_MEMBER = select(members).where(members.c.org == bindparam("org"))
+_KEY = select(member_keys).where(
+    member_keys.c.org == bindparam("org"), member_keys.c.key_id == bindparam("key_id")
+)
+_ENTRY_BY_TX = select(entries).where(entries.c.tx_id == bindparam("tx_id"))
+_TX_IDS_PRESENT = select(entries.c.tx_id).where(
+    entries.c.tx_id.in_(bindparam("tx_ids", expanding=True))
+)
+_NONCES_PRESENT = select(nonces.c.nonce).where(
+    nonces.c.org == bindparam("org"), nonces.c.nonce.in_(bindparam("nonces", expanding=True))
+)
 
 
 @lru_cache(maxsize=IN_CHUNK)
@@ -99,9 +118,7 @@ class Repository:
     # --- head and blocks ---------------------------------------------------------------------
 
     def head(self) -> BlockHeader | None:
-        row = self.conn.execute(
-            select(blocks.c.header).order_by(blocks.c.height.desc()).limit(1)
-        ).first()
+        row = self.conn.execute(_HEAD).first()
         return None if row is None else decode_header(row.header)
 
     def tree_size(self) -> int:
@@ -114,9 +131,13 @@ class Repository:
 
     def insert_block(self, header: BlockHeader) -> None:
         self.conn.execute(
-            insert(blocks).values(
-                height=header.height, header=header.encode(), hash=header.hash(), size=header.size
-            )
+            _INSERT_BLOCK,
+            {
+                "height": header.height,
+                "header": header.encode(),
+                "hash": header.hash(),
+                "size": header.size,
+            },
         )
 
     # --- entries -----------------------------------------------------------------------------
@@ -141,7 +162,7 @@ class Repository:
             self.conn.exec_driver_sql(sql, [dict(zip(columns, r, strict=True)) for r in rows])
 
     def entry_by_tx(self, tx_id: str) -> StoredEntry | None:
-        row = self.conn.execute(select(entries).where(entries.c.tx_id == tx_id)).first()
+        row = self.conn.execute(_ENTRY_BY_TX, {"tx_id": tx_id}).first()
         return None if row is None else StoredEntry(**row._mapping)
 
     def entry_by_index(self, idx: int) -> StoredEntry | None:
@@ -194,11 +215,7 @@ class Repository:
         found: set[str] = set()
         for i in range(0, len(wanted), IN_CHUNK):
             chunk = wanted[i : i + IN_CHUNK]
-            found.update(
-                self.conn.execute(
-                    select(entries.c.tx_id).where(entries.c.tx_id.in_(chunk))
-                ).scalars()
-            )
+            found.update(self.conn.execute(_TX_IDS_PRESENT, {"tx_ids": chunk}).scalars())
         return found
 
     def iter_entries(self, start: int = 0, batch: int = 500) -> Iterator[StoredEntry]:
@@ -253,7 +270,7 @@ class Repository:
 
     def insert_checkpoint(self, size: int, block_height: int, note: str) -> None:
         self.conn.execute(
-            insert(checkpoints).values(size=size, block_height=block_height, note=note)
+            _INSERT_CHECKPOINT, {"size": size, "block_height": block_height, "note": note}
         )
 
     def checkpoint(self, size: int | None = None) -> tuple[int, str] | None:
@@ -282,7 +299,7 @@ class Repository:
     # --- membership projection ---------------------------------------------------------------
 
     def member(self, org: str) -> MemberRow | None:
-        row = self.conn.execute(select(members).where(members.c.org == org)).first()
+        row = self.conn.execute(_MEMBER, {"org": org}).first()
         if row is None:
             return None
         values = dict(row._mapping)
@@ -311,9 +328,7 @@ class Repository:
             self.conn.execute(insert(members).values(org=row.org, added_at=row.added_at, **values))
 
     def key(self, org: str, key_id: str) -> KeyRow | None:
-        row = self.conn.execute(
-            select(member_keys).where(member_keys.c.org == org, member_keys.c.key_id == key_id)
-        ).first()
+        row = self.conn.execute(_KEY, {"org": org, "key_id": key_id}).first()
         return None if row is None else KeyRow(**row._mapping)
 
     def all_keys(self) -> list[KeyRow]:
@@ -351,11 +366,8 @@ class Repository:
         found: set[tuple[str, str]] = set()
         for org, wanted in by_org.items():
             for i in range(0, len(wanted), IN_CHUNK):
-                rows = self.conn.execute(
-                    select(nonces.c.nonce).where(
-                        nonces.c.org == org, nonces.c.nonce.in_(wanted[i : i + IN_CHUNK])
-                    )
-                )
+                chunk = wanted[i : i + IN_CHUNK]
+                rows = self.conn.execute(_NONCES_PRESENT, {"org": org, "nonces": chunk})
                 found.update((org, n) for n in rows.scalars())
         return found
 

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.deps import ApiState, MemberDep, StateDep, get_state
+from ledger.api.direct_route import DirectRoute
 from ledger.api.models import (
     ENVELOPE_EXAMPLE,
     BatchResult,
@@ -109,26 +110,9 @@ def _receipt_json(state: ApiState, tx_id: str) -> dict[str, Any]:
         return receipt_for(conn, tx_id).to_json()
 
 
-@router.post(
-    "/entries",
-    status_code=201,
-    response_model=Receipt,
-    summary="Submit one signed envelope",
-    description=(
-        "Runs validation steps (1)-(10), waits for the group commit and answers 201 with the "
-        "receipt once the block is durably committed. `?wait=false` answers 202 after steps "
-        "(1)-(8). The same envelope submitted again is answered 200 with its original receipt."
-    ),
-    openapi_extra={**ENVELOPE_BODY, "parameters": [WAIT_PARAMETER]},
-    responses={
-        200: {"description": "already on the ledger: the original receipt", "model": Receipt},
-        202: {"description": "checked and queued (wait=false)", "model": Queued},
-        **problem_responses(*SUBMIT_ERRORS, InvalidRequest),
-    },
-)
 async def submit_entry(request: Request) -> Response:
-    # The hot path of the service: parameters are read by hand (documented in WAIT_PARAMETER)
-    # because FastAPI's dependency solving costs a tenth of a submit.
+    # The hot path of the service: a DirectRoute, so parameters are read by hand (documented
+    # in WAIT_PARAMETER).
     wait = query_flag(request, "wait", default=True)
     state = await get_state(request)
     raw = await request.body()
@@ -165,6 +149,28 @@ async def submit_entry(request: Request) -> Response:
         receipt = await run_in_threadpool(_receipt_json, state, tx_id)
     headers = {"Location": f"/v1/receipts/{tx_id}", "Sealchain-Tx-Id": tx_id}
     return JSONResponse(receipt, status_code=201, headers=headers)
+
+
+router.add_api_route(
+    "/entries",
+    submit_entry,
+    methods=["POST"],
+    route_class_override=DirectRoute,
+    status_code=201,
+    response_model=Receipt,
+    summary="Submit one signed envelope",
+    description=(
+        "Runs validation steps (1)-(10), waits for the group commit and answers 201 with the "
+        "receipt once the block is durably committed. `?wait=false` answers 202 after steps "
+        "(1)-(8). The same envelope submitted again is answered 200 with its original receipt."
+    ),
+    openapi_extra={**ENVELOPE_BODY, "parameters": [WAIT_PARAMETER]},
+    responses={
+        200: {"description": "already on the ledger: the original receipt", "model": Receipt},
+        202: {"description": "checked and queued (wait=false)", "model": Queued},
+        **problem_responses(*SUBMIT_ERRORS, InvalidRequest),
+    },
+)
 
 
 async def _original(request: Request, state: ApiState, dup: DuplicateEntry) -> Response:
