@@ -43,7 +43,13 @@ def serve(host: str, port: int, workers: int, *, log_level: str = "warning") -> 
     """Serve the API until told to stop; returns the exit status for the command."""
     if workers == 1 or not reuse_port_supported():
         uvicorn.run(
-            APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level=log_level
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,  # RequestContextMiddleware writes the access log, with request ids
         )
         return 0
     check_port_free(host, port)
@@ -108,7 +114,9 @@ def _worker(host: str, port: int, log_level: str, parent: int) -> None:
     # SIGINT too would take the second signal as "exit now" and skip its graceful shutdown.
     os.setpgrp()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    config = uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, log_level=log_level)
+    config = uvicorn.Config(
+        APP_FACTORY, factory=True, host=host, port=port, log_level=log_level, access_log=False
+    )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
 
 

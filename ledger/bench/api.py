@@ -4,16 +4,18 @@ same run, and batch ingest against one core's raw Ed25519 verifications.
 (a) hello-world requests/s (uvicorn, one worker) — the baseline;
 (b) single-entry submits, 32 concurrent clients: requests/s, p50, p99, ratio to (a);
 (c) 1000-entry batches into `serve --workers 2`: entries/s against raw Ed25519 verify/s.
-The load generator (ledger.bench.loadgen) runs as its own process.
+The load generator (ledger.bench.loadgen) runs as its own process. Each measure alternates
+with its baseline over ROUNDS rounds; a ratio is the median of the rounds' ratios.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -127,9 +129,33 @@ def _warn_if_resubmitted(console: Console, result: dict[str, float], distinct: i
         )
 
 
+ROUNDS = 3  # each measure alternates with its baseline this many times
+
+
+def _interleaved(
+    baseline: Callable[[], float], measure: Callable[[int], dict[str, float]], rounds: int
+) -> tuple[list[float], list[dict[str, float]]]:
+    """Alternate baseline and measure `rounds` times: this machine's speed drifts by a third
+    over minutes, so a ratio is only fair between figures taken side by side."""
+    baselines: list[float] = []
+    results: list[dict[str, float]] = []
+    for round_number in range(rounds):
+        baselines.append(baseline())
+        results.append(measure(round_number))
+    return baselines, results
+
+
+def _median_ratio(numerators: list[float], denominators: list[float]) -> float:
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True))
+
+
+def _ratios(numerators: list[float], denominators: list[float]) -> str:
+    return " ".join(f"{n / d:.2f}" for n, d in zip(numerators, denominators, strict=True))
+
+
 def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
     console = out or Console()
-    seconds = 3.0 if quick else 8.0
+    seconds = 2.0 if quick else 4.0  # per round; ROUNDS rounds per measure
     # Enough distinct envelopes that no request is a resubmission (answered from the ledger
     # instead of sequenced): 2,500 submits/s and 15 batches/s are above this machine's rates.
     submits, batches = int(2500 * seconds), int(15 * seconds)
@@ -138,49 +164,63 @@ def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
     )
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="sealchain-bench-api-") as tmp:
-        root = Path(tmp)
-        with serving_hello() as url:
-            _measure("hello", url, None, 1.0, requests=200, concurrency=32)  # warm up
-            hello = _measure("hello", url, None, seconds, requests=submits, concurrency=32)
-        figures["hello_rps"] = hello["rps"]
-
-        home = _bench_home(root)
+        home = _bench_home(Path(tmp))
         env = {"SEALCHAIN_EXTRA_APPS": BENCH_APP_SPEC}
-        with serving_ledger(home, env=env) as url:
-            single = _measure("submit", url, home, seconds, requests=submits, concurrency=32)
-        figures.update(
-            submit_rps=single["rps"],
-            submit_p50_ms=single["p50_ms"],
-            submit_p99_ms=single["p99_ms"],
-            submit_errors=single["errors"],
-            submit_vs_hello=single["rps"] / hello["rps"],
-        )
-        # The same comparison with both cores serving: two workers each side.
-        with serving_hello(workers=2) as url:
-            _measure("hello", url, None, 1.0, requests=200, concurrency=32)
-            hello2 = _measure("hello", url, None, seconds, requests=submits, concurrency=32)
-        with serving_ledger(home, "--workers", "2", env=env) as url:
-            single2 = _measure("submit", url, home, seconds, requests=submits, concurrency=32)
-        figures.update(
-            hello2_rps=hello2["rps"],
-            submit2_rps=single2["rps"],
-            submit2_p99_ms=single2["p99_ms"],
-            submit2_vs_hello2=single2["rps"] / hello2["rps"],
-        )
-        _warn_if_resubmitted(console, single, submits)
-        _warn_if_resubmitted(console, single2, submits)
 
-        verify_rate = ed25519_verifies_per_second(2.0 if quick else 4.0)
-        with serving_ledger(home, "--workers", "2", env=env) as url:
-            batch = _measure(
-                "batch", url, home, seconds, requests=batches, batch=1000, concurrency=4
+        def submit_rounds(
+            hello_url: str, ledger_url: str
+        ) -> tuple[list[float], list[dict[str, float]]]:
+            _measure("hello", hello_url, None, 1.0, requests=200, concurrency=32)  # warm up
+            return _interleaved(
+                lambda: _measure("hello", hello_url, None, seconds, requests=submits)["rps"],
+                lambda _round: _measure("submit", ledger_url, home, seconds, requests=submits),
+                ROUNDS,
             )
-        _warn_if_resubmitted(console, batch, batches)
+
+        with serving_hello() as hello_url, serving_ledger(home, env=env) as ledger_url:
+            hellos, singles = submit_rounds(hello_url, ledger_url)
+        # The same comparison with both cores serving: two workers each side.
+        with (
+            serving_hello(workers=2) as hello_url,
+            serving_ledger(home, "--workers", "2", env=env) as ledger_url,
+        ):
+            hellos2, singles2 = submit_rounds(hello_url, ledger_url)
+        for result in [*singles, *singles2]:
+            _warn_if_resubmitted(console, result, submits)
+        submit_rps = [r["rps"] for r in singles]
         figures.update(
-            raw_verify_per_s=verify_rate,
-            batch_entries_per_s=batch["items_per_second"],
-            batch_errors=batch["errors"],
-            batch_vs_verify=batch["items_per_second"] / verify_rate,
+            hello_rps=statistics.median(hellos),
+            submit_rps=statistics.median(submit_rps),
+            submit_p50_ms=statistics.median(r["p50_ms"] for r in singles),
+            submit_p99_ms=statistics.median(r["p99_ms"] for r in singles),
+            submit_errors=sum(r["errors"] for r in singles),
+            submit_vs_hello=_median_ratio(submit_rps, hellos),
+            hello2_rps=statistics.median(hellos2),
+            submit2_rps=statistics.median(r["rps"] for r in singles2),
+            submit2_p99_ms=statistics.median(r["p99_ms"] for r in singles2),
+            submit2_vs_hello2=_median_ratio([r["rps"] for r in singles2], hellos2),
+        )
+
+        with serving_ledger(home, "--workers", "2", env=env) as url:
+            verifies, ingests = _interleaved(
+                lambda: ed25519_verifies_per_second(seconds / 2),
+                lambda _round: _measure(
+                    "batch", url, home, seconds, requests=batches, batch=1000, concurrency=4
+                ),
+                ROUNDS,
+            )
+        for result in ingests:
+            _warn_if_resubmitted(console, result, batches)
+        ingest_rates = [r["items_per_second"] for r in ingests]
+        figures.update(
+            raw_verify_per_s=statistics.median(verifies),
+            batch_entries_per_s=statistics.median(ingest_rates),
+            batch_errors=sum(r["errors"] for r in ingests),
+            batch_vs_verify=_median_ratio(ingest_rates, verifies),
+        )
+        figures["rounds"] = ROUNDS
+        rounds_text = (
+            f"per round, (b): {_ratios(submit_rps, hellos)}; (c): {_ratios(ingest_rates, verifies)}"
         )
 
     table = Table(title="sealchain bench api")
@@ -212,5 +252,6 @@ def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
         f"{figures['batch_vs_verify']:.2f} of raw (goal 0.8)",
     )
     console.print(table)
+    console.print(rounds_text)
     console.print(machine_description())
     return figures

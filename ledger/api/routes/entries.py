@@ -94,6 +94,8 @@ BOOLEAN = TypeAdapter(bool)  # pydantic's reading of a boolean, as FastAPI's Que
 
 def query_flag(request: Request, name: str, *, default: bool) -> bool:
     """A boolean query parameter (the last one if repeated); InvalidRequest otherwise."""
+    if not request.scope.get("query_string"):
+        return default  # the common case, without parsing an empty query into a multidict
     values = request.query_params.getlist(name)
     if not values:
         return default
