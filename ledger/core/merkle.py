@@ -134,6 +134,27 @@ def inclusion_proof(index: int, size: int, nodes: NodeSource) -> list[bytes]:
     return [_range_hash(a, b, get) for a, b in _inclusion_ranges(index, 0, size)]
 
 
+def inclusion_proofs(indexes: Iterable[int], size: int, nodes: NodeSource) -> list[list[bytes]]:
+    """Audit paths for several leaves of one tree, each equal to `inclusion_proof`'s.
+
+    A subtree hash that several paths share is computed once: the entries of one block share
+    every level above the block, and the right edge of a tree whose size is not a power of two
+    is a chain of node hashes that each path would otherwise recompute."""
+    get = _getter(nodes)
+    known: dict[tuple[int, int], bytes] = {}
+    proofs: list[list[bytes]] = []
+    for index in indexes:
+        _check_index(index, size)
+        path: list[bytes] = []
+        for subtree in _inclusion_ranges(index, 0, size):
+            digest = known.get(subtree)
+            if digest is None:
+                digest = known[subtree] = _range_hash(subtree[0], subtree[1], get)
+            path.append(digest)
+        proofs.append(path)
+    return proofs
+
+
 def consistency_nodes(size1: int, size2: int) -> list[Coord]:
     if not 0 <= size1 <= size2:
         raise ValueError(f"sizes must satisfy 0 <= {size1} <= {size2}")

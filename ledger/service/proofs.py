@@ -63,7 +63,7 @@ def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int) -> lis
     coords = {c for i in indexes for c in merkle.inclusion_nodes(i, size)}
     found = Repository(conn).get_nodes(coords)
     _require(found, list(coords))
-    return [merkle.inclusion_proof(i, size, found) for i in indexes]
+    return merkle.inclusion_proofs(indexes, size, found)
 
 
 def receipts_for(conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
@@ -82,11 +82,10 @@ def receipts_in_block(block: BlockResult, indexes: Sequence[int]) -> list[Receip
     commit kept in memory: no database read. Raises KeyError if a proof node is missing."""
     assert block.header is not None
     size, note = block.header.size, block.checkpoint
+    paths = merkle.inclusion_proofs(indexes, size, block.nodes)
     return [
-        Receipt(
-            block.entries[i].as_dict(), i, tuple(merkle.inclusion_proof(i, size, block.nodes)), note
-        )
-        for i in indexes
+        Receipt(block.entries[i].as_dict(), i, tuple(path), note)
+        for i, path in zip(indexes, paths, strict=True)
     ]
 
 

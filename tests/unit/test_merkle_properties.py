@@ -183,6 +183,34 @@ def test_inclusion_proof_verifies_for_every_index_at_every_size() -> None:
             merkle.verify_inclusion(index, size, LEAF_HASHES[index], proof, ROOTS[size])
 
 
+@given(st.integers(1, N).flatmap(lambda n: st.tuples(st.lists(st.integers(0, n - 1)), st.just(n))))
+def test_inclusion_proofs_equal_one_proof_at_a_time(case: tuple[list[int], int]) -> None:
+    indexes, size = case
+    assert merkle.inclusion_proofs(indexes, size, NODES) == [
+        merkle.inclusion_proof(i, size, NODES) for i in indexes
+    ]
+
+
+def test_inclusion_proofs_hash_each_shared_subtree_once() -> None:
+    # The right edge of a 1000-leaf tree: every path through it needs the same range hashes.
+    calls = 0
+
+    def counting(level: int, i: int) -> bytes:
+        nonlocal calls
+        calls += 1
+        return NODES[(level, i)]
+
+    size = N
+    merkle.inclusion_proofs(range(size - 16, size), size, counting)
+    shared = calls
+    calls = 0
+    for i in range(size - 16, size):
+        merkle.inclusion_proof(i, size, counting)
+    assert shared < calls / 2, (shared, calls)
+    with pytest.raises(ValueError, match="outside"):
+        merkle.inclusion_proofs([0, size], size, NODES)
+
+
 def test_consistency_proof_verifies_for_every_pair_of_sizes() -> None:
     for size2 in range(N + 1):
         for size1 in range(size2 + 1):
