@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.api import create_app
+from ledger.api.app import app_from_env
 from ledger.core import merkle
 from ledger.core.envelope import format_ts, new_nonce, sign_envelope
 from ledger.core.keys import Signer
@@ -500,3 +503,30 @@ def test_docs_page_is_served_without_internet(api: TestClient) -> None:
 def test_every_problem_code_is_distinct() -> None:
     codes = [cls.code for cls in all_error_types()]
     assert len(codes) == len(set(codes))
+
+
+# --- the serving factory ----------------------------------------------------------------------
+
+
+def test_serving_factory_freezes_startup_objects(
+    ledger: LedgerFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `sealchain serve` builds its app with app_from_env, which takes the startup objects out of
+    # the cyclic collector (a full collection would walk them all again for every batch).
+    monkeypatch.setenv("SEALCHAIN_HOME", str(ledger.settings.home))
+    monkeypatch.setenv("SEALCHAIN_EXTRA_APPS", "tests.support.sample_app:SAMPLE_APP")
+    if ledger.settings.database_url:
+        monkeypatch.setenv("SEALCHAIN_DATABASE_URL", ledger.settings.database_url)
+    loggers = [logging.getLogger(n) for n in ("sealchain.access", "sealchain.api")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    gc.unfreeze()
+    try:
+        app = app_from_env()
+        assert gc.get_freeze_count() > 10_000
+        with TestClient(app) as client:
+            entry = ledger.sign("writer-a", "sample.note", {"text": "after the freeze"})
+            assert client.post("/v1/entries", content=entry.raw).status_code == 201
+    finally:
+        gc.unfreeze()
+        for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
