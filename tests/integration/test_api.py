@@ -395,6 +395,14 @@ def test_health_and_metrics(api: TestClient, ledger: LedgerFixture) -> None:
     assert "sealchain_block_entries_bucket" in metrics
 
 
+def test_unusual_methods_share_one_metric_series(api: TestClient) -> None:
+    for method in ("PROPFIND", "BREW", "MKCOL"):
+        assert api.request(method, "/v1/entries").status_code in (404, 405)
+    metrics = api.get("/metrics").text
+    assert 'sealchain_request_seconds_count{method="other",route="/v1/entries"} 3.0' in metrics
+    assert "PROPFIND" not in metrics
+
+
 def test_request_id_is_echoed(api: TestClient) -> None:
     response = api.get("/healthz", headers={"x-request-id": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
