@@ -56,9 +56,11 @@ class BodyLimitMiddleware:
             if int(declared) > limit:
                 await self._reject(send, limit)
                 return
-            # The server delivers exactly Content-Length bytes of body, so nothing to count.
-            await self.app(scope, receive, send)
-            return
+            if _header(scope, b"transfer-encoding") is None:
+                # The server delivers exactly Content-Length bytes, so there is nothing to count
+                # (with Transfer-Encoding too, the chunks decide the length: count them).
+                await self.app(scope, receive, send)
+                return
         seen = 0
 
         async def counting_receive() -> Message:
