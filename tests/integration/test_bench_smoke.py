@@ -45,3 +45,20 @@ def test_bench_core_quick_returns_every_figure() -> None:
     printed = buffer.getvalue()
     for heading in ("1. signatures", "2. appends into SQLite", "3. inclusion proof"):
         assert heading in printed
+
+
+def test_bench_api_alternates_each_measure_with_its_baseline() -> None:
+    from ledger.bench.api import _interleaved, _median_ratio
+
+    calls: list[str] = []
+    baselines, results = _interleaved(
+        lambda: calls.append("baseline") or 100.0 + len(calls),
+        lambda round_number: calls.append(f"measure {round_number}") or {"rps": 50.0},
+        3,
+    )
+    assert calls == ["baseline", "measure 0", "baseline", "measure 1", "baseline", "measure 2"]
+    assert baselines == [101.0, 103.0, 105.0]
+    assert results == [{"rps": 50.0}] * 3
+    # The median of per-round ratios, not a ratio of medians: a slow round's baseline pairs
+    # with that round's measure.
+    assert _median_ratio([10.0, 30.0, 50.0], [100.0, 100.0, 50.0]) == 0.3
