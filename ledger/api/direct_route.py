@@ -26,6 +26,8 @@ Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 class DirectRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         _require_direct_endpoint(endpoint)
+        if kwargs.get("dependencies"):
+            raise TypeError(f"{path}: a DirectRoute runs no dependencies; check in the endpoint")
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Endpoint:

@@ -4,7 +4,7 @@ machinery, and refused at definition time when its endpoint does not fit."""
 from __future__ import annotations
 
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.testclient import TestClient
 
@@ -79,3 +79,8 @@ async def no_request(q: str) -> Response:
 def test_refuses_endpoints_that_do_not_fit(endpoint, why: str) -> None:
     with pytest.raises(TypeError, match=why):
         app_with(endpoint)
+
+
+def test_refuses_dependencies_it_would_not_run() -> None:
+    with pytest.raises(TypeError, match="runs no dependencies"):
+        app_with(echo, dependencies=[Depends(lambda: None)])
