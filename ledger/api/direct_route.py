@@ -31,6 +31,8 @@ class DirectRoute(APIRoute):
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Endpoint:
+        # `handle` below serves requests; this only keeps FastAPI from building (at start-up)
+        # a dependency-solving handler for an endpoint that never uses one.
         return cast(Endpoint, self.endpoint)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -129,13 +129,12 @@ def inclusion_nodes(index: int, size: int) -> list[Coord]:
 
 def inclusion_proof(index: int, size: int, nodes: NodeSource) -> list[bytes]:
     """Audit path for leaf `index` in a tree of `size` leaves, from stored perfect subtrees."""
-    _check_index(index, size)
-    get = _getter(nodes)
-    return [_range_hash(a, b, get) for a, b in _inclusion_ranges(index, 0, size)]
+    (path,) = inclusion_proofs([index], size, nodes)
+    return path
 
 
 def inclusion_proofs(indexes: Iterable[int], size: int, nodes: NodeSource) -> list[list[bytes]]:
-    """Audit paths for several leaves of one tree, each equal to `inclusion_proof`'s.
+    """Audit paths for several leaves of one tree, from stored perfect subtrees.
 
     A subtree hash that several paths share is computed once: the entries of one block share
     every level above the block, and the right edge of a tree whose size is not a power of two
