@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+
+import pytest
 
 from ledger.core.receipt import verify_receipt
+from ledger.errors import LedgerError, StateConflict
 from ledger.home import Home
 from ledger.service.audit import audit
 from ledger.service.group_commit import GroupCommitter
+from ledger.service.pipeline import Candidate
 from ledger.service.proofs import receipt_for, receipts_in_block
-from ledger.service.sequencer import Accepted
+from ledger.service.sequencer import Accepted, parse_each
 from ledger.storage.engine import read_transaction
 from ledger.storage.repository import Repository
 from tests.support.ledgers import LedgerFixture
@@ -75,3 +80,43 @@ def test_receipts_built_in_memory_equal_receipts_read_from_storage(ledger: Ledge
         assert in_memory == stored
         for receipt in in_memory:
             verify_receipt(receipt, policy)
+
+
+def _finishes(call: Callable[[], object], seconds: float) -> list[object]:
+    """Run `call` in a thread; its result if it returns within `seconds`, else []."""
+    results: list[object] = []
+    thread = threading.Thread(target=lambda: results.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return results
+
+
+def test_prechecks_pause_while_this_process_writes_a_block(ledger: LedgerFixture) -> None:
+    sequencer = ledger.sequencer
+    raws = [ledger.sign("writer-a", "sample.note", {"text": f"p{i}"}).raw for i in range(3)]
+    sequencer.precheck_all(raws[:1])  # loads the member cache the event loop's precheck uses
+    results: list[list[Candidate | LedgerError]] = []
+    finished = threading.Event()
+
+    def precheck() -> None:
+        results.append(sequencer.precheck_all(raws))
+        finished.set()
+
+    with sequencer._holding_write_lock():
+        threading.Thread(target=precheck, daemon=True).start()
+        # Three prechecks take about a millisecond; held back, they do not finish in 0.5 s.
+        assert not finished.wait(0.5)
+        # The event loop's cache-only precheck never waits: it would stall every connection.
+        (cached,) = _finishes(lambda: sequencer.precheck_cached(parse_each(raws)), 30)
+        assert isinstance(cached, list) and all(isinstance(c, Candidate) for c in cached)
+    assert finished.wait(30)
+    assert all(isinstance(c, Candidate) for c in results[0])
+
+
+def test_a_failed_block_write_does_not_hold_prechecks_back(ledger: LedgerFixture) -> None:
+    genesis = Home(ledger.settings.home).genesis_path.read_bytes().strip()
+    with pytest.raises(StateConflict, match="already has a genesis"):
+        ledger.sequencer.commit_genesis(genesis)  # refused inside the write transaction
+    raw = ledger.sign("writer-a", "sample.note", {"text": "after"}).raw
+    (checked,) = _finishes(lambda: ledger.sequencer.precheck_all([raw]), 30)
+    assert isinstance(checked, list) and isinstance(checked[0], Candidate)
