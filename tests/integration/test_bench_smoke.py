@@ -62,3 +62,26 @@ def test_bench_api_alternates_each_measure_with_its_baseline() -> None:
     # The median of per-round ratios, not a ratio of medians: a slow round's baseline pairs
     # with that round's measure.
     assert _median_ratio([10.0, 30.0, 50.0], [100.0, 100.0, 50.0]) == 0.3
+
+
+@pytest.mark.slow
+def test_bench_api_quick_runs_every_measure_without_errors() -> None:
+    from ledger.bench.api import run as run_api
+
+    buffer = io.StringIO()
+    figures = run_api(quick=True, out=Console(file=buffer, width=120))
+    for name in (
+        "hello_rps",
+        "submit_rps",
+        "submit_vs_hello",
+        "hello2_rps",
+        "submit2_rps",
+        "raw_verify_per_s",
+        "batch_entries_per_s",
+        "batch_vs_verify",
+    ):
+        assert math.isfinite(figures[name]) and figures[name] > 0, name
+    # Every submit and every batch was answered with success: the figures count real entries.
+    assert figures["submit_errors"] == 0
+    assert figures["batch_errors"] == 0
+    assert "per round, (b):" in buffer.getvalue()
