@@ -15,11 +15,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -106,6 +108,7 @@ def _measure(
             url, "/v1/entries", method="POST", lines=lines, concurrency=32, seconds=seconds
         )
     lines = _signed_lines(home, int(options["requests"]), per_line=1000)
+    size_before, started = _tree_size(url), time.perf_counter()
     result = run_wrk(
         url,
         "/v1/entries/batch?receipts=false",
@@ -117,8 +120,19 @@ def _measure(
         # over the workers' sockets instead of pinning each client to one worker for the run.
         new_connections=True,
     )
-    result["items_per_second"] = result["rps"] * 1000
+    # Ingest is what the ledger committed, by its checkpoint, from just before wrk starts to
+    # just after it ends. wrk's own count, reported beside it, leaves out the batches still
+    # in flight when it stops (their blocks commit all the same) but starts its clock later;
+    # the two agree within about 5 %.
+    committed = _tree_size(url) - size_before
+    result["items_per_second"] = committed / (time.perf_counter() - started)
+    result["answered_items_per_second"] = result["rps"] * 1000
     return result
+
+
+def _tree_size(url: str) -> int:
+    size: int = httpx.get(url + "/v1/checkpoint", timeout=30).raise_for_status().json()["size"]
+    return size
 
 
 def _warn_if_resubmitted(console: Console, result: dict[str, float], distinct: int) -> None:
@@ -228,6 +242,9 @@ def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
         figures.update(
             raw_verify_per_s=statistics.median(verifies),
             batch_entries_per_s=statistics.median(ingest_rates),
+            batch_answered_per_s=statistics.median(
+                r.get("answered_items_per_second", r["items_per_second"]) for r in ingests
+            ),
             batch_errors=sum(r["errors"] for r in ingests),
             batch_vs_verify=_median_ratio(ingest_rates, verifies),
         )
@@ -263,6 +280,11 @@ def run(*, quick: bool = False, out: Console | None = None) -> dict[str, float]:
         "    batch ingest entries/s, --workers 2",
         f"{figures['batch_entries_per_s']:.0f}",
         f"{figures['batch_vs_verify']:.2f} of raw (goal 0.8)",
+    )
+    table.add_row(
+        "    entries/s in batches answered in the round (wrk)",
+        f"{figures['batch_answered_per_s']:.0f}",
+        "",
     )
     console.print(table)
     console.print(rounds_text)

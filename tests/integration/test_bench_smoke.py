@@ -79,6 +79,7 @@ def test_bench_api_quick_runs_every_measure_without_errors() -> None:
         "raw_verify_per_s",
         "batch_entries_per_s",
         "batch_vs_verify",
+        "batch_answered_per_s",
     ):
         assert math.isfinite(figures[name]) and figures[name] > 0, name
     # Every submit and every batch was answered with success: the figures count real entries.
