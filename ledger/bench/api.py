@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
 from ledger.bench.core import BENCH_APP, ed25519_verifies_per_second, machine_description
 from ledger.bench.loadgen import run_wrk, wrk_available
+from ledger.client import LedgerClient
 from ledger.config import Settings
 from ledger.core.envelope import sign_envelope
 from ledger.home import Home
@@ -108,31 +108,27 @@ def _measure(
             url, "/v1/entries", method="POST", lines=lines, concurrency=32, seconds=seconds
         )
     lines = _signed_lines(home, int(options["requests"]), per_line=1000)
-    size_before, started = _tree_size(url), time.perf_counter()
-    result = run_wrk(
-        url,
-        "/v1/entries/batch?receipts=false",
-        method="POST",
-        lines=lines,
-        concurrency=int(options.get("concurrency", 2)),
-        seconds=seconds,
-        # A bulk loader's few long requests: connecting for each lets the kernel spread them
-        # over the workers' sockets instead of pinning each client to one worker for the run.
-        new_connections=True,
-    )
-    # Ingest is what the ledger committed, by its checkpoint, from just before wrk starts to
-    # just after it ends. wrk's own count, reported beside it, leaves out the batches still
-    # in flight when it stops (their blocks commit all the same) but starts its clock later;
-    # the two agree within about 5 %.
-    committed = _tree_size(url) - size_before
-    result["items_per_second"] = committed / (time.perf_counter() - started)
+    # Ingest is what the ledger committed, by its verified checkpoint, from just before wrk
+    # starts to just after it ends. wrk's own count, reported beside it, leaves out the
+    # batches still in flight when it stops (their blocks commit all the same) but starts
+    # its clock later; the two agree within about 5 %.
+    with LedgerClient(url, policy=Home(home).trust_policy()) as client:
+        size_before, started = client.get_checkpoint()[0].size, time.perf_counter()
+        result = run_wrk(
+            url,
+            "/v1/entries/batch?receipts=false",
+            method="POST",
+            lines=lines,
+            concurrency=int(options.get("concurrency", 2)),
+            seconds=seconds,
+            # A bulk loader's few long requests: connecting for each lets the kernel spread them
+            # over the workers' sockets instead of pinning each client to one worker for the run.
+            new_connections=True,
+        )
+        committed = client.get_checkpoint()[0].size - size_before
+        result["items_per_second"] = committed / (time.perf_counter() - started)
     result["answered_items_per_second"] = result["rps"] * 1000
     return result
-
-
-def _tree_size(url: str) -> int:
-    size: int = httpx.get(url + "/v1/checkpoint", timeout=30).raise_for_status().json()["size"]
-    return size
 
 
 def _warn_if_resubmitted(console: Console, result: dict[str, float], distinct: int) -> None:
