@@ -167,19 +167,24 @@ class MembershipProjection:
 
     @staticmethod
     def _keep_an_admin(repo: Repository, current: MemberRow, body: MemberUpdate) -> None:
-        """Refuse the update that would leave the consortium without an active admin."""
+        """Refuse the update that would leave no admin able to sign: an admin counts only while
+        it is active and holds an unrevoked key, or a sole admin could be left without a key.
+
+        Key revocations need no such check: the admin signing one keeps its own key."""
         loses_admin = ADMIN_ROLE in current.roles and (
             body.active is False or (body.roles is not None and ADMIN_ROLE not in body.roles)
         )
         if not loses_admin:
             return
-        others = [
-            m
+        admins = {
+            m.org
             for m in repo.all_members()
             if m.org != current.org and m.active and ADMIN_ROLE in m.roles
-        ]
-        if not others:
-            raise StateConflict(f"{current.org!r} is the last active admin and must stay one")
+        }
+        if not any(k.org in admins and k.revoked_at is None for k in repo.all_keys()):
+            raise StateConflict(
+                f"{current.org!r} is the last active admin with an unrevoked key and must stay one"
+            )
 
     def apply(self, conn: Connection, entry: SequencedEntry) -> None:
         repo, body, at = Repository(conn), entry.body, entry.index

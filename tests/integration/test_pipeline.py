@@ -265,6 +265,31 @@ def test_rejects_removing_the_last_admin(ledger: LedgerFixture) -> None:
     assert_rejected(ledger, env.raw, "state-conflict")
 
 
+def test_rejects_leaving_only_an_admin_without_keys(ledger: LedgerFixture) -> None:
+    """A second admin whose every key is revoked cannot sign, so it does not count."""
+    key_id = ledger.signers["writer-a"].key_id_hex
+    promote = {"org": "writer-a", "roles": ["ledger.admin"]}
+    ledger.accept(ledger.sign("admin", "ledger.member.update", promote))
+    ledger.accept(ledger.sign("admin", "ledger.key.revoke", {"org": "writer-a", "key": key_id}))
+    step_down = ledger.sign("admin", "ledger.member.update", {"org": "admin", "roles": []})
+    err = assert_rejected(ledger, step_down.raw, "state-conflict")
+    assert "unrevoked key" in err.detail
+    fresh = Signer.generate("sealchain.test/org/writer-a")
+    ledger.accept(ledger.sign("admin", "ledger.key.add", {"org": "writer-a", "vkey": fresh.vkey}))
+    ledger.accept(ledger.sign("admin", "ledger.member.update", {"org": "admin", "roles": []}))
+
+
+def test_rejects_leaving_no_usable_admin_within_one_block(ledger: LedgerFixture) -> None:
+    promote = {"org": "writer-a", "roles": ["ledger.admin"]}
+    ledger.accept(ledger.sign("admin", "ledger.member.update", promote))
+    key_id = ledger.signers["writer-a"].key_id_hex
+    revoke = ledger.sign("admin", "ledger.key.revoke", {"org": "writer-a", "key": key_id})
+    step_down = ledger.sign("admin", "ledger.member.update", {"org": "admin", "active": False})
+    outcomes = ledger.submit(revoke, step_down)
+    assert isinstance(outcomes[0], Accepted)
+    assert isinstance(outcomes[1], LedgerError) and outcomes[1].code == "state-conflict"
+
+
 def test_member_added_later_can_write(ledger: LedgerFixture) -> None:
     newcomer = Signer.generate("sealchain.test/org/newcomer")
     body = {"org": "newcomer", "name": "New", "roles": ["sample.writer"], "vkeys": [newcomer.vkey]}
