@@ -4,7 +4,8 @@ Checked, in log order: every block header (canonical bytes, stored hash, link to
 first/count/size), every entry (canonical bytes, tx_id, columns, signature by a key its org held
 at that index, role, body, nonce row), every stored Merkle node against the one recomputed from
 the entries, every block root, every checkpoint (log signature, origin, size, root) and
-cosignature. Finally the row counts, so extra rows are caught as well as missing ones.
+cosignature. Finally the row counts, so extra rows are caught as well as missing ones, and the
+`members` and `member_keys` tables against the membership the governance entries define.
 
 Memory is flat in the ledger size: entries and blocks are read in pages, the tree is a compact
 range, and only the membership (a few keys per org) is held.
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -33,10 +35,11 @@ from ledger.service.membership import (
     KeyAdd,
     KeyRevoke,
     MemberAdd,
+    MemberSpec,
     MemberUpdate,
 )
 from ledger.storage.engine import is_sqlite
-from ledger.storage.repository import Repository, StoredEntry
+from ledger.storage.repository import KeyRow, MemberRow, Repository, StoredEntry
 from ledger.storage.tables import blocks, checkpoints, cosignatures, entries, nodes, nonces
 
 PAGE = 500
@@ -92,10 +95,12 @@ class _Key:
 
 @dataclass
 class _Membership:
-    """Governance state replayed from the entries themselves, never from the projection tables."""
+    """Governance state replayed from the entries themselves, never from the projection tables.
 
-    roles: dict[str, set[str]] = field(default_factory=dict)
-    active: dict[str, bool] = field(default_factory=dict)
+    It keeps whole rows, as `MembershipProjection` writes them, so that the audit can also hold
+    the `members` and `member_keys` tables (which the live checks read) against the entries."""
+
+    members: dict[str, MemberRow] = field(default_factory=dict)
     keys: dict[tuple[str, str], _Key] = field(default_factory=dict)
     log: Verifier | None = None
     witnesses: dict[str, Verifier] = field(default_factory=dict)
@@ -106,14 +111,22 @@ class _Membership:
             self.witnesses = {w.name: parse_vkey(w.vkey) for w in body.witnesses}
             for spec in body.members:
                 extra = {ADMIN_ROLE} if spec.org in body.admins else set()
-                self._add(index, spec.org, set(spec.roles) | extra, spec.vkeys)
+                self._add(index, spec, set(spec.roles) | extra)
         elif isinstance(body, MemberAdd):
-            self._add(index, body.org, set(body.roles), body.vkeys)
+            self._add(index, body, set(body.roles))
         elif isinstance(body, MemberUpdate):
-            if body.roles is not None:
-                self.roles[body.org] = set(body.roles)
-            if body.active is not None:
-                self.active[body.org] = body.active
+            current = self.members.get(body.org)
+            if current is None:
+                raise _Fault(f"entry {index}", f"updates {body.org!r}, which is not a member")
+            self.members[body.org] = MemberRow(
+                org=body.org,
+                name=current.name if body.name is None else body.name,
+                roles=current.roles if body.roles is None else tuple(sorted(set(body.roles))),
+                filing=current.filing if body.filing is None else body.filing,
+                active=current.active if body.active is None else body.active,
+                added_at=current.added_at,
+                updated_at=index,
+            )
         elif isinstance(body, KeyAdd):
             v = parse_vkey(body.vkey)
             self.keys[(body.org, v.key_id_hex)] = _Key(v, index)
@@ -125,12 +138,23 @@ class _Membership:
                 )
             revoked.revoked_at = index
 
-    def _add(self, index: int, org: str, roles: set[str], vkeys: list[str]) -> None:
-        self.roles[org] = roles
-        self.active[org] = True
-        for vkey in vkeys:
+    def _add(self, index: int, spec: MemberSpec, roles: set[str]) -> None:
+        self.members[spec.org] = MemberRow(
+            spec.org, spec.name, tuple(sorted(roles)), spec.filing, True, index, index
+        )
+        for vkey in spec.vkeys:
             v = parse_vkey(vkey)
-            self.keys[(org, v.key_id_hex)] = _Key(v, index)
+            self.keys[(spec.org, v.key_id_hex)] = _Key(v, index)
+
+    def is_active(self, org: str) -> bool:
+        member = self.members.get(org)
+        return member is not None and member.active
+
+    def key_rows(self) -> list[KeyRow]:
+        return [
+            KeyRow(org, key_id, k.verifier.vkey, k.added_at, k.revoked_at)
+            for (org, key_id), k in self.keys.items()
+        ]
 
 
 class _Auditor:
@@ -228,6 +252,7 @@ class _Auditor:
         if prev is None:
             raise _Fault("block 0", "is missing: the ledger has no genesis block")
         self._check_counts(prev)
+        self._check_membership_tables()
         return self.result
 
     def _check_entry(self, stored: StoredEntry, height: int) -> None:
@@ -280,10 +305,10 @@ class _Auditor:
             raise _Fault(where, "signature does not verify")
         if idx == 0:
             return
-        if not self.members.active.get(envelope.org, False):
+        if not self.members.is_active(envelope.org):
             raise _Fault(where, f"org {envelope.org!r} was not an active member here")
         if not self.registry.write_policy.permits(
-            record_type.name, self.members.roles[envelope.org]
+            record_type.name, self.members.members[envelope.org].roles
         ):
             raise _Fault(where, f"org {envelope.org!r} lacked the role for {record_type.name}")
         self.members.apply(idx, body)
@@ -339,6 +364,43 @@ class _Auditor:
             raise _Fault("table checkpoints", "holds checkpoints that belong to no block")
         if count(cosignatures) != self.result.cosignatures:
             raise _Fault("table cosignatures", "holds cosignatures for unknown checkpoints")
+
+    def _check_membership_tables(self) -> None:
+        """The live checks read members and keys from these tables, not from the entries: an
+        edited row (a key added or un-revoked, a role granted) would let the server accept what
+        the governance entries forbid, so each row must be the one the entries define."""
+        _same_rows(
+            "table members",
+            {m.org: m for m in self.repo.all_members()},
+            self.members.members,
+        )
+        _same_rows(
+            "table member_keys",
+            {f"{k.org}/{k.key_id}": k for k in self.repo.all_keys()},
+            {f"{k.org}/{k.key_id}": k for k in self.members.key_rows()},
+        )
+
+
+Row = TypeVar("Row", MemberRow, KeyRow)
+
+
+def _same_rows(where: str, stored: dict[str, Row], replayed: dict[str, Row]) -> None:
+    for name in sorted(stored.keys() | replayed.keys()):
+        found, expected = stored.get(name), replayed.get(name)
+        if found == expected:
+            continue
+        if found is None:
+            raise _Fault(where, f"has no row for {name}, which the governance entries define")
+        if expected is None:
+            raise _Fault(where, f"holds a row for {name} that no governance entry defines")
+        differing = [
+            f.name for f in fields(expected) if getattr(found, f.name) != getattr(expected, f.name)
+        ]
+        raise _Fault(
+            where,
+            f"row for {name} differs from the governance entries in {', '.join(differing)}; "
+            "rebuild it with `sealchain reindex`",
+        )
 
 
 def audit(

@@ -38,6 +38,7 @@ class LedgerModel(RuleBasedStateMachine):
         self.size = 1  # genesis
         self.claimed: dict[str, str] = {}
         self.revoked: set[str] = set()
+        self.reader_writes = False  # the reader starts without the sample.writer role
         self.accepted: list[Envelope] = []
         self.used_nonces: dict[str, list[str]] = {org: [] for org in (*ORGS, "admin")}
 
@@ -50,7 +51,7 @@ class LedgerModel(RuleBasedStateMachine):
     def expected_code(self, env: Envelope, block_claims: dict[str, str]) -> str | None:
         if env.org in self.revoked:
             return "revoked-key"
-        if env.org == "reader" and env.type.startswith("sample."):
+        if env.org == "reader" and env.type.startswith("sample.") and not self.reader_writes:
             return "forbidden-role"
         if env.type == "sample.claim":
             item = env.body["item"]
@@ -133,6 +134,16 @@ class LedgerModel(RuleBasedStateMachine):
         env = self.ledger.sign("admin", "ledger.key.revoke", {"org": "writer-b", "key": key})
         self.check(env, None, self.ledger.submit(env)[0])
         self.revoked.add("writer-b")
+
+    @rule(writes=st.booleans(), name=st.none() | st.text(min_size=1, max_size=40))
+    def update_reader(self, writes: bool, name: str | None) -> None:
+        """Governance that changes what the live checks read from the members table."""
+        body: dict[str, object] = {"org": "reader", "roles": ["sample.writer"] if writes else []}
+        if name is not None:
+            body["name"] = name
+        env = self.ledger.sign("admin", "ledger.member.update", body)
+        self.check(env, None, self.ledger.submit(env)[0])
+        self.reader_writes = writes
 
     @rule()
     def fresh_nonce_from_unknown_org_is_refused(self) -> None:

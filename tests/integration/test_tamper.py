@@ -628,6 +628,35 @@ CASES: list[Case] = [
         sql(f"UPDATE blocks SET height = {LAST_BLOCK + 1} WHERE height = {LAST_BLOCK}"),
         f"block {LAST_BLOCK}",
     ),
+    # the membership projection, which the live checks read instead of the entries
+    Case(
+        "member-role-granted",
+        sql(
+            "UPDATE members SET roles = '[\"ledger.admin\",\"sample.writer\"]' "
+            "WHERE org = 'writer-a'"
+        ),
+        "table members",
+        quick=True,
+    ),
+    Case(
+        "member-deactivated",
+        sql("UPDATE members SET active = false WHERE org = 'reader'"),
+        "table members",
+    ),
+    Case(
+        "member-key-added",
+        sql(
+            "INSERT INTO member_keys (org, key_id, vkey, added_at, revoked_at) "
+            "SELECT org, 'deadbeef', vkey, added_at, NULL FROM member_keys WHERE org = 'writer-a'"
+        ),
+        "table member_keys",
+        quick=True,
+    ),
+    Case(
+        "member-key-revoked",
+        sql("UPDATE member_keys SET revoked_at = 5 WHERE org = 'writer-b'"),
+        "table member_keys",
+    ),
 ]
 
 assert len({c.id for c in CASES}) == len(CASES)
