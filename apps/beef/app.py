@@ -8,7 +8,7 @@ from apps.beef.cli import scan_command
 from apps.beef.projection import BeefProjection
 from apps.beef.routes import MAX_PHOTO_BYTES
 from apps.beef.rules import RECEIVING_ROLES
-from apps.beef.tables import metadata
+from apps.beef.tables import metadata, scans
 from ledger.service.app import App, RecordType
 
 PROCESSOR, EXPORTER, CARRIER = "beef.processor", "beef.exporter", "beef.carrier"
@@ -68,6 +68,7 @@ APP = App(
     record_types=RECORD_TYPES,
     projection=BeefProjection(),
     metadata=metadata,
+    off_ledger_tables=frozenset({scans.name}),
     router=routes.router,
     pages=routes.pages,
     commands={"scan": scan_command},

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, Table
 
 from ledger.core.envelope import Envelope
 from ledger.core.policy import RoleWritePolicy
@@ -65,6 +65,9 @@ class App:
     record_types: list[RecordType]
     projection: Projection | None = None
     metadata: MetaData | None = None  # the projection's own tables (derived; rebuilt by reindex)
+    # Tables in `metadata` that hold data kept off the ledger (a scan counter, say): `clear`
+    # leaves them alone and `sealchain audit --projections` does not compare them.
+    off_ledger_tables: frozenset[str] = frozenset()
     router: Any = None  # FastAPI router mounted at /v1/<name>
     pages: Any = None  # FastAPI router mounted at the site root (public pages, Digital Links)
     cli: Any = None  # typer app added as `sealchain <name> ...`
@@ -129,6 +132,16 @@ class Registry:
 
     def projection_metadata(self) -> list[MetaData]:
         return [app.metadata for app in self.apps if app.metadata is not None]
+
+    def derived_tables(self) -> list[Table]:
+        """Every app table whose rows a replay of the entries must reproduce exactly."""
+        return [
+            table
+            for app in self.apps
+            if app.metadata is not None
+            for table in app.metadata.sorted_tables
+            if table.name not in app.off_ledger_tables
+        ]
 
 
 def discover_apps() -> list[App]:

@@ -65,6 +65,21 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def rolled_back_transaction(engine: Engine) -> Iterator[Connection]:
+    """The write lock and a transaction that is always rolled back: for working out what a
+    change would write (a replay of the entries, to compare with what is stored), keeping
+    nothing. Blocks commit meanwhile wait, as for any write transaction."""
+    with engine.connect().execution_options(sealchain_write=True) as conn:
+        transaction = conn.begin()
+        try:
+            if not is_sqlite(conn):
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEQUENCER_LOCK_ID})
+            yield conn
+        finally:
+            transaction.rollback()
+
+
+@contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A read-only snapshot (one transaction); never takes the write lock."""
     with engine.connect() as conn, conn.begin():

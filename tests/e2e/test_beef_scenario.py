@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -135,8 +138,39 @@ def test_trace_and_csv_for_a_signed_member(told) -> None:
 
 def test_audit_after_the_story(told) -> None:
     _, home, _, _ = told
-    result = CliRunner().invoke(app, ["audit", "--home", str(home)])
+    result = CliRunner().invoke(app, ["audit", "--home", str(home), "--projections"])
     assert result.exit_code == 0, result.output
+    assert "projections ok" in result.output, result.output
+
+
+def test_projections_audit_finds_an_edited_holder_but_not_scan_counts(told, tmp_path: Path) -> None:
+    """On a copy (the served ledger stays as it is): the scan counter is kept off the ledger
+    and may change; a pack's holder is the ledger's state and may not."""
+    _, home, _, _ = told
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("ledger.db*"))
+    with (
+        closing(sqlite3.connect(home / "ledger.db")) as src,
+        closing(sqlite3.connect(copy / "ledger.db")) as dst,
+    ):
+        src.backup(dst)
+        scanned = dst.execute("UPDATE beef_scans SET count = count + 100").rowcount
+        assert scanned > 0, "the story scans packs, so their counters exist"
+        dst.commit()
+    audit_copy = ["audit", "--home", str(copy), "--projections"]
+    result = CliRunner().invoke(app, audit_copy)
+    assert result.exit_code == 0, result.output
+    with closing(sqlite3.connect(copy / "ledger.db")) as db:
+        (uri,) = db.execute(
+            "SELECT uri FROM beef_objects WHERE kind = 'pack' AND holder != 'retail-c' LIMIT 1"
+        ).fetchone()
+        db.execute("UPDATE beef_objects SET holder = 'retail-c' WHERE uri = ?", (uri,))
+        db.commit()
+    result = CliRunner().invoke(app, audit_copy)
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert f"table beef_objects: row uri={uri!r} differs" in flat, flat
+    assert "in holder" in flat, flat
 
 
 def test_qr_image_route_serves_the_printed_code(told) -> None:

@@ -168,6 +168,7 @@ def test_demo_initialises_serves_and_reports(tmp_path: Path) -> None:
     first = invoke("demo", "--home", home, "--check", "--port", port, "--out", out)
     assert first.exit_code == 0, first.output
     assert "Initialised the demo consortium" in first.output and "Audit: ok" in first.output
+    assert "Projections: ok" in first.output, first.output
     again = invoke("demo", "--home", home, "--check", "--port", port, "--out", out)
     assert again.exit_code == 0 and "already initialised" in again.output
 

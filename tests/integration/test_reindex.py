@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, insert, select
 from typer.testing import CliRunner
 
+from apps.beef.tables import scans as beef_scans
 from ledger.cli import app
 from ledger.core.keys import Signer
+from ledger.service.projection_audit import check_projections
 from ledger.service.reindex import reindex
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import Repository
 from ledger.storage.tables import DERIVED_TABLES
-from tests.support.ledgers import LedgerFixture
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.support.ledgers import LedgerFixture, make_ledger
 from tests.support.sample_app import claims, note_counts
 
 PROJECTED = (*DERIVED_TABLES, claims, note_counts)
@@ -61,3 +67,38 @@ def test_reindex_repairs_damaged_projections(ledger: LedgerFixture) -> None:
 def _env(ledger: LedgerFixture) -> dict[str, str]:
     url = ledger.settings.database_url
     return {"SEALCHAIN_DATABASE_URL": url} if url else {}
+
+
+def test_projection_check_on_postgres_ignores_scans_counted_during_the_replay(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL runs the check at READ COMMITTED while scans go on being counted: a table an
+    app keeps off the ledger must not be compared, or a scan committed mid-check would show as
+    a difference. (On SQLite the check holds the only write lock, so nothing can change.)"""
+    url = create_pg_database()
+    ledger = make_ledger(tmp_path / "home", url)
+    scanner = create_engine(url)
+    try:
+        ledger.fill(30, 10)
+
+        def scan_meanwhile(done: int, total: int) -> None:
+            with scanner.begin() as conn:
+                conn.execute(
+                    insert(beef_scans).values(
+                        uri=f"https://id.gs1.org/01/09312345000012/10/L1/21/{done}",
+                        count=1,
+                        after_sale=0,
+                        first_at="2026-12-02T00:00:00.000Z",
+                        last_at="2026-12-02T00:00:00.000Z",
+                    )
+                )
+
+        check = check_projections(ledger.node.engine, ledger.node.registry, progress=scan_meanwhile)
+        assert check.ok, check.first_bad
+        assert check.entries == 31
+        with scanner.connect() as conn:  # the scan committed; only the replay was rolled back
+            assert conn.execute(select(func.count()).select_from(beef_scans)).scalar_one() == 1
+    finally:
+        scanner.dispose()
+        ledger.close()
+        drop_pg_database(url)

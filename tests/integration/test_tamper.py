@@ -12,6 +12,7 @@ real CLI. Each case states exactly where the audit must report the fault, e.g. "
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,8 +155,8 @@ def tampered_copy(built: Built, tmp: Path, mutate: Mutation | None) -> Iterator[
             drop_pg_database(url)
 
 
-def run_audit(copy: Copy) -> Any:
-    return CliRunner().invoke(app, ["audit", "--home", str(copy.home)], env=copy.env)
+def run_audit(copy: Copy, *options: str) -> Any:
+    return CliRunner().invoke(app, ["audit", "--home", str(copy.home), *options], env=copy.env)
 
 
 # --- mutations: plain SQL, each checked to touch exactly the rows it means to ---------------------
@@ -632,7 +633,7 @@ CASES: list[Case] = [
     Case(
         "member-role-granted",
         sql(
-            "UPDATE members SET roles = '[\"ledger.admin\",\"sample.writer\"]' "
+            'UPDATE members SET roles = \'["ledger.admin","sample.writer"]\' '
             "WHERE org = 'writer-a'"
         ),
         "table members",
@@ -704,3 +705,64 @@ def test_audit_command_exits_1_in_a_subprocess(built: Built, tmp_path: Path) -> 
         )
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"audit FAILED at entry {MID_ENTRY}: entry {MID_ENTRY}:" in done.stdout, done.stdout
+
+
+# --- app projections: `sealchain audit --projections` ---------------------------------------------
+
+# fill() claims item-<n> for every n divisible by 5 (44 claims; writer-b when n % 3 == 0) and
+# counts the other entries as notes of writer-a and writer-b: 46 derived rows in 2 tables.
+PROJECTED_ROWS = 44 + 2
+
+PROJECTION_CASES = [
+    Case(
+        "claim-holder-changed",
+        sql("UPDATE sample_claims SET org = 'writer-a' WHERE item = 'item-0'"),
+        "table sample_claims: row item='item-0' differs from a replay of the entries in org",
+    ),
+    Case(
+        "claim-deleted",
+        sql("DELETE FROM sample_claims WHERE item = 'item-5'"),
+        "table sample_claims: lacks the row item='item-5', which the entries produce",
+    ),
+    Case(
+        "claim-invented",
+        sql("INSERT INTO sample_claims (item, org, idx) VALUES ('item-999', 'writer-a', 3)"),
+        "table sample_claims: holds the row item='item-999', which no entry produces",
+    ),
+    Case(
+        "note-count-changed",
+        sql("UPDATE sample_note_counts SET notes = notes + 1 WHERE org = 'writer-a'"),
+        "table sample_note_counts: row org='writer-a' differs from a replay of the entries "
+        "in notes",
+    ),
+]
+
+
+def test_projections_of_an_untouched_copy_equal_a_replay(built: Built, tmp_path: Path) -> None:
+    with tampered_copy(built, tmp_path, None) as copy:
+        result = run_audit(copy, "--projections")
+    assert result.exit_code == 0, result.output
+    # 2 tables of the sample app, and those of any other installed app (empty here)
+    found = re.search(
+        r"projections ok: (\d+) rows in (\d+) tables equal a replay of (\d+)", result.output
+    )
+    assert found, result.output
+    rows, tables, entries = map(int, found.groups())
+    assert (rows, entries) == (PROJECTED_ROWS, SIZE) and tables >= 2, result.output
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in PROJECTION_CASES])
+def test_edited_projection_is_found_only_with_projections(
+    built: Built, tmp_path: Path, case: Case
+) -> None:
+    with tampered_copy(built, tmp_path, case.mutate) as copy:
+        plain = run_audit(copy)
+        first = run_audit(copy, "--projections")
+        again = run_audit(copy, "--projections")
+    assert plain.exit_code == 0, plain.output  # the entries themselves are all intact
+    assert first.exit_code == 1, first.output
+    table, detail = case.where.split(": ", 1)
+    expected = f"projections FAILED at {table}: {table}: {detail}"
+    assert expected in " ".join(first.output.split()), first.output
+    # The replay was rolled back, not kept: the edited row is still there to be found.
+    assert again.exit_code == 1 and again.output == first.output, again.output
