@@ -90,6 +90,7 @@ class AuditResult:
 class _Key:
     verifier: Verifier
     added_at: int
+    vkey: str  # as the entry spelled it, which is what the projection stores
     revoked_at: int | None = None
 
 
@@ -129,7 +130,7 @@ class _Membership:
             )
         elif isinstance(body, KeyAdd):
             v = parse_vkey(body.vkey)
-            self.keys[(body.org, v.key_id_hex)] = _Key(v, index)
+            self.keys[(body.org, v.key_id_hex)] = _Key(v, index, body.vkey)
         elif isinstance(body, KeyRevoke):
             revoked = self.keys.get((body.org, body.key))
             if revoked is None:
@@ -144,7 +145,7 @@ class _Membership:
         )
         for vkey in spec.vkeys:
             v = parse_vkey(vkey)
-            self.keys[(spec.org, v.key_id_hex)] = _Key(v, index)
+            self.keys[(spec.org, v.key_id_hex)] = _Key(v, index, vkey)
 
     def is_active(self, org: str) -> bool:
         member = self.members.get(org)
@@ -152,7 +153,7 @@ class _Membership:
 
     def key_rows(self) -> list[KeyRow]:
         return [
-            KeyRow(org, key_id, k.verifier.vkey, k.added_at, k.revoked_at)
+            KeyRow(org, key_id, k.vkey, k.added_at, k.revoked_at)
             for (org, key_id), k in self.keys.items()
         ]
 

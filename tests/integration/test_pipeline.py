@@ -290,6 +290,18 @@ def test_rejects_leaving_no_usable_admin_within_one_block(ledger: LedgerFixture)
     assert isinstance(outcomes[1], LedgerError) and outcomes[1].code == "state-conflict"
 
 
+def test_key_spelled_unusually_passes_the_audit(ledger: LedgerFixture) -> None:
+    """The vkey parser accepts an upper-case key id and surrounding spaces; the projection keeps
+    the string as the entry spelled it, and so must the audit's replay that it is checked with."""
+    fresh = Signer.generate("sealchain.test/org/writer-a")
+    name, key_id, public = fresh.vkey.split("+", 2)
+    spelled = f" {name}+{key_id.upper()}+{public} "
+    ledger.accept(ledger.sign("admin", "ledger.key.add", {"org": "writer-a", "vkey": spelled}))
+    ledger.accept(sign_envelope(fresh, type="sample.note", org="writer-a", body={"text": "hi"}))
+    result = audit(ledger.node.engine, ledger.node.registry)
+    assert result.ok, result.first_bad
+
+
 def test_member_added_later_can_write(ledger: LedgerFixture) -> None:
     newcomer = Signer.generate("sealchain.test/org/newcomer")
     body = {"org": "newcomer", "name": "New", "roles": ["sample.writer"], "vkeys": [newcomer.vkey]}

@@ -654,6 +654,24 @@ CASES: list[Case] = [
         quick=True,
     ),
     Case(
+        "member-renamed",
+        sql("UPDATE members SET name = 'Someone else' WHERE org = 'writer-b'"),
+        "table members",
+    ),
+    Case(
+        "member-updated-at",
+        sql("UPDATE members SET updated_at = 7 WHERE org = 'reader'"),
+        "table members",
+    ),
+    Case(
+        "member-key-vkey-swapped",
+        sql(
+            "UPDATE member_keys SET vkey = (SELECT vkey FROM member_keys WHERE org = 'writer-b') "
+            "WHERE org = 'writer-a'"
+        ),
+        "table member_keys",
+    ),
+    Case(
         "member-key-revoked",
         sql("UPDATE member_keys SET revoked_at = 5 WHERE org = 'writer-b'"),
         "table member_keys",
