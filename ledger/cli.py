@@ -258,6 +258,8 @@ def audit(
     ] = False,
 ) -> None:
     """Re-verify every entry, node, block and checkpoint; exit 1 naming the first fault."""
+    from sqlalchemy.exc import OperationalError
+
     from ledger.service.audit import audit as run_audit
     from ledger.service.node import open_node
     from ledger.service.projection_audit import check_projections
@@ -291,14 +293,20 @@ def audit(
     if not projections:
         node.close()
         return
-    with _progress() as progress:
-        task = progress.add_task("replaying into the projections", total=None)
-        check = check_projections(
-            node.engine,
-            node.registry,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-    node.close()
+    try:
+        with _progress() as progress:
+            task = progress.add_task("replaying into the projections", total=None)
+            check = check_projections(
+                node.engine,
+                node.registry,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except LedgerError as e:
+        raise _fail(e.detail) from e
+    except OperationalError as e:  # e.g. the write lock stayed busy past the timeout
+        raise _fail(f"the projection check could not run: {e.orig}") from e
+    finally:
+        node.close()
     if not check.ok:
         console.print(f"[red]projections FAILED[/red] at {check.where}: {check.first_bad}")
         raise typer.Exit(1)

@@ -91,6 +91,10 @@ class Registry:
                 if rt.name in self.types:
                     raise ConfigError(f"record type {rt.name} registered twice")
                 self.types[rt.name] = rt
+        for app in self.apps:
+            known = set(app.metadata.tables) if app.metadata is not None else set()
+            if unknown := sorted(app.off_ledger_tables - known):
+                raise ConfigError(f"app {app.name}: off_ledger_tables {unknown} are not its tables")
         self.write_policy = RoleWritePolicy({n: rt.roles for n, rt in self.types.items()})
         self._projection_by_type = {
             rt.name: app.projection

@@ -144,8 +144,8 @@ def test_audit_after_the_story(told) -> None:
 
 
 def test_projections_audit_finds_an_edited_holder_but_not_scan_counts(told, tmp_path: Path) -> None:
-    """On a copy (the served ledger stays as it is): the scan counter is kept off the ledger
-    and may change; a pack's holder is the ledger's state and may not."""
+    """On a copy (the served ledger stays as it is): scan counts are not ledger state, so
+    changing them is no fault (a replay leaves them alone); a pack's holder is, and is found."""
     _, home, _, _ = told
     copy = tmp_path / "home"
     shutil.copytree(home, copy, ignore=shutil.ignore_patterns("ledger.db*"))

@@ -72,9 +72,10 @@ def _env(ledger: LedgerFixture) -> dict[str, str]:
 def test_projection_check_on_postgres_ignores_scans_counted_during_the_replay(
     tmp_path: Path,
 ) -> None:
-    """PostgreSQL runs the check at READ COMMITTED while scans go on being counted: a table an
-    app keeps off the ledger must not be compared, or a scan committed mid-check would show as
-    a difference. (On SQLite the check holds the only write lock, so nothing can change.)"""
+    """PostgreSQL runs the check at READ COMMITTED: a table an app keeps off the ledger must
+    not be compared, or a row that a writer outside the ledger's lock commits mid-check would
+    show as a difference. (Beef's own scan counter takes the lock, so it waits; on SQLite the
+    check holds the only write lock, so nothing can change.)"""
     url = create_pg_database()
     ledger = make_ledger(tmp_path / "home", url)
     scanner = create_engine(url)
