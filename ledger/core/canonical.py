@@ -160,6 +160,80 @@ def parse_strict(
     Raises PayloadTooLarge over `max_bytes`, MalformedJSON for invalid UTF-8, duplicate keys,
     NaN/Infinity, integers outside +/-(2^53-1), nesting deeper than 32, or lone surrogates.
     """
+    text = _strict_text(data, max_bytes)
+    try:
+        value = _STRICT.decode(text)
+    except RecursionError as e:
+        raise MalformedJSON(f"nesting deeper than {max_depth} levels") from e
+    except json.JSONDecodeError as e:
+        raise _malformed(e) from e
+    # A lone surrogate can only come from a \uD800-\uDFFF escape (the UTF-8 decoding above
+    # refuses encoded ones), so strings need checking only when the text has such an escape.
+    _check_tree(value, 0, max_depth, strings=SURROGATE_ESCAPE.search(text) is not None)
+    return value
+
+
+class TooManyItems(Exception):
+    """A JSON array had more than the allowed number of items (see `parse_strict_array`)."""
+
+
+def parse_strict_array(
+    data: bytes, *, max_items: int, max_bytes: int, max_depth: int = MAX_DEPTH
+) -> Any:
+    """`parse_strict`, except that a top-level array is parsed one item at a time and
+    TooManyItems is raised as soon as it has more than `max_items`: a batch of millions of
+    tiny items costs max_items + 1 parses, not millions. Anything other than an array is
+    parsed whole and returned for the caller to refuse."""
+    text = _strict_text(data, max_bytes)
+    start = _skip_space(text, 0)
+    if not text.startswith("[", start):
+        return parse_strict(data, max_bytes=max_bytes, max_depth=max_depth)
+    items: list[Any] = []
+    at = _skip_space(text, start + 1)
+    try:
+        if text.startswith("]", at):
+            at += 1
+        else:
+            while True:
+                item, at = _STRICT.raw_decode(text, at)
+                items.append(item)
+                if len(items) > max_items:
+                    raise TooManyItems(f"more than {max_items} items")
+                at = _skip_space(text, at)
+                if text.startswith(",", at):
+                    at = _skip_space(text, at + 1)
+                elif text.startswith("]", at):
+                    at += 1
+                    break
+                else:
+                    raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+        at = _skip_space(text, at)
+        if at != len(text):
+            raise json.JSONDecodeError("Extra data", text, at)
+    except RecursionError as e:
+        raise MalformedJSON(f"nesting deeper than {max_depth} levels") from e
+    except json.JSONDecodeError as e:
+        raise _malformed(e) from e
+    _check_tree(items, 0, max_depth, strings=SURROGATE_ESCAPE.search(text) is not None)
+    return items
+
+
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates,
+    parse_constant=_reject_constant,
+    parse_int=_parse_int,
+    parse_float=_parse_float,
+)
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace, no more
+
+
+def _skip_space(text: str, at: int) -> int:
+    found = _SPACE.match(text, at)
+    assert found is not None  # the pattern matches the empty string
+    return found.end()
+
+
+def _strict_text(data: bytes, max_bytes: int) -> str:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MalformedJSON("JSON input must be bytes")
     if len(data) > max_bytes:
@@ -170,19 +244,8 @@ def parse_strict(
         raise MalformedJSON(f"invalid UTF-8 at byte {e.start}") from e
     if text.startswith("\ufeff"):
         raise MalformedJSON("byte order mark is not allowed")
-    try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-        )
-    except RecursionError as e:
-        raise MalformedJSON(f"nesting deeper than {max_depth} levels") from e
-    except json.JSONDecodeError as e:
-        raise MalformedJSON(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-    # A lone surrogate can only come from a \uD800-\uDFFF escape (the UTF-8 decoding above
-    # refuses encoded ones), so strings need checking only when the text has such an escape.
-    _check_tree(value, 0, max_depth, strings=SURROGATE_ESCAPE.search(text) is not None)
-    return value
+    return text
+
+
+def _malformed(e: json.JSONDecodeError) -> MalformedJSON:
+    return MalformedJSON(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")

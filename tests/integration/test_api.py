@@ -321,6 +321,11 @@ def test_batch_limits(api: TestClient, ledger: LedgerFixture) -> None:
     assert_problem(
         api.post("/v1/entries/batch", content=json.dumps([one] * 1001)), 400, "invalid-request"
     )
+    # Millions of tiny items (about 3 MB) are refused after 1001 parses, not after all of
+    # them: the tail is not even JSON, and the answer is still the count, not malformed-json.
+    many = b"[" + b",".join([b"{}"] * 1_000_000) + b",not JSON]"
+    problem = assert_problem(api.post("/v1/entries/batch", content=many), 400, "invalid-request")
+    assert problem["detail"] == "a batch holds 1 to 1000 envelopes; this one has more"
     response = api.post("/v1/entries/batch?receipts=false", content=json.dumps([one]))
     assert response.json()["items"][0]["receipt"] is None
     assert response.json()["items"][0]["index"] == 1

@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 from ledger.core.canonical import (
     MAX_DEPTH,
     MAX_ENTRY_BYTES,
+    TooManyItems,
     _stdlib_encodes_as_jcs,
     canonical_bytes,
     parse_strict,
+    parse_strict_array,
 )
 from ledger.errors import InputError, MalformedJSON, PayloadTooLarge
 
@@ -432,3 +434,66 @@ def test_keys_beyond_the_bmp_sort_by_utf16_units_not_code_points() -> None:
     assert canonical_bytes(value).index("\U0001f600".encode()) < canonical_bytes(value).index(
         "\ue000".encode()
     )
+
+
+# --- arrays parsed item by item (batches) ---------------------------------------------------------
+
+
+def _outcome(parse: Any, data: bytes) -> Any:
+    try:
+        return ("value", parse(data))
+    except InputError as e:
+        return (type(e).__name__, e.detail)
+
+
+def _array_parse(data: bytes) -> Any:
+    return parse_strict_array(data, max_items=10_000, max_bytes=MAX_ENTRY_BYTES)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(json_values, max_size=6),
+    st.sampled_from(["", " ", "\n\t ", "\r\n"]),
+    st.sampled_from([None, "[", "]", ",", "x", '"', "{", "[,", ",]", "NaN"]),
+    st.integers(min_value=0, max_value=200),
+)
+def test_array_parse_agrees_with_the_whole_parse(
+    items: list[Any], space: str, damage: str | None, where: int
+) -> None:
+    """Same value for every array, same error class and message for every broken one."""
+    text = json.dumps(items, separators=(",", ":")).replace(",", space + "," + space)
+    text = space + text.replace("[", "[" + space) + space
+    if damage is not None:
+        at = where % (len(text) + 1)
+        text = text[:at] + damage + text[at:]
+    data = text.encode()
+    assert _outcome(_array_parse, data) == _outcome(parse_strict, data)
+
+
+@pytest.mark.parametrize(
+    "data", [b"{}", b'"text"', b"3", b"null", b' {"a": [1]} ', b"[", b"", b"[]", b" [ ] "]
+)
+def test_array_parse_of_other_documents_agrees(data: bytes) -> None:
+    assert _outcome(_array_parse, data) == _outcome(parse_strict, data)
+
+
+def test_array_parse_stops_after_one_item_too_many() -> None:
+    """A million tiny items: refused after 4 parses, whatever follows the fourth."""
+    data = b"[" + b",".join([b"{}"] * 1_000_000) + b",this is not JSON]"
+    with pytest.raises(TooManyItems):
+        parse_strict_array(data, max_items=3, max_bytes=len(data))
+    assert parse_strict_array(b"[{}, {}, {}]", max_items=3, max_bytes=100) == [{}, {}, {}]
+
+
+def test_array_parse_keeps_every_strict_rule_inside_items() -> None:
+    for data, error in [
+        (b'[{"a":1,"a":2}]', MalformedJSON),
+        (b"[NaN]", MalformedJSON),
+        (b'["\\ud800"]', MalformedJSON),
+        (b"[9007199254740992]", MalformedJSON),
+        (b"\xef\xbb\xbf[]", MalformedJSON),
+        (_nested(MAX_DEPTH + 1), MalformedJSON),
+        (b"[" + b"0," * 40_000 + b"0]", PayloadTooLarge),
+    ]:
+        with pytest.raises(error):
+            parse_strict_array(data, max_items=100_000, max_bytes=MAX_ENTRY_BYTES)

@@ -23,7 +23,7 @@ from ledger.api.models import (
     Receipt,
 )
 from ledger.api.problems import problem_response, problem_responses
-from ledger.core.canonical import MAX_DEPTH, parse_strict
+from ledger.core.canonical import MAX_DEPTH, TooManyItems, parse_strict, parse_strict_array
 from ledger.core.envelope import envelope_from_dict
 from ledger.errors import (
     BadSignature,
@@ -215,14 +215,11 @@ async def submit_batch(
     receipts: Annotated[bool, Query(description="include a receipt per accepted entry")] = True,
 ) -> Response:
     body = await request.body()
-    items = parse_strict(body, max_bytes=len(body), max_depth=MAX_DEPTH + 1)
-    if not isinstance(items, list):
-        raise InvalidRequest("the batch must be a JSON array of envelopes")
-    if not 1 <= len(items) <= MAX_BATCH:
-        raise InvalidRequest(f"a batch holds 1 to {MAX_BATCH} envelopes, not {len(items)}")
     sequencer = state.node.sequencer
     assert sequencer is not None
-    checked = await run_in_threadpool(_precheck_items, sequencer, items)
+    # Parsing a body near the batch limit takes seconds; in a worker thread it does not stall
+    # every other request on this worker's event loop.
+    items, checked = await run_in_threadpool(_parse_and_precheck, sequencer, body)
     valid = {i: c for i, c in enumerate(checked) if isinstance(c, Candidate)}
     sequenced = await state.committer.sequence_all(list(valid.values()), receipt=receipts)
     outcomes: dict[int, Outcome] = {
@@ -233,9 +230,24 @@ async def submit_batch(
     return JSONResponse(result)
 
 
-def _precheck_items(sequencer: Sequencer, items: list[Any]) -> list[Candidate | LedgerError]:
-    """Step (2) on each already strictly parsed item, then steps (3)-(8) in one snapshot."""
-    return sequencer.precheck_parsed(parse_each(items, envelope_from_dict))
+def _parse_and_precheck(
+    sequencer: Sequencer, body: bytes
+) -> tuple[list[Any], list[Candidate | LedgerError]]:
+    """Step (1) for the batch as a whole, step (2) on each item, then steps (3)-(8) in one
+    snapshot. Items are parsed one by one, so an array of millions is refused after 1001."""
+    try:
+        items = parse_strict_array(
+            body, max_items=MAX_BATCH, max_bytes=len(body), max_depth=MAX_DEPTH + 1
+        )
+    except TooManyItems:
+        raise InvalidRequest(
+            f"a batch holds 1 to {MAX_BATCH} envelopes; this one has more"
+        ) from None
+    if not isinstance(items, list):
+        raise InvalidRequest("the batch must be a JSON array of envelopes")
+    if not items:
+        raise InvalidRequest(f"a batch holds 1 to {MAX_BATCH} envelopes, not 0")
+    return items, sequencer.precheck_parsed(parse_each(items, envelope_from_dict))
 
 
 def _batch_result(
