@@ -17,11 +17,16 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from ledger.api.deps import ApiState
 from ledger.api.metrics import Metrics
-from ledger.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from ledger.api.middleware import (
+    BodyLimitMiddleware,
+    HeadAsGetMiddleware,
+    RequestContextMiddleware,
+)
 from ledger.api.models import Envelope, Problem
 from ledger.api.problems import PROBLEM_JSON, install_problem_handlers
 from ledger.api.routes import entries, log, members, ops
@@ -80,9 +85,18 @@ def create_app(
     install_problem_handlers(app)
     for module in (entries, log, members, ops):
         app.include_router(module.router)
+    # The route FastAPI records for a request is the app router's own, whose path lacks the
+    # prefix it was included under; metrics and logs want the path a client sees.
+    route_paths: dict[int, str] = {}
     for plugin in node.registry.apps:
         if plugin.router is not None:
-            app.include_router(plugin.router, prefix=f"/v1/{plugin.name}")
+            prefix = f"/v1/{plugin.name}"
+            app.include_router(plugin.router, prefix=prefix)
+            route_paths.update(
+                (id(route), prefix + route.path)
+                for route in plugin.router.routes
+                if isinstance(route, APIRoute)
+            )
         if plugin.pages is not None:
             app.include_router(plugin.pages)
     _offline_docs(app)
@@ -95,15 +109,18 @@ def create_app(
 
     def limit_for(method: str, path: str) -> int | None:
         if method not in ("POST", "PUT", "PATCH"):
-            return None
+            # No route reads a GET body, but a signed read hashes whatever body comes, so
+            # without a limit a forged one could make the server buffer any amount.
+            return settings.max_request_bytes
         if path == "/v1/entries":
             return MAX_ENTRY_BYTES
         if path == "/v1/entries/batch":
             return settings.max_batch_bytes
         return app_limits.get(path, settings.max_request_bytes)
 
+    app.add_middleware(HeadAsGetMiddleware)  # innermost: routes see a GET
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, route_paths=route_paths)
     return app
 
 

@@ -93,12 +93,40 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+class HeadAsGetMiddleware:
+    """HEAD is GET without the body (RFC 9110, 9.3.2). FastAPI routes declare only GET, so
+    without this every HEAD would be a 405; the headers, Content-Length included, are GET's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        # The same scope, not a copy: the outer middleware reads the matched route from it.
+        scope["method"] = "GET"
+        try:
+            await self.app(scope, receive, headers_only)
+        finally:
+            scope["method"] = "HEAD"
+
+
 class RequestContextMiddleware:
     """A request id (from X-Request-Id or new), one JSON access-log line, latency metrics."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, route_paths: dict[int, str]) -> None:
         self.app = app
         self.metrics = metrics
+        self.route_paths = route_paths  # id(route) -> its path with the prefix it is served at
         # Histogram children by (method, route): `labels()` builds its key under a lock per call.
         self._latency: dict[tuple[str, str], Any] = {}
 
@@ -127,7 +155,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = self.route_paths.get(id(route)) or getattr(route, "path", None) or "unmatched"
             self._observe(scope["method"], path, elapsed)
             if log.isEnabledFor(logging.INFO):
                 log.info(

@@ -8,26 +8,40 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ledger.errors import InvalidRequest, LedgerError, NotFound
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("sealchain.api")
 
-HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}
+# Starlette raises HTTPException itself (routing, form parsing); each status maps to one of
+# our documented codes, so a client never meets a code docs/api.md does not list.
+HTTP_CODES = {
+    400: "invalid-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "payload-too-large",
+}
 
 
 def problem_response(error: LedgerError, request: Request) -> JSONResponse:
-    body = error.problem()
+    return _respond(error.problem(), request)
+
+
+def _respond(
+    body: dict[str, Any], request: Request, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body["instance"] = request.url.path
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
     if hasattr(request.state, "metrics"):
-        request.state.metrics.rejections.labels(code=error.code).inc()
-    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_JSON)
+        request.state.metrics.rejections.labels(code=body["code"]).inc()
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
 def _http_problem(status: int, detail: str) -> dict[str, Any]:
@@ -78,10 +92,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         body = _http_problem(exc.status_code, str(exc.detail))
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(_allowed_methods(request))
-        return JSONResponse(
-            body, status_code=exc.status_code, media_type=PROBLEM_JSON, headers=headers
-        )
+            # Pages and static files are not in the OpenAPI document: keep Starlette's Allow.
+            documented = ", ".join(_allowed_methods(request))
+            headers["Allow"] = documented or headers.get("Allow", "")
+        return _respond(body, request, headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client hung up while sending its body: nothing failed here and nobody is left to
+        # answer. 499 (nginx's "client closed request") marks it in the access log.
+        log.info("client disconnected before its request body arrived")
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

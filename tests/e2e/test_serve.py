@@ -114,3 +114,25 @@ def test_serve_refuses_a_port_something_listens_on(ledger: LedgerFixture) -> Non
             )
             assert done.returncode != 0
             assert "address already in use" in (done.stdout + done.stderr).lower()
+
+
+def test_client_hanging_up_mid_body_is_logged_as_499_not_a_fault(ledger: LedgerFixture) -> None:
+    home = ledger.settings.home
+    with running_server(home, ledger.settings.database_url) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(
+                b"POST /v1/entries HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\nX-Request-Id: hung-up\r\n\r\n{}"
+            )
+        log = home.parent / f"serve-{port}.log"
+        lines: list[dict] = []
+        for _ in range(100):  # the server logs the request once it sees the hang-up
+            lines = [json.loads(ln) for ln in log.read_text().splitlines() if ln.startswith("{")]
+            if any(line.get("request_id") == "hung-up" for line in lines):
+                break
+            threading.Event().wait(0.05)
+        assert httpx.get(url + "/healthz").status_code == 200
+    (access,) = [line for line in lines if line.get("request_id") == "hung-up"]
+    assert access["status"] == 499, access
+    assert "Traceback" not in log.read_text() and "unhandled error" not in log.read_text()

@@ -271,6 +271,19 @@ def test_oversized_body_is_refused_before_parsing(api: TestClient) -> None:
     assert_problem(api.post("/v1/entries", content=chunks()), 413, "payload-too-large")
 
 
+def test_get_body_is_limited_before_the_signed_read_hashes_it(api: TestClient) -> None:
+    forged = {
+        "Sealchain-Org": "nobody",
+        "Sealchain-Key": "00000000",
+        "Sealchain-Time": format_ts(datetime.now(UTC)),
+        "Sealchain-Signature": "AAAA",
+    }
+    big = b" " * (1024 * 1024 + 1)
+    response = api.request("GET", "/v1/entries", content=big, headers=forged)
+    assert_problem(response, 413, "payload-too-large")
+    assert_problem(api.request("GET", "/v1/entries", headers=forged), 403, "unknown-org")
+
+
 def test_unknown_route_and_bad_query_are_problems(api: TestClient) -> None:
     assert_problem(api.get("/v1/nothing-here"), 404, "not-found")
     assert_problem(api.get("/v1/proofs/inclusion?index=x&size=1"), 400, "invalid-request")
@@ -398,6 +411,37 @@ def test_health_and_metrics(api: TestClient, ledger: LedgerFixture) -> None:
     assert 'sealchain_rejections_total{code="malformed-json"} 1.0' in metrics
     assert 'sealchain_request_seconds_count{method="POST",route="/v1/entries"} 2.0' in metrics
     assert "sealchain_block_entries_bucket" in metrics
+
+
+def test_head_is_get_without_the_body(api: TestClient) -> None:
+    for path in ("/healthz", "/v1/checkpoint", "/v1/members", "/openapi.json"):
+        got, head = api.get(path), api.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"" and got.content, path
+        assert head.headers["content-length"] == got.headers["content-length"], path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    assert_problem(api.get("/v1/entries/batch"), 405, "method-not-allowed")
+    assert api.head("/v1/entries/batch").status_code == 405
+    metrics = api.get("/metrics").text
+    assert 'sealchain_request_seconds_count{method="HEAD",route="/healthz"} 1.0' in metrics
+
+
+def test_app_routes_are_measured_under_the_path_clients_use(api: TestClient) -> None:
+    assert api.get("/v1/beef/trace?gtin=09312345000012&lot=L1").status_code == 401
+    metrics = api.get("/metrics").text
+    assert 'sealchain_request_seconds_count{method="GET",route="/v1/beef/trace"} 1.0' in metrics
+    assert 'sealchain_rejections_total{code="unauthenticated"} 1.0' in metrics
+
+
+def test_framework_errors_are_documented_problems(api: TestClient) -> None:
+    """Starlette's own 400 (form parsing) and 405 carry our codes, instance and request id."""
+    bad_form = api.post("/v1/beef/scan", headers={"content-type": "multipart/form-data"})
+    problem = assert_problem(bad_form, 400, "invalid-request")
+    assert problem["instance"] == "/v1/beef/scan" and problem["request_id"]
+    problem = assert_problem(api.delete("/v1/entries"), 405, "method-not-allowed")
+    assert problem["instance"] == "/v1/entries" and problem["request_id"]
+    page = api.post("/docs")
+    assert page.status_code == 405 and page.headers["allow"] == "GET"
 
 
 def test_unusual_methods_share_one_metric_series(api: TestClient) -> None:
