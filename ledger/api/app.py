@@ -74,6 +74,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # No 307 from /v1/checkpoint/ to /v1/checkpoint: Starlette builds that Location from
+        # the Host header, which a client chooses (and a shared cache could then replay).
+        redirect_slashes=False,
         telemetry={
             "tracing": settings.opentelemetry,
             "metrics": settings.opentelemetry,

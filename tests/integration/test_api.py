@@ -284,6 +284,12 @@ def test_get_body_is_limited_before_the_signed_read_hashes_it(api: TestClient) -
     assert_problem(api.request("GET", "/v1/entries", headers=forged), 403, "unknown-org")
 
 
+def test_trailing_slash_is_not_redirected_to_the_callers_host(api: TestClient) -> None:
+    response = api.get("/v1/checkpoint/", headers={"host": "evil.example"}, follow_redirects=False)
+    assert_problem(response, 404, "not-found")
+    assert "location" not in response.headers
+
+
 def test_unknown_route_and_bad_query_are_problems(api: TestClient) -> None:
     assert_problem(api.get("/v1/nothing-here"), 404, "not-found")
     assert_problem(api.get("/v1/proofs/inclusion?index=x&size=1"), 400, "invalid-request")
