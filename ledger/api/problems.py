@@ -55,6 +55,14 @@ def _http_problem(status: int, detail: str) -> dict[str, Any]:
     }
 
 
+def _plain(message: object) -> str:
+    """A validator's message for a person: `<class 'str'>` reads as `str`."""
+    return PYTHON_CLASS.sub(r"\1", str(message))
+
+
+PYTHON_CLASS = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """Every method the API documents at this path (Starlette names only the first route's)."""
     paths = request.app.openapi().get("paths", {})
@@ -78,7 +86,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": str(e.get("msg", ""))}
+            {"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": _plain(e.get("msg", ""))}
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"loc": "", "msg": "invalid"}

@@ -446,6 +446,9 @@ def test_framework_errors_are_documented_problems(api: TestClient) -> None:
     assert problem["instance"] == "/v1/beef/scan" and problem["request_id"]
     problem = assert_problem(api.delete("/v1/entries"), 405, "method-not-allowed")
     assert problem["instance"] == "/v1/entries" and problem["request_id"]
+    not_a_file = api.post("/v1/beef/scan", data={"photo": "x"})
+    problem = assert_problem(not_a_file, 400, "invalid-request")
+    assert "<class" not in problem["detail"] and "received: str" in problem["detail"], problem
     page = api.post("/docs")
     assert page.status_code == 405 and page.headers["allow"] == "GET"
 
