@@ -4,16 +4,46 @@ printable label sheet."""
 from __future__ import annotations
 
 import io
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
 
 import qrcode
 import qrcode.image.svg
 import zxingcpp
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_M
-MAX_PIXELS = 50_000_000  # a 50-megapixel phone photo; larger is refused, not decoded
+# Phones save 12 MP photos by default (48-200 MP sensors bin 4 or 16 pixels into one); 24 MP
+# leaves room for a full-resolution 24 MP mode and a label needs far fewer. Decoding one costs
+# a few hundred MB (the pixels, a grey copy, zxing's own buffers), so a limit here bounds memory.
+MAX_PIXELS = 24_000_000
+# Wider or taller than any camera frame (a 200 MP sensor is 16320 px wide). A thin strip passes
+# MAX_PIXELS yet breaks the decoders (1 x 50,000,000 px ran zxing out of memory), so it is
+# refused from the header, before any pixel is decoded.
+MAX_SIDE = 16_384
+# A 2x enlargement helps only codes a few pixels per module wide, which means a small image;
+# on a big one it would quadruple the work and the memory for nothing.
+ENLARGE_BELOW_PIXELS = 4_000_000
+# What Pillow and zxing raise on malformed or hostile input. OSError (UnidentifiedImageError is
+# one) is only part of it: ValueError came from a bad PPM header, "not enough image data" in a
+# cut QOI or DDS file and a side over 65535 px, MemoryError from a 1 x 50,000,000 px strip, and
+# Pillow's format plugins parse with SyntaxError, EOFError, struct.error and index arithmetic.
+# Each means "this upload cannot be read", never a fault of the server.
+UNREADABLE = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ArithmeticError,
+    MemoryError,
+    Image.DecompressionBombError,
+)
 
 
 class QrError(ValueError):
@@ -39,25 +69,47 @@ def qr_svg(uri: str) -> str:
 
 
 def decode_image(data: bytes) -> list[str]:
-    """Every QR code text found in a photo; tries grey and enlarged versions before failing."""
+    """Every QR code text found in a photo; tries grey and (small images) enlarged versions.
+
+    Raises QrError for anything that is not a readable image within MAX_PIXELS and MAX_SIDE, or
+    holds no QR code. CPU-bound for up to a few seconds: call it off the event loop.
+    """
     try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:  # refuse before decoding the pixels
-            raise QrError(f"the image is over {MAX_PIXELS // 1_000_000} megapixels")
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        for candidate in _candidates(_open(data)):
+            found = [
+                r.text
+                for r in zxingcpp.read_barcodes(candidate)
+                if r.format == zxingcpp.BarcodeFormat.QRCode
+            ]
+            if found:
+                return found
+    except QrError:
+        raise  # a ValueError too: caught here so the sentence is kept
+    except UNREADABLE as e:
         raise QrError("the upload is not an image (PNG or JPEG) that can be read") from e
-    image = ImageOps.exif_transpose(image)
-    grey = ImageOps.autocontrast(image.convert("L"))
-    for candidate in (image.convert("RGB"), grey, grey.resize((grey.width * 2, grey.height * 2))):
-        found = [
-            r.text
-            for r in zxingcpp.read_barcodes(candidate)
-            if r.format == zxingcpp.BarcodeFormat.QRCode
-        ]
-        if found:
-            return found
     raise QrError("no QR code was found in the image")
+
+
+def _open(data: bytes) -> Image.Image:
+    """The image with its pixels loaded, once its header shows a size we are willing to decode."""
+    image = Image.open(io.BytesIO(data))
+    if image.width > MAX_SIDE or image.height > MAX_SIDE:
+        raise QrError(f"the image is over {MAX_SIDE} pixels wide or high")
+    if image.width * image.height > MAX_PIXELS:
+        raise QrError(f"the image is over {MAX_PIXELS // 1_000_000} megapixels")
+    image.load()
+    return image
+
+
+def _candidates(image: Image.Image) -> Iterator[Image.Image]:
+    """The photo as it is, then grey with stretched contrast, then enlarged if small: each is
+    made only if the one before held no code."""
+    image = ImageOps.exif_transpose(image)
+    yield image.convert("RGB")
+    grey = ImageOps.autocontrast(image.convert("L"))
+    yield grey
+    if grey.width * grey.height < ENLARGE_BELOW_PIXELS:
+        yield grey.resize((grey.width * 2, grey.height * 2))
 
 
 @dataclass(frozen=True)

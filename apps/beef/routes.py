@@ -5,14 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response, UploadFile
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from apps.beef import state
 from apps.beef.chart import temperature_svg
@@ -27,7 +35,7 @@ from apps.beef.identifiers import (
 )
 from apps.beef.qr import Label, QrError, decode_image, label_sheet_html, qr_png, qr_svg
 from apps.beef.tables import event_objects, events, objects, readings
-from apps.beef.views import scan_view
+from apps.beef.views import SCANS, scan_view
 from ledger.api.deps import MemberDep, StateDep
 from ledger.api.problems import problem_responses
 from ledger.errors import InvalidBody, InvalidRequest, NotFound, PayloadTooLarge, Unauthenticated
@@ -56,8 +64,30 @@ STATUS_LABELS = {
 }
 STATIC = {"verify.js": "text/javascript", "scan.css": "text/css", "labels.css": "text/css"}
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
+# Photos decoded at once per worker process: each may hold a few hundred MB for a second or two
+# (apps.beef.qr.MAX_PIXELS), so more uploads wait their turn here, on the event loop, instead
+# of taking the threads every sync route runs on.
+PHOTO_DECODERS = anyio.CapacityLimiter(2)
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
-pages = APIRouter(tags=["beef pages"])
+log = logging.getLogger("sealchain.api")
+
+
+@asynccontextmanager
+async def _flush_scans_on_shutdown(app: FastAPI) -> AsyncIterator[None]:
+    """Scan counts wait in memory for up to a second (views.ScanCounter); a server told to stop
+    writes them before the ledger closes its engine, so no scan is lost on a restart."""
+    yield
+    try:
+        SCANS.flush(app.state.sealchain.node.engine)
+    except SQLAlchemyError:
+        # logged, not raised: the ledger's own shutdown (committing queued entries) still runs
+        log.exception("could not write the pending beef scan counts")
+
+
+# FastAPI runs an included router's lifespan inside the app's own (create_app): this one ends
+# first, while the node is still open.
+pages = APIRouter(tags=["beef pages"], lifespan=_flush_scans_on_shutdown)
 router = APIRouter(tags=["beef"])
 
 
@@ -280,12 +310,21 @@ def export_csv(
                     "corrected": r.correction_note or "",
                 }
             )
-    filename = f"beef-{gtin}-{lot}.csv"
     return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        out.getvalue(), media_type="text/csv", headers=_attachment(f"beef-{gtin}-{lot}.csv")
     )
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    """Content-Disposition for a download named after a lot.
+
+    GS1 lots may hold `"` `;` `%` `<` `>`, which inside a quoted filename would end the quote and
+    add parameters of the lot owner's choosing. So `filename` keeps only [A-Za-z0-9._-] and
+    `filename*` (RFC 6266, RFC 8187) carries the exact name percent-encoded.
+    """
+    safe = UNSAFE_IN_FILENAME.sub("_", filename)
+    exact = quote(filename, safe="")
+    return {"Content-Disposition": f"attachment; filename=\"{safe}\"; filename*=UTF-8''{exact}"}
 
 
 def _pack_or_404(conn: Any, gtin: str, lot: str, serial: str) -> PackId:
@@ -379,7 +418,9 @@ async def scan_photo(photo: UploadFile) -> Response:
     if len(data) > MAX_PHOTO_BYTES:
         raise PayloadTooLarge(f"the photo is over {MAX_PHOTO_BYTES // (1024 * 1024)} MiB")
     try:
-        texts = decode_image(data)
+        # Off the event loop: decoding takes up to seconds of CPU, and every other request of
+        # this worker would wait for it.
+        texts = await anyio.to_thread.run_sync(decode_image, data, limiter=PHOTO_DECODERS)
     except QrError as e:
         raise InvalidBody(str(e)) from e
     for text in texts:

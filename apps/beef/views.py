@@ -38,21 +38,24 @@ class ScanCounter:
 
     Counts are kept in memory and added to the database at most once a second in one short
     write, so a burst of scans does not queue behind the block writer for an fsync each.
-    What a scan shows is the stored count plus this process's unflushed ones.
+    What a scan shows is the stored count plus this process's unflushed ones. Counts are kept
+    per engine, so that a process serving several ledgers (tests do) writes each into its own;
+    the server flushes them on shutdown (routes._flush_scans_on_shutdown).
     """
 
     def __init__(self, flush_every: float = 1.0) -> None:
         self.flush_every = flush_every
-        self._pending: dict[str, tuple[int, int, str, str]] = {}  # uri -> count, after, first, last
+        # engine -> uri -> count, after sale, first, last
+        self._pending: dict[Engine, dict[str, tuple[int, int, str, str]]] = {}
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
 
     def record(self, engine: Engine, conn: Connection, uri: str, sold: bool) -> ScanCount:
         now = format_ts(utc_now())
         with self._lock:
-            count, after, first, _ = self._pending.get(uri, (0, 0, now, now))
-            self._pending[uri] = (count + 1, after + int(sold), first, now)
-            mine = self._pending[uri]
+            pending = self._pending.setdefault(engine, {})
+            count, after, first, _ = pending.get(uri, (0, 0, now, now))
+            pending[uri] = mine = (count + 1, after + int(sold), first, now)
             due = time.monotonic() - self._flushed >= self.flush_every
         row = conn.execute(select(scans).where(scans.c.uri == uri)).first()
         stored = (row.count, row.after_sale, row.first_at) if row is not None else (0, 0, mine[2])
@@ -61,8 +64,9 @@ class ScanCounter:
         return ScanCount(stored[0] + mine[0], stored[1] + mine[1], stored[2], now)
 
     def flush(self, engine: Engine) -> None:
+        """Add this engine's pending counts to its database, in one write transaction."""
         with self._lock:
-            pending, self._pending = self._pending, {}
+            pending = self._pending.pop(engine, {})
             self._flushed = time.monotonic()
         if not pending:
             return

@@ -10,7 +10,16 @@ import pytest
 from PIL import Image, ImageFilter
 
 from apps.beef.identifiers import parse_pack_uri
-from apps.beef.qr import Label, QrError, decode_image, label_sheet_html, qr_png, qr_svg
+from apps.beef.qr import (
+    MAX_PIXELS,
+    Label,
+    QrError,
+    decode_image,
+    label_sheet_html,
+    qr_png,
+    qr_svg,
+)
+from tests.apps.hostile_images import ABSURD_SIDES, UNREADABLE, blank_49_megapixels
 
 URI = "http://127.0.0.1:8000/01/09312345000012/10/L2611/21/0001"
 
@@ -60,6 +69,33 @@ def test_an_image_without_a_code_says_so() -> None:
     Image.new("RGB", (200, 200), "white").save(out, format="PNG")
     with pytest.raises(QrError, match="no QR code"):
         decode_image(out.getvalue())
+
+
+@pytest.mark.parametrize("name", UNREADABLE)
+def test_malformed_image_is_refused_as_unreadable_not_a_crash(name: str) -> None:
+    with pytest.raises(QrError, match="not an image"):
+        decode_image(UNREADABLE[name]())
+
+
+@pytest.mark.parametrize("name", ABSURD_SIDES)
+def test_absurd_side_is_refused_before_its_pixels_are_decoded(name: str) -> None:
+    with pytest.raises(QrError, match="pixels wide or high"):
+        decode_image(ABSURD_SIDES[name]())
+
+
+def test_blank_49_megapixel_image_is_refused_before_decoding() -> None:
+    with pytest.raises(QrError, match="over 24 megapixels"):
+        decode_image(blank_49_megapixels())
+
+
+def test_a_label_in_a_photo_at_the_pixel_limit_still_decodes() -> None:
+    """The limit must not refuse a phone photo: 6000 x 4000 is 24 MP, the largest allowed."""
+    assert MAX_PIXELS == 6000 * 4000
+    canvas = Image.new("L", (6000, 4000), 200)
+    canvas.paste(Image.open(io.BytesIO(qr_png(URI, box_size=12))), (2500, 1500))
+    out = io.BytesIO()
+    canvas.save(out, format="JPEG", quality=85)
+    assert decode_image(out.getvalue()) == [URI]
 
 
 def test_label_sheet_escapes_product_text() -> None:
