@@ -28,6 +28,13 @@ class Settings(BaseSettings):
         description="FastAPI's OpenTelemetry spans, metrics and logs (Prometheus /metrics and "
         "JSON access logs are always on); off by default: checking for it costs every request",
     )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s?#]+(/[^\s?#]*)?$",
+        description="base URL printed into QR codes and links, the resolver clients reach "
+        "(e.g. https://trace.example.cn); default: each request's own base, from its Host "
+        "header, which suits a demo but lets a client choose what a printed label points at",
+    )
     extra_apps: str = Field(
         "", description="comma-separated module:attribute App objects to load besides plugins"
     )

@@ -38,6 +38,7 @@ from apps.beef.tables import event_objects, events, objects, readings
 from apps.beef.views import SCANS, scan_view
 from ledger.api.deps import MemberDep, StateDep
 from ledger.api.problems import problem_responses
+from ledger.config import Settings
 from ledger.errors import InvalidBody, InvalidRequest, NotFound, PayloadTooLarge, Unauthenticated
 from ledger.storage.engine import read_transaction
 
@@ -338,9 +339,11 @@ def _pack_or_404(conn: Any, gtin: str, lot: str, serial: str) -> PackId:
     return pack
 
 
-def _resolver_uri(request: Request, pack: PackId) -> str:
-    """The Digital Link a label prints: this server's base, so a phone opens its scan page."""
-    return pack.uri(str(request.base_url).rstrip("/"))
+def _resolver_uri(request: Request, settings: Settings, pack: PackId) -> str:
+    """The Digital Link a label prints: the configured public base (SEALCHAIN_PUBLIC_URL), or
+    else this request's own, so a phone opens this server's scan page."""
+    base = settings.public_url or str(request.base_url)
+    return pack.uri(base.rstrip("/"))
 
 
 QR_FORMATS = {"png": ("image/png", qr_png), "svg": ("image/svg+xml", qr_svg)}
@@ -363,7 +366,9 @@ def qr_image(request: Request, state_dep: StateDep, gtin: str, lot: str, image: 
     with read_transaction(state_dep.node.engine) as conn:
         pack = _pack_or_404(conn, gtin, lot, serial)
     return Response(
-        render(_resolver_uri(request, pack)), media_type=media_type, headers=SECURITY_HEADERS
+        render(_resolver_uri(request, state_dep.node.settings, pack)),
+        media_type=media_type,
+        headers=SECURITY_HEADERS,
     )
 
 
@@ -390,7 +395,7 @@ def labels(request: Request, state_dep: StateDep, gtin: Gtin, lot: Lot) -> HTMLR
     data = found["data"]
     sheet = [
         Label(
-            uri=_resolver_uri(request, pack),
+            uri=_resolver_uri(request, state_dep.node.settings, pack),
             product=data["productName"],
             gtin=pack.gtin,
             lot=pack.lot,

@@ -3,6 +3,7 @@ download's file name, and where buffered scan counts are written."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,13 +12,18 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
+from PIL import Image
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from apps.beef.identifiers import parse_pack_uri
 from apps.beef.routes import PHOTO_DECODERS
 from apps.beef.tables import scans
 from apps.beef.views import ScanCounter
 from ledger.api import create_app
+from ledger.config import Settings
 from ledger.core.envelope import format_ts
 from ledger.core.request_auth import sign_request
 from ledger.storage.engine import read_transaction
@@ -113,3 +119,31 @@ def test_scan_counts_of_two_ledgers_in_one_process_stay_apart(
     finally:
         other.node.close()
     assert counts == [[1], [2]]
+
+
+def _printed_link(client: TestClient, lot: str, host: str) -> str:
+    response = client.get(f"/v1/beef/qr/{GTIN}/{lot}/0001.png", headers={"host": host})
+    assert response.status_code == 200, response.text
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.content)))
+    return found.text
+
+
+def test_printed_links_use_the_public_url_not_the_callers_host(world: BeefWorld) -> None:
+    (pack,) = world.commission(1)
+    path = parse_pack_uri(pack).path()
+    with TestClient(create_app(world.node.settings, node=world.node)) as client:
+        # No public URL configured: the request's own base, whatever Host it claims.
+        assert _printed_link(client, world.lot, "evil.example") == "http://evil.example" + path
+    public = world.node.settings.model_copy(update={"public_url": "https://trace.example.cn/"})
+    world.node.settings = public
+    with TestClient(create_app(public, node=world.node)) as client:
+        assert _printed_link(client, world.lot, "evil.example") == "https://trace.example.cn" + path
+        sheet = client.get(f"/v1/beef/labels?gtin={GTIN}&lot={world.lot}").text
+        assert "evil.example" not in sheet and "testserver" not in sheet
+
+
+def test_public_url_must_be_a_bare_http_base() -> None:
+    for bad in ("trace.example.cn", "ftp://x", "https://x/?a=1", "https://x y"):
+        with pytest.raises(ValidationError):
+            Settings(public_url=bad)
+    assert Settings(public_url="https://trace.example.cn/beef").public_url

@@ -10,12 +10,14 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ledger.api import create_app
 from ledger.api.app import app_from_env
+from ledger.config import Settings
 from ledger.core import merkle
 from ledger.core.envelope import format_ts, new_nonce, sign_envelope
 from ledger.core.keys import Signer
@@ -569,6 +571,12 @@ def test_docs_page_is_served_without_internet(api: TestClient) -> None:
 def test_every_problem_code_is_distinct() -> None:
     codes = [cls.code for cls in all_error_types()]
     assert len(codes) == len(set(codes))
+
+
+def test_api_docs_name_every_setting() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    for name in Settings.model_fields:
+        assert f"| `SEALCHAIN_{name.upper()}` |" in docs, name
 
 
 # --- the serving factory ----------------------------------------------------------------------
