@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -37,6 +37,7 @@ bench_app = typer.Typer(help="Benchmarks that print ratios against a same-run ba
 app.add_typer(keys_app, name="keys")
 app.add_typer(bench_app, name="bench")
 
+T = TypeVar("T")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -56,8 +57,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _progress() -> Progress:
-    return Progress(
+def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], T]) -> T:
+    """Run `work(progress)` under a progress bar on stderr (when it is a terminal); `work`
+    reports (done, total) through the callback it is given."""
+    bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -66,6 +69,9 @@ def _progress() -> Progress:
         transient=True,
         disable=not err.is_terminal,
     )
+    with bar:
+        task = bar.add_task(label, total=None)
+        return work(lambda done, total: bar.update(task, completed=done, total=total))
 
 
 @app.command()
@@ -270,14 +276,10 @@ def audit(
         log_key = node.log_policy.logs[0]
     except LedgerError as e:
         raise _fail(e.detail) from e
-    with _progress() as progress:
-        task = progress.add_task("auditing", total=None)
-        result = run_audit(
-            node.engine,
-            node.registry,
-            log_key=log_key,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+    result = _with_progress(
+        "auditing",
+        lambda progress: run_audit(node.engine, node.registry, log_key=log_key, progress=progress),
+    )
     if node.home.members_path.exists():
         result.check_members_file(node.home.members_path.read_text(encoding="utf-8"))
     summary = (
@@ -294,13 +296,10 @@ def audit(
         node.close()
         return
     try:
-        with _progress() as progress:
-            task = progress.add_task("replaying into the projections", total=None)
-            check = check_projections(
-                node.engine,
-                node.registry,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
+        check = _with_progress(
+            "replaying into the projections",
+            lambda progress: check_projections(node.engine, node.registry, progress=progress),
+        )
     except LedgerError as e:
         raise _fail(e.detail) from e
     except OperationalError as e:  # e.g. the write lock stayed busy past the timeout
@@ -326,13 +325,10 @@ def reindex(home: HomeOpt = None) -> None:
         node = open_node(_settings(home), writable=False)
     except LedgerError as e:
         raise _fail(e.detail) from e
-    with _progress() as progress:
-        task = progress.add_task("reindexing", total=None)
-        count = run_reindex(
-            node.engine,
-            node.registry,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+    count = _with_progress(
+        "reindexing",
+        lambda progress: run_reindex(node.engine, node.registry, progress=progress),
+    )
     node.write_members_file()
     node.close()
     console.print(f"reindexed {count} entries")

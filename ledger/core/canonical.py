@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import rfc8785
@@ -160,17 +161,7 @@ def parse_strict(
     Raises PayloadTooLarge over `max_bytes`, MalformedJSON for invalid UTF-8, duplicate keys,
     NaN/Infinity, integers outside +/-(2^53-1), nesting deeper than 32, or lone surrogates.
     """
-    text = _strict_text(data, max_bytes)
-    try:
-        value = _STRICT.decode(text)
-    except RecursionError as e:
-        raise MalformedJSON(f"nesting deeper than {max_depth} levels") from e
-    except json.JSONDecodeError as e:
-        raise _malformed(e) from e
-    # A lone surrogate can only come from a \uD800-\uDFFF escape (the UTF-8 decoding above
-    # refuses encoded ones), so strings need checking only when the text has such an escape.
-    _check_tree(value, 0, max_depth, strings=SURROGATE_ESCAPE.search(text) is not None)
-    return value
+    return _strictly(_strict_text(data, max_bytes), max_depth, _STRICT.decode)
 
 
 class TooManyItems(Exception):
@@ -187,35 +178,49 @@ def parse_strict_array(
     text = _strict_text(data, max_bytes)
     start = _skip_space(text, 0)
     if not text.startswith("[", start):
-        return parse_strict(data, max_bytes=max_bytes, max_depth=max_depth)
+        return _strictly(text, max_depth, _STRICT.decode)
+    return _strictly(text, max_depth, lambda t: _array_items(t, start, max_items))
+
+
+def _array_items(text: str, start: int, max_items: int) -> list[Any]:
+    """The items of the array opening at `start`, each parsed by the strict decoder."""
     items: list[Any] = []
     at = _skip_space(text, start + 1)
+    if text.startswith("]", at):
+        at += 1
+    else:
+        while True:
+            item, at = _STRICT.raw_decode(text, at)
+            items.append(item)
+            if len(items) > max_items:
+                raise TooManyItems(f"more than {max_items} items")
+            at = _skip_space(text, at)
+            if text.startswith(",", at):
+                at = _skip_space(text, at + 1)
+            elif text.startswith("]", at):
+                at += 1
+                break
+            else:
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+    at = _skip_space(text, at)
+    if at != len(text):
+        raise json.JSONDecodeError("Extra data", text, at)
+    return items
+
+
+def _strictly(text: str, max_depth: int, decode: Callable[[str], Any]) -> Any:
+    """`decode` the text with the strict hooks' errors as MalformedJSON, then the checks the
+    hooks cannot make (depth, lone surrogates)."""
     try:
-        if text.startswith("]", at):
-            at += 1
-        else:
-            while True:
-                item, at = _STRICT.raw_decode(text, at)
-                items.append(item)
-                if len(items) > max_items:
-                    raise TooManyItems(f"more than {max_items} items")
-                at = _skip_space(text, at)
-                if text.startswith(",", at):
-                    at = _skip_space(text, at + 1)
-                elif text.startswith("]", at):
-                    at += 1
-                    break
-                else:
-                    raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
-        at = _skip_space(text, at)
-        if at != len(text):
-            raise json.JSONDecodeError("Extra data", text, at)
+        value = decode(text)
     except RecursionError as e:
         raise MalformedJSON(f"nesting deeper than {max_depth} levels") from e
     except json.JSONDecodeError as e:
-        raise _malformed(e) from e
-    _check_tree(items, 0, max_depth, strings=SURROGATE_ESCAPE.search(text) is not None)
-    return items
+        raise MalformedJSON(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+    # A lone surrogate can only come from a \uD800-\uDFFF escape (the UTF-8 decoding refuses
+    # encoded ones), so strings need checking only when the text has such an escape.
+    _check_tree(value, 0, max_depth, strings=SURROGATE_ESCAPE.search(text) is not None)
+    return value
 
 
 _STRICT = json.JSONDecoder(
@@ -245,7 +250,3 @@ def _strict_text(data: bytes, max_bytes: int) -> str:
     if text.startswith("\ufeff"):
         raise MalformedJSON("byte order mark is not allowed")
     return text
-
-
-def _malformed(e: json.JSONDecodeError) -> MalformedJSON:
-    return MalformedJSON(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
