@@ -26,6 +26,10 @@ MAX_SIDE = 16_384
 # A 2x enlargement helps only codes a few pixels per module wide, which means a small image;
 # on a big one it would quadruple the work and the memory for nothing.
 ENLARGE_BELOW_PIXELS = 4_000_000
+# What phones and browsers upload (iOS converts its HEIC photos to JPEG when a page asks for
+# one). Pillow would otherwise try every format it knows, rare decoders (QOI, DDS, PSD, ...)
+# are where its parsing bugs have been, and EPS would even run Ghostscript where installed.
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 # What Pillow and zxing raise on malformed or hostile input. OSError (UnidentifiedImageError is
 # one) is only part of it: ValueError came from a bad PPM header, "not enough image data" in a
 # cut QOI or DDS file and a side over 65535 px, MemoryError from a 1 x 50,000,000 px strip, and
@@ -86,13 +90,13 @@ def decode_image(data: bytes) -> list[str]:
     except QrError:
         raise  # a ValueError too: caught here so the sentence is kept
     except UNREADABLE as e:
-        raise QrError("the upload is not an image (PNG or JPEG) that can be read") from e
+        raise QrError("the upload is not a JPEG, PNG, WebP or GIF image that can be read") from e
     raise QrError("no QR code was found in the image")
 
 
 def _open(data: bytes) -> Image.Image:
     """The image with its pixels loaded, once its header shows a size we are willing to decode."""
-    image = Image.open(io.BytesIO(data))
+    image = Image.open(io.BytesIO(data), formats=PHOTO_FORMATS)
     if image.width > MAX_SIDE or image.height > MAX_SIDE:
         raise QrError(f"the image is over {MAX_SIDE} pixels wide or high")
     if image.width * image.height > MAX_PIXELS:

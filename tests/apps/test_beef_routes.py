@@ -54,7 +54,11 @@ def test_hostile_photo_is_an_invalid_body_problem_not_a_500(api: TestClient, nam
     assert problem["code"] == "invalid-body"
     assert any(
         words in problem["detail"]
-        for words in ("not an image", "pixels wide or high", "over 24 megapixels")
+        for words in (
+            "not a JPEG, PNG, WebP or GIF image",
+            "pixels wide or high",
+            "over 24 megapixels",
+        )
     ), problem["detail"]
 
 
