@@ -106,6 +106,11 @@ def test_environment_names_real_settings() -> None:
     fields = {f"SEALCHAIN_{name.upper()}" for name in Settings.model_fields}
     for service in _sealchain_services().values():
         assert set(service["environment"]) <= fields
+        values = {
+            name.removeprefix("SEALCHAIN_").lower(): value
+            for name, value in service["environment"].items()
+        }
+        Settings(**values)  # and each value is one the setting accepts
     env_line = DOCKERFILE.read_text(encoding="utf-8").split("SEALCHAIN_HOME=")[1].split()[0]
     assert env_line == "/data"
 
