@@ -37,6 +37,7 @@ from apps.beef.qr import Label, QrError, decode_image, label_sheet_html, qr_png,
 from apps.beef.tables import event_objects, events, objects, readings
 from apps.beef.views import SCANS, scan_view
 from ledger.api.deps import MemberDep, StateDep
+from ledger.api.middleware import request_method
 from ledger.api.problems import problem_responses
 from ledger.config import Settings
 from ledger.errors import InvalidBody, InvalidRequest, NotFound, PayloadTooLarge, Unauthenticated
@@ -115,8 +116,13 @@ def scan_page(request: Request, state_dep: StateDep, rest: str) -> Response:
     except IdentifierError as e:
         raise NotFound(f"not a pack's Digital Link: {e}") from e
     policy = state_dep.node.log_policy
+    # A HEAD (link previews, crawlers) is nobody scanning the label: it must not add to the
+    # counts that warn of a copied code.
+    counted = request_method(request.scope) != "HEAD"
     with read_transaction(state_dep.node.engine) as conn:
-        view = scan_view(conn, pack, policy, count_scans_in=state_dep.node.engine)
+        view = scan_view(
+            conn, pack, policy, count_scans_in=state_dep.node.engine if counted else None
+        )
     status_code = 404 if view["status"] == "unknown" else 200
     if _wants_json(request):
         return JSONResponse(view, status_code=status_code, headers=SECURITY_HEADERS)

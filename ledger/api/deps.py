@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.metrics import Metrics
+from ledger.api.middleware import request_method
 from ledger.core.envelope import parse_ts
 from ledger.core.keys import parse_vkey
 from ledger.core.request_auth import (
@@ -72,7 +73,7 @@ async def signed_member(request: Request, state: StateDep) -> MemberRow:
         raise StaleTimestamp(f"Sealchain-Time {time} is outside the accepted window")
     body = await request.body()
     message = request_message(
-        request.method, request.url.path, request.url.query, body, time, org, key_id
+        request_method(request.scope), request.url.path, request.url.query, body, time, org, key_id
     )
 
     def lookup() -> tuple[MemberRow | None, str | None, int | None]:

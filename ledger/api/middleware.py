@@ -93,9 +93,22 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+ORIGINAL_METHOD = "sealchain.method"  # scope key: the method the client sent
+
+
+def request_method(scope: Scope) -> str:
+    """The method the client sent: "HEAD" where HeadAsGetMiddleware shows the app a GET."""
+    method: str = scope.get(ORIGINAL_METHOD, scope["method"])
+    return method
+
+
 class HeadAsGetMiddleware:
     """HEAD is GET without the body (RFC 9110, 9.3.2). FastAPI routes declare only GET, so
-    without this every HEAD would be a 405; the headers, Content-Length included, are GET's."""
+    without this every HEAD would be a 405; the headers, Content-Length included, are GET's.
+
+    The app gets a copy of the scope that says GET: uvicorn keeps reading the original, which
+    must still say HEAD, or it would wait for the body that Content-Length announces. Code that
+    must tell the two apart (a signed read, a scan counter) asks `request_method`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -112,12 +125,12 @@ class HeadAsGetMiddleware:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        # The same scope, not a copy: the outer middleware reads the matched route from it.
-        scope["method"] = "GET"
+        as_get = {**scope, "method": "GET", ORIGINAL_METHOD: "HEAD"}
         try:
-            await self.app(scope, receive, headers_only)
+            await self.app(as_get, receive, headers_only)
         finally:
-            scope["method"] = "HEAD"
+            if "route" in as_get:  # for the metrics and access log of the outer middleware
+                scope["route"] = as_get["route"]
 
 
 class RequestContextMiddleware:

@@ -151,3 +151,13 @@ def test_public_url_must_be_a_bare_http_base() -> None:
         with pytest.raises(ValidationError):
             Settings(public_url=bad)
     assert Settings(public_url="https://trace.example.cn/beef").public_url
+
+
+def test_head_on_a_scan_page_is_not_a_scan(api: TestClient, world: BeefWorld) -> None:
+    (pack,) = world.commission(1)
+    path = parse_pack_uri(pack).path()
+    as_json = {"accept": "application/json"}
+    first = api.get(path, headers=as_json).json()["scans"]["count"]
+    for _ in range(3):
+        assert api.head(path).status_code == 200
+    assert api.get(path, headers=as_json).json()["scans"]["count"] == first + 1

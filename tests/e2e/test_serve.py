@@ -136,3 +136,19 @@ def test_client_hanging_up_mid_body_is_logged_as_499_not_a_fault(ledger: LedgerF
     (access,) = [line for line in lines if line.get("request_id") == "hung-up"]
     assert access["status"] == 499, access
     assert "Traceback" not in log.read_text() and "unhandled error" not in log.read_text()
+
+
+def test_head_requests_keep_the_connection_usable(ledger: LedgerFixture) -> None:
+    """uvicorn must still see HEAD while the app sees GET, or it waits for a body that never
+    comes and drops the connection (TestClient cannot show this)."""
+    home = ledger.settings.home
+    with running_server(home, ledger.settings.database_url) as url, httpx.Client() as client:
+        for path in ("/healthz", "/v1/checkpoint", "/healthz", "/v1/members"):
+            head = client.head(url + path)
+            got = client.get(url + path)
+            assert head.status_code == got.status_code == 200, path
+            assert head.content == b"" and got.content, path
+            assert head.headers["content-length"] == got.headers["content-length"], path
+        port = int(url.rsplit(":", 1)[1])
+    log = (home.parent / f"serve-{port}.log").read_text()
+    assert "unhandled error" not in log and "Traceback" not in log, log[-2000:]

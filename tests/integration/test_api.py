@@ -434,6 +434,15 @@ def test_head_is_get_without_the_body(api: TestClient) -> None:
     assert 'sealchain_request_seconds_count{method="HEAD",route="/healthz"} 1.0' in metrics
 
 
+def test_signed_head_is_signed_as_head(api: TestClient, ledger: LedgerFixture) -> None:
+    signer, now = ledger.signers["writer-a"], format_ts(datetime.now(UTC))
+    as_head = sign_request(signer, "writer-a", "HEAD", "/v1/entries", "", b"", now)
+    response = api.head("/v1/entries", headers=as_head)
+    assert response.status_code == 200 and response.content == b""
+    as_get = sign_request(signer, "writer-a", "GET", "/v1/entries", "", b"", now)
+    assert api.head("/v1/entries", headers=as_get).status_code == 403  # another method's
+
+
 def test_app_routes_are_measured_under_the_path_clients_use(api: TestClient) -> None:
     assert api.get("/v1/beef/trace?gtin=09312345000012&lot=L1").status_code == 401
     metrics = api.get("/metrics").text
