@@ -69,7 +69,19 @@ MAX_PHOTO_BYTES = 8 * 1024 * 1024
 # Photos decoded at once per worker process: each may hold a few hundred MB for a second or two
 # (apps.beef.qr.MAX_PIXELS), so more uploads wait their turn here, on the event loop, instead
 # of taking the threads every sync route runs on.
-PHOTO_DECODERS = anyio.CapacityLimiter(2)
+PHOTO_DECODERS = 2
+
+
+def photo_decoders(request: Request) -> anyio.CapacityLimiter:
+    """The app's own limiter, made on first use: a limiter belongs to the event loop that first
+    waits on it, so one shared by apps on different loops (tests, embedding) could hang."""
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "beef_photo_decoders", None)
+    if limiter is None:
+        limiter = state.beef_photo_decoders = anyio.CapacityLimiter(PHOTO_DECODERS)
+    return limiter
+
+
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 log = logging.getLogger("sealchain.api")
@@ -424,14 +436,14 @@ def labels(request: Request, state_dep: StateDep, gtin: Gtin, lot: Lot) -> HTMLR
         **problem_responses(InvalidBody, PayloadTooLarge, InvalidRequest),
     },
 )
-async def scan_photo(photo: UploadFile) -> Response:
+async def scan_photo(request: Request, photo: UploadFile) -> Response:
     data = await photo.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         raise PayloadTooLarge(f"the photo is over {MAX_PHOTO_BYTES // (1024 * 1024)} MiB")
     try:
         # Off the event loop: decoding takes up to seconds of CPU, and every other request of
         # this worker would wait for it.
-        texts = await anyio.to_thread.run_sync(decode_image, data, limiter=PHOTO_DECODERS)
+        texts = await anyio.to_thread.run_sync(decode_image, data, limiter=photo_decoders(request))
     except QrError as e:
         raise InvalidBody(str(e)) from e
     for text in texts:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+import anyio
 import pytest
 import zxingcpp
 from fastapi.testclient import TestClient
@@ -19,7 +20,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from apps.beef.identifiers import parse_pack_uri
-from apps.beef.routes import PHOTO_DECODERS
 from apps.beef.tables import scans
 from apps.beef.views import ScanCounter
 from ledger.api import create_app
@@ -69,16 +69,17 @@ def test_health_is_answered_while_a_photo_is_decoded(api: TestClient) -> None:
     /healthz is asked while it is held and must be answered while it is still held: no clock.
     """
     photo = busy_png(6000, 4000)  # 24 MP without a code: every pass searches all of it
+    decoders = api.app.state.beef_photo_decoders = anyio.CapacityLimiter(2)
     with ThreadPoolExecutor(1) as pool:
         scan = pool.submit(
             api.post, "/v1/beef/scan", files={"photo": ("busy.png", photo, "image/png")}
         )
-        while PHOTO_DECODERS.borrowed_tokens == 0:
+        while decoders.borrowed_tokens == 0:
             assert not scan.done(), "the photo was decoded without a decoder thread"
             time.sleep(0.005)  # polling for the decode to start; nothing is timed
         health = api.get("/healthz")
         assert health.status_code == 200
-        assert PHOTO_DECODERS.borrowed_tokens == 1, "answered only after the decode ended"
+        assert decoders.borrowed_tokens == 1, "answered only after the decode ended"
         assert not scan.done()
         assert scan.result().status_code == 422
         assert scan.result().json()["detail"] == "no QR code was found in the image"
