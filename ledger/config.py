@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,7 +31,6 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         None,
-        pattern=r"^https?://[^/\s?#]+(/[^\s?#]*)?$",
         description="base URL printed into QR codes and links, the resolver clients reach "
         "(e.g. https://trace.example.cn); default: each request's own base, from its Host "
         "header, which suits a demo but lets a client choose what a printed label points at",
@@ -38,6 +38,31 @@ class Settings(BaseSettings):
     extra_apps: str = Field(
         "", description="comma-separated module:attribute App objects to load besides plugins"
     )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_base(cls, value: str | None) -> str | None:
+        """A bare http(s) base: printed on labels, it must say plainly where a phone goes."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        except ValueError as e:
+            raise ValueError(f"public_url {value!r} has an invalid port") from e
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or "@" in parts.netloc
+            or parts.query
+            or parts.fragment
+            or any(c.isspace() or c in '\\"<>' for c in value)
+        ):
+            raise ValueError(
+                f"public_url {value!r} must be a bare http(s) base such as "
+                "https://trace.example.cn (no user, query, fragment, spaces or quotes)"
+            )
+        return value
 
     def db_url(self) -> str:
         if self.database_url:

@@ -148,10 +148,22 @@ def test_printed_links_use_the_public_url_not_the_callers_host(world: BeefWorld)
 
 
 def test_public_url_must_be_a_bare_http_base() -> None:
-    for bad in ("trace.example.cn", "ftp://x", "https://x/?a=1", "https://x y"):
+    for bad in (
+        "trace.example.cn",
+        "ftp://x",
+        "https://x/?a=1",
+        "https://x y",
+        "https://user:pw@evil.example",
+        "https://evil.example\\@good.example",
+        'https://a"><script>',
+        "https://:99999",
+        "https://x:99999",
+        "https://x/#top",
+    ):
         with pytest.raises(ValidationError):
             Settings(public_url=bad)
-    assert Settings(public_url="https://trace.example.cn/beef").public_url
+    for good in ("https://trace.example.cn/beef", "HTTPS://Trace.example.cn", "http://x:8000"):
+        assert Settings(public_url=good).public_url == good
 
 
 def test_head_on_a_scan_page_is_not_a_scan(api: TestClient, world: BeefWorld) -> None:
