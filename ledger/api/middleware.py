@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.api.metrics import Metrics
@@ -19,20 +20,28 @@ Limit = Callable[[str, str], int | None]
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from `receive` once a streamed body passes the limit. An HTTPException, because
+    FastAPI turns any other error raised while it reads a form into a 400; this one it lets
+    through to the problem handlers, which answer 413 `payload-too-large`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is over the {limit}-byte limit for this route")
 
 
-def _problem_413(limit: int) -> bytes:
-    return json.dumps(
-        {
-            "type": "https://sealchain.dev/problems/payload-too-large",
-            "title": "Payload too large",
-            "status": 413,
-            "detail": f"request body is over the {limit}-byte limit for this route",
-            "code": "payload-too-large",
-        }
-    ).encode()
+def _problem_413(limit: int, scope: Scope) -> bytes:
+    problem = {
+        "type": "https://sealchain.dev/problems/payload-too-large",
+        "title": "Payload too large",
+        "status": 413,
+        "detail": f"request body is over the {limit}-byte limit for this route",
+        "code": "payload-too-large",
+        "instance": scope["path"],
+    }
+    request_id = scope.get("state", {}).get("request_id")
+    if request_id:
+        problem["request_id"] = request_id
+    return json.dumps(problem).encode()
 
 
 class BodyLimitMiddleware:
@@ -54,7 +63,7 @@ class BodyLimitMiddleware:
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > limit:
-                await self._reject(send, limit)
+                await self._reject(scope, send, limit)
                 return
             if _header(scope, b"transfer-encoding") is None:
                 # The server delivers exactly Content-Length bytes, so there is nothing to count
@@ -69,17 +78,17 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    raise _TooLarge(limit)
             return message
 
         try:
             await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._reject(send, limit)
+        except _TooLarge:  # when no exception handler answered it first
+            await self._reject(scope, send, limit)
 
     @staticmethod
-    async def _reject(send: Send, limit: int) -> None:
-        body = _problem_413(limit)
+    async def _reject(scope: Scope, send: Send, limit: int) -> None:
+        body = _problem_413(limit, scope)
         await send(
             {
                 "type": "http.response.start",

@@ -44,11 +44,20 @@ def _respond(
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
+HTTP_TITLES = {
+    400: "Invalid request",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    413: "Payload too large",
+}
+
+
 def _http_problem(status: int, detail: str) -> dict[str, Any]:
     code = HTTP_CODES.get(status, "http-error")
     return {
         "type": f"https://sealchain.dev/problems/{code}",
-        "title": detail,
+        "title": HTTP_TITLES.get(status, detail),
         "status": status,
         "detail": detail,
         "code": code,

@@ -457,6 +457,20 @@ def test_framework_errors_are_documented_problems(api: TestClient) -> None:
     assert problem["instance"] == "/v1/beef/scan" and problem["request_id"]
     problem = assert_problem(api.delete("/v1/entries"), 405, "method-not-allowed")
     assert problem["instance"] == "/v1/entries" and problem["request_id"]
+
+    def streamed_upload() -> Iterator[bytes]:  # chunked: no Content-Length to refuse early
+        yield b'--b\r\nContent-Disposition: form-data; name="photo"; filename="p.png"\r\n\r\n'
+        for _ in range(10 * 1024):
+            yield b"\0" * 1024
+        yield b"\r\n--b--\r\n"
+
+    streamed = api.post(
+        "/v1/beef/scan",
+        content=streamed_upload(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    problem = assert_problem(streamed, 413, "payload-too-large")
+    assert problem["instance"] == "/v1/beef/scan" and problem["title"] == "Payload too large"
     not_a_file = api.post("/v1/beef/scan", data={"photo": "x"})
     problem = assert_problem(not_a_file, 400, "invalid-request")
     assert "<class" not in problem["detail"] and "received: str" in problem["detail"], problem
