@@ -70,6 +70,23 @@ class ScanCounter:
             self._flushed = time.monotonic()
         if not pending:
             return
+        try:
+            self._write(engine, pending)
+        except Exception:
+            self._put_back(engine, pending)  # counted again at the next flush, not lost
+            raise
+
+    def _put_back(self, engine: Engine, unwritten: dict[str, tuple[int, int, str, str]]) -> None:
+        with self._lock:
+            pending = self._pending.setdefault(engine, {})
+            for uri, (count, after, first, last) in unwritten.items():
+                newer = pending.get(uri)
+                if newer is not None:  # scans recorded while the write was failing
+                    count, after, last = count + newer[0], after + newer[1], newer[3]
+                pending[uri] = (count, after, first, last)
+
+    @staticmethod
+    def _write(engine: Engine, pending: dict[str, tuple[int, int, str, str]]) -> None:
         with write_transaction(engine) as conn:
             for uri, (count, after, first, last) in pending.items():
                 done = conn.execute(

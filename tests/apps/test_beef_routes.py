@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from apps.beef.identifiers import parse_pack_uri
 from apps.beef.tables import scans
@@ -26,7 +27,7 @@ from ledger.api import create_app
 from ledger.config import Settings
 from ledger.core.envelope import format_ts
 from ledger.core.request_auth import sign_request
-from ledger.storage.engine import read_transaction
+from ledger.storage.engine import read_transaction, write_transaction
 from tests.apps.hostile_images import ABSURD_SIDES, UNREADABLE, blank_49_megapixels, busy_png
 from tests.support.beef import GTIN, BeefWorld, beef_world
 
@@ -174,3 +175,25 @@ def test_head_on_a_scan_page_is_not_a_scan(api: TestClient, world: BeefWorld) ->
     for _ in range(3):
         assert api.head(path).status_code == 200
     assert api.get(path, headers=as_json).json()["scans"]["count"] == first + 1
+
+
+def test_scan_counts_survive_a_failed_flush(world: BeefWorld) -> None:
+    """A real write failure (the table is gone for a moment): the counts wait for the next
+    flush instead of being dropped."""
+    engine = world.node.engine
+    counter = ScanCounter(flush_every=3600)  # only explicit flushes
+    (pack,) = world.commission(1)
+    with read_transaction(engine) as conn:
+        counter.record(engine, conn, pack, sold=False)
+    with write_transaction(engine) as conn:
+        scans.drop(conn)
+    with pytest.raises(SQLAlchemyError):
+        counter.flush(engine)
+    with write_transaction(engine) as conn:
+        scans.create(conn)
+    with read_transaction(engine) as conn:
+        counter.record(engine, conn, pack, sold=True)
+    counter.flush(engine)
+    with read_transaction(engine) as conn:
+        row = conn.execute(select(scans.c.count, scans.c.after_sale)).one()
+    assert tuple(row) == (2, 1)
