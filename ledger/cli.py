@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.config import Settings
+from ledger.core.envelope import ORG_RE
 from ledger.core.keys import Signer
 from ledger.core.policy import TrustPolicy
 from ledger.core.receipt import STEPS, load_receipt, verify_receipt
@@ -53,7 +55,7 @@ def _settings(home: Path | None) -> Settings:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")  # messages quote paths and ids verbatim
     return typer.Exit(code)
 
 
@@ -92,6 +94,8 @@ def init(
     if if_missing and Home(settings.home).exists():
         console.print(f"[bold]Ledger home[/bold] {settings.home.resolve()} exists; left as it is")
         return
+    if not demo and not ORG_RE.match(admin):  # before any key file is named after it
+        raise _fail(f"admin org id {admin!r} must be 1-63 lower-case letters, digits or '-'")
     plan = demo_plan() if demo else single_admin_plan(namespace, admin)
     try:
         node, _ = init_home(settings, plan)
@@ -117,7 +121,7 @@ def _describe_home(home: Home, orgs: int, witnesses: int) -> None:
 def demo(
     home: HomeOpt = None,
     check: Annotated[bool, typer.Option("--check", help="run the scenarios, audit, exit")] = False,
-    port: Annotated[int, typer.Option(help="port to serve the demo on")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to serve the demo on")] = 8000,
     out: Annotated[Path, typer.Option(help="where scenarios write QR codes and summaries")] = Path(
         "demo-out"
     ),
@@ -383,7 +387,7 @@ UrlOpt = Annotated[str, typer.Option("--url", envvar="SEALCHAIN_URL", help="ledg
 def serve(
     home: HomeOpt = None,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
 ) -> None:
     """Serve the REST API (uvicorn). Workers share the database and take turns committing;
@@ -402,7 +406,8 @@ def serve(
     except serving.PortInUse as e:
         raise _fail(str(e)) from e
     if status:
-        raise _fail("a worker stopped unexpectedly; all workers were stopped", status)
+        # uvicorn exits 3 when it cannot start (a bad host, a busy port): not a documented code
+        raise _fail(f"the server stopped (worker exit status {status}); see the log above")
 
 
 def _client(settings: Settings, url: str, org: str | None = None) -> LedgerClient:
@@ -428,6 +433,11 @@ def submit(
     from ledger.core.canonical import parse_strict
 
     try:
+        # Before submitting: once the entry is committed, a receipt we cannot write is lost.
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _fail(f"cannot use {out} for the receipt: {e.strerror or e}") from e
+    try:
         raw = sys.stdin.buffer.read() if str(body) == "-" else body.read_bytes()
         value = parse_strict(raw)
         if not isinstance(value, dict):
@@ -438,10 +448,17 @@ def submit(
         raise _fail(f"cannot read {e.filename}: {e.strerror}") from e
     except LedgerError as e:
         raise _fail(f"{e.code}: {e.detail}", 1 if e.status < 500 else 2) from e
-    out.mkdir(parents=True, exist_ok=True)
     tx_id = envelope_tx_id(receipt.entry)
     path = out / f"{tx_id}.json"
-    path.write_text(json.dumps(receipt.to_json(), indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(receipt.to_json(), indent=1) + "\n"
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        console.print(text, end="", markup=False, highlight=False)
+        raise _fail(
+            f"committed at index {receipt.index}, but {path} could not be written "
+            f"({e.strerror or e}); the receipt is printed above"
+        ) from e
     err.print(f"committed at index {receipt.index}; receipt verified offline")
     console.print(str(path))
 
@@ -475,6 +492,8 @@ def keys_new(
 ) -> None:
     """Generate an Ed25519 key (PKCS#8 PEM, mode 0600) and print its vkey."""
     settings = _settings(home)
+    if not ORG_RE.match(org):
+        raise _fail(f"org id {org!r} must be 1-63 lower-case letters, digits or '-'")
     target = out or Home(settings.home).org_key_path(org)
     if target.exists():
         raise _fail(f"{target} exists; refusing to overwrite a key")
@@ -552,8 +571,23 @@ def main() -> None:
     try:
         app()
     except LedgerError as e:
-        err.print(f"[red]error:[/red] {e.detail}")
+        err.print(f"[red]error:[/red] {escape(e.detail)}")
         sys.exit(2)
+    except Exception as e:
+        if not _is_environment_error(e):
+            raise  # a bug: its traceback is what a report needs
+        err.print(f"[red]error:[/red] {escape(f'{type(e).__name__}: {e}')}")
+        sys.exit(2)
+
+
+def _is_environment_error(error: Exception) -> bool:
+    """Failures of what the command was pointed at (a file, a URL, a server, a database), not
+    of the code: said in one line and exit 2, never as a traceback."""
+    import httpx
+    from sqlalchemy.exc import DatabaseError
+
+    expected = (OSError, ValueError, httpx.HTTPError, httpx.InvalidURL, DatabaseError)
+    return isinstance(error, expected)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,14 @@ def open_node(
     home = Home(settings.home, settings.passphrase())
     if not home.policy_path.exists():
         raise ConfigError(f"no ledger home at {home.root}: run `sealchain init --home {home.root}`")
+    database = settings.home / "ledger.db"
+    if settings.database_url is None and home.genesis_path.exists() and not database.exists():
+        # Opening it would create an empty database, and reindex would then rewrite
+        # members.txt from nothing: the log is gone, and only a backup can bring it back.
+        raise ConfigError(
+            f"{home.root} holds a ledger (genesis.json) but its database {database} is "
+            "missing: restore it from a backup"
+        )
     named = [a for a in import_apps(settings.extra_apps) if a not in list(extra_apps)]
     registry = load_registry([*named, *extra_apps])
     engine = open_engine(settings, registry)

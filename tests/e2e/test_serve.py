@@ -4,6 +4,7 @@ processes committing concurrently into one database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -100,6 +101,9 @@ def test_workers_each_get_connections(ledger: LedgerFixture) -> None:
 
 
 def test_serve_refuses_a_port_something_listens_on(ledger: LedgerFixture) -> None:
+    env = dict(os.environ)
+    if ledger.settings.database_url:  # the PostgreSQL ledger's home has no ledger.db
+        env["SEALCHAIN_DATABASE_URL"] = ledger.settings.database_url
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -111,6 +115,7 @@ def test_serve_refuses_a_port_something_listens_on(ledger: LedgerFixture) -> Non
                 text=True,
                 timeout=60,
                 check=False,
+                env=env,
             )
             assert done.returncode != 0
             assert "address already in use" in (done.stdout + done.stderr).lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -194,3 +195,81 @@ def test_audit_refuses_a_members_file_that_hides_a_revocation(ledger: LedgerFixt
     assert "at members.txt" in result.output
     assert invoke("reindex", "--home", str(home), env=env).exit_code == 0
     assert invoke("audit", "--home", str(home), env=env).exit_code == 0
+
+
+# --- bad surroundings: one line and exit 2, never a traceback ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def made_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("cli-bad") / "home"
+    done = subprocess.run([SEALCHAIN, "init", "--home", str(home)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    plain = {**os.environ, "COLUMNS": "200", **(env or {})}
+    plain.pop("SEALCHAIN_EXTRA_APPS", None)
+    # A timeout, so that a command that wrongly starts serving fails the test instead of hanging
+    return subprocess.run(
+        [SEALCHAIN, *args], capture_output=True, text=True, env=plain, timeout=120
+    )
+
+
+def assert_refused(done: subprocess.CompletedProcess[str], words: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert words in " ".join(done.stderr.split()), done.stderr
+
+
+def test_a_home_without_its_database_is_refused_not_recreated(
+    made_home: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(made_home, home, ignore=shutil.ignore_patterns("ledger.db*"))
+    members = (home / "members.txt").read_text()
+    for command in ("reindex", "audit"):
+        assert_refused(run_cli(command, "--home", str(home)), "ledger.db is missing")
+    assert not (home / "ledger.db").exists()
+    assert (home / "members.txt").read_text() == members
+
+
+def test_a_database_that_is_not_sqlite_is_an_error(made_home: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(made_home, home, ignore=shutil.ignore_patterns("ledger.db*"))
+    (home / "ledger.db").write_bytes(b"not a database at all" * 100)
+    assert_refused(run_cli("audit", "--home", str(home)), "DatabaseError")
+
+
+def test_a_garbled_url_is_an_error(made_home: Path) -> None:
+    done = run_cli("checkpoint", "--url", "http://[::1", "--home", str(made_home))
+    assert_refused(done, "error:")
+
+
+def test_key_for_an_org_id_that_is_a_path_is_refused(made_home: Path, tmp_path: Path) -> None:
+    for org in ("../../escaped", "", "a/b", "[/bold]"):
+        assert_refused(run_cli("keys", "new", org, "--home", str(made_home)), "org id")
+    assert not list(made_home.parent.glob("*.pem"))
+    done = run_cli("init", "--home", str(tmp_path / "h"), "--admin", "../evil")
+    assert_refused(done, "admin org id")
+    assert not (tmp_path / "evil.pem").exists() and not (tmp_path / "h").exists()
+
+
+def test_submit_checks_where_the_receipt_goes_before_submitting(
+    made_home: Path, tmp_path: Path
+) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("x")
+    body = tmp_path / "body.json"
+    body.write_text('{"text": "x"}')
+    done = run_cli(
+        "submit", "--as", "admin", "--type", "ledger.member.update", "--body", str(body),
+        "--out", str(occupied), "--url", "http://127.0.0.1:9", "--home", str(made_home),
+    )  # fmt: skip
+    assert_refused(done, "cannot use")
+
+
+def test_serve_refuses_a_port_out_of_range(made_home: Path) -> None:
+    done = run_cli("serve", "--home", str(made_home), "--port", "70000")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
