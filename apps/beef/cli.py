@@ -11,9 +11,10 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from apps.beef.identifiers import IdentifierError, parse_pack_uri
+from apps.beef.identifiers import IdentifierError, PackId, parse_pack_uri
 from apps.beef.qr import QrError, decode_image
 from ledger.config import Settings
 from ledger.core.canonical import parse_strict
@@ -53,24 +54,31 @@ def scan_command(
     except (OSError, LedgerError, httpx.HTTPError) as e:
         console.print(f"[red]cannot check[/red]: {e}")
         raise typer.Exit(2) from e
-    view = response.json()
-    if response.status_code == 404 or view.get("status") == "unknown":
-        console.print("[bold red]UNKNOWN CODE[/bold red]: never registered; possibly counterfeit")
-        raise typer.Exit(1)
-    product = view["product"]
-    console.print(f"[bold]{product['productName']}[/bold], {product['origin']}: {view['message']}")
-    table = Table("time", "place", "party", "step")
-    for step in view["journey"]:
-        place = step["place"]
-        table.add_row(
-            step["time"], f"{place['name']}, {place['city']}", step["party"], step["step"]
-        )
-    console.print(table)
     try:
-        checked = _verify_journey(view, trust)
-    except (LedgerError, KeyError, ValueError) as e:
-        console.print(f"[bold red]NOT VERIFIED[/bold red]: {e}")
+        view = response.json()
+        if response.status_code == 404 or view.get("status") == "unknown":
+            console.print(
+                "[bold red]UNKNOWN CODE[/bold red]: never registered; possibly counterfeit"
+            )
+            raise typer.Exit(1)
+        checked = _verify_journey(view, trust, pack)
+        product = view["product"]
+        console.print(
+            f"[bold]{escape(product['productName'])}[/bold], {escape(product['origin'])}: "
+            f"{escape(view['message'])}"
+        )
+        table = Table("time", "place", "party", "step")
+        for step in view["journey"]:
+            place = step["place"]
+            table.add_row(
+                step["time"], f"{place['name']}, {place['city']}", step["party"], step["step"]
+            )
+    except (LedgerError, KeyError, ValueError, TypeError, AttributeError) as e:
+        # A server that answers something else, or another pack's genuine journey, is as
+        # untrustworthy as one whose signatures fail.
+        console.print(f"[bold red]NOT VERIFIED[/bold red]: {escape(str(e))}")
         raise typer.Exit(1) from e
+    console.print(table)
     console.print(
         f"[green]verified: {checked} signed entries, each by a member key, in the log's "
         "signed checkpoint (your policy)[/green]"
@@ -85,9 +93,10 @@ def _is_pack(text: str) -> bool:
     return True
 
 
-def _verify_journey(view: dict[str, Any], trust: TrustPolicy) -> int:
+def _verify_journey(view: dict[str, Any], trust: TrustPolicy, pack: PackId) -> int:
     """Every journey entry as a receipt, checked with `verify_receipt` against the caller's own
-    trust policy (not the server's), and the shown steps against the signed entries."""
+    trust policy (not the server's); the entries bound to the scanned pack; and the shown
+    steps and product against the signed entries."""
     proof = view["verification"]
     by_index = {}
     for item in proof["entries"]:
@@ -100,8 +109,38 @@ def _verify_journey(view: dict[str, Any], trust: TrustPolicy) -> int:
         )
         verify_receipt(receipt, trust)
         by_index[item["index"]] = entry
+    lot = _bound_to_pack(by_index, pack)
+    for field in ("productName", "origin"):
+        if view["product"][field] != lot.get(field):
+            raise ValueError(f"the product's {field} is not what was signed at commissioning")
     for step in view["journey"]:
         signed = by_index[step["index"]]["body"]
         if signed["event"]["eventTime"] != step["time"] or signed["place"] != step["place"]:
             raise ValueError(f"the step at {step['time']} is not what was signed")
     return len(by_index)
+
+
+def _bound_to_pack(entries: dict[int, dict[str, Any]], pack: PackId) -> dict[str, Any]:
+    """Each signed entry must be about the scanned pack: it names the pack, a case or container
+    an earlier entry packed it into, or its lot (a recall); a correction names such an event.
+    Otherwise a server could show another pack's genuine, signed journey for this code. Returns
+    the lot data signed when the pack was commissioned, which must be among them."""
+    holders, events, lot = {pack.uri()}, set(), None
+    lot_class = f"https://id.gs1.org/01/{pack.gtin}/10/{pack.lot}"
+    for index in sorted(entries):
+        entry = entries[index]
+        body, event = entry["body"], entry["body"].get("event", {})
+        named = set(event.get("epcList", [])) | set(event.get("childEPCs", []))
+        parent = event.get("parentID")
+        classes = {q.get("epcClass") for q in event.get("quantityList", [])}
+        if named & holders or parent in holders or lot_class in classes:
+            if parent and named & holders and event.get("action") == "ADD":
+                holders.add(parent)
+            if entry["type"] == "beef.commission" and pack.uri() in named:
+                lot = event.get("ilmd", {})
+            events.add(event.get("eventID"))
+        elif not (entry["type"] == "beef.correct" and body.get("eventID") in events):
+            raise ValueError(f"signed entry {index} ({entry['type']}) is not about this pack")
+    if lot is None:
+        raise ValueError("no signed entry commissions this pack")
+    return dict(lot)

@@ -21,6 +21,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from apps.beef import scenario
+from apps.beef.cli import _verify_journey
 from apps.beef.identifiers import parse_pack_uri
 from ledger.cli import app
 from ledger.config import Settings
@@ -98,6 +99,25 @@ def test_scan_cli_reads_a_label_photo(told, tmp_path: Path) -> None:
     )
     assert refused.exit_code == 1, refused.output
     assert "NOT VERIFIED" in refused.output
+
+
+def test_scan_check_binds_the_signed_journey_to_the_scanned_pack(told) -> None:
+    """A lying server that answers one code with another pack's genuine, signed journey (or
+    with no signed entries at all) is refused, though every signature it sends verifies."""
+    url, home, _, summary = told
+    trust = Home(home).trust_policy()
+    sold = parse_pack_uri(summary["urls"]["sold pack (cloned label)"])
+    held = parse_pack_uri(summary["urls"]["pack held by customs"])
+    view = httpx.get(url + held.path(), headers={"accept": "application/json"}).json()
+    assert _verify_journey(view, trust, held) > 0  # its own pack: genuine
+    with pytest.raises(ValueError, match="is not about this pack"):
+        _verify_journey(view, trust, sold)
+    emptied = {**view, "journey": [], "verification": {**view["verification"], "entries": []}}
+    with pytest.raises(ValueError, match="no signed entry commissions this pack"):
+        _verify_journey(emptied, trust, held)
+    renamed = {**view, "product": {**view["product"], "productName": "Genuine Wagyu A5"}}
+    with pytest.raises(ValueError, match="productName is not what was signed"):
+        _verify_journey(renamed, trust, held)
 
 
 def test_photo_upload_redirects_to_the_scan_page(told) -> None:
