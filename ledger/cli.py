@@ -59,6 +59,12 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _check_org_id(org: str, what: str) -> None:
+    """Before any key file is named after it: an id like `../x` would write outside the home."""
+    if not ORG_RE.match(org):
+        raise _fail(f"{what} {org!r} must be 1-63 lower-case letters, digits or '-'")
+
+
 def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], T]) -> T:
     """Run `work(progress)` under a progress bar on stderr (when it is a terminal); `work`
     reports (done, total) through the callback it is given."""
@@ -94,8 +100,8 @@ def init(
     if if_missing and Home(settings.home).exists():
         console.print(f"[bold]Ledger home[/bold] {settings.home.resolve()} exists; left as it is")
         return
-    if not demo and not ORG_RE.match(admin):  # before any key file is named after it
-        raise _fail(f"admin org id {admin!r} must be 1-63 lower-case letters, digits or '-'")
+    if not demo:
+        _check_org_id(admin, "admin org id")
     plan = demo_plan() if demo else single_admin_plan(namespace, admin)
     try:
         node, _ = init_home(settings, plan)
@@ -222,8 +228,7 @@ def _audit_summary(settings: Settings) -> bool:
     finally:
         node.close()
     console.print(
-        f"Projections: {'ok' if check.ok else 'FAILED ' + str(check.first_bad)}: {check.rows} "
-        f"rows in {check.tables} tables equal a replay of {check.entries} entries"
+        f"Projections: {'ok' if check.ok else 'FAILED ' + str(check.first_bad)}: {check.summary}"
     )
     return check.ok
 
@@ -313,10 +318,7 @@ def audit(
     if not check.ok:
         console.print(f"[red]projections FAILED[/red] at {check.where}: {check.first_bad}")
         raise typer.Exit(1)
-    console.print(
-        f"[green]projections ok[/green]: {check.rows} rows in {check.tables} tables equal "
-        f"a replay of {check.entries} entries"
-    )
+    console.print(f"[green]projections ok[/green]: {check.summary}")
 
 
 @app.command()
@@ -492,8 +494,7 @@ def keys_new(
 ) -> None:
     """Generate an Ed25519 key (PKCS#8 PEM, mode 0600) and print its vkey."""
     settings = _settings(home)
-    if not ORG_RE.match(org):
-        raise _fail(f"org id {org!r} must be 1-63 lower-case letters, digits or '-'")
+    _check_org_id(org, "org id")
     target = out or Home(settings.home).org_key_path(org)
     if target.exists():
         raise _fail(f"{target} exists; refusing to overwrite a key")

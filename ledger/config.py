@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.home import Home
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEALCHAIN_", extra="ignore")
@@ -67,7 +69,7 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.home / 'ledger.db').resolve()}"
+        return f"sqlite:///{Home(self.home).db_path.resolve()}"
 
     def passphrase(self) -> bytes | None:
         return self.key_passphrase.get_secret_value().encode() if self.key_passphrase else None

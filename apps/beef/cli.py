@@ -126,14 +126,13 @@ def _bound_to_pack(entries: dict[int, dict[str, Any]], pack: PackId) -> dict[str
     Otherwise a server could show another pack's genuine, signed journey for this code. Returns
     the lot data signed when the pack was commissioned, which must be among them."""
     holders, events, lot = {pack.uri()}, set(), None
-    lot_class = f"https://id.gs1.org/01/{pack.gtin}/10/{pack.lot}"
     for index in sorted(entries):
         entry = entries[index]
         body, event = entry["body"], entry["body"].get("event", {})
         named = set(event.get("epcList", [])) | set(event.get("childEPCs", []))
         parent = event.get("parentID")
-        classes = {q.get("epcClass") for q in event.get("quantityList", [])}
-        if named & holders or parent in holders or lot_class in classes:
+        its_lot = (body.get("gtin"), body.get("lot")) == (pack.gtin, pack.lot)
+        if named & holders or parent in holders or (entry["type"] == "beef.recall" and its_lot):
             if parent and named & holders and event.get("action") == "ADD":
                 holders.add(parent)
             if entry["type"] == "beef.commission" and pack.uri() in named:

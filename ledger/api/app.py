@@ -110,7 +110,7 @@ def create_app(
     for plugin in node.registry.apps:
         app_limits.update(plugin.extra.get("body_limits", {}))
 
-    def limit_for(method: str, path: str) -> int | None:
+    def limit_for(method: str, path: str) -> int:
         if method not in ("POST", "PUT", "PATCH"):
             # No route reads a GET body, but a signed read hashes whatever body comes, so
             # without a limit a forged one could make the server buffer any amount.

@@ -13,10 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.api.metrics import Metrics
-from ledger.api.problems import PROBLEM_JSON
+from ledger.api.problems import PROBLEM_JSON, http_problem
 
 log = logging.getLogger("sealchain.access")
-Limit = Callable[[str, str], int | None]
+Limit = Callable[[str, str], int]
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -30,14 +30,9 @@ class _TooLarge(HTTPException):
 
 
 def _problem_413(limit: int, scope: Scope) -> bytes:
-    problem = {
-        "type": "https://sealchain.dev/problems/payload-too-large",
-        "title": "Payload too large",
-        "status": 413,
-        "detail": f"request body is over the {limit}-byte limit for this route",
-        "code": "payload-too-large",
-        "instance": scope["path"],
-    }
+    # Answered before any route runs, so built here rather than by the exception handlers.
+    problem = http_problem(413, _TooLarge(limit).detail)
+    problem["instance"] = scope["path"]
     request_id = scope.get("state", {}).get("request_id")
     if request_id:
         problem["request_id"] = request_id
@@ -56,16 +51,19 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["method"], scope["path"])
-        if limit is None:
+        declared = _header(scope, b"content-length")
+        chunked = _header(scope, b"transfer-encoding") is not None
+        if declared is None and not chunked:
+            # Neither header: an HTTP/1.1 request without a body (RFC 9112, 6.3), nothing to
+            # limit; most GETs take this path.
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
+        limit = self.limit_for(scope["method"], scope["path"])
         if declared is not None and declared.isdigit():
             if int(declared) > limit:
                 await self._reject(scope, send, limit)
                 return
-            if _header(scope, b"transfer-encoding") is None:
+            if not chunked:
                 # The server delivers exactly Content-Length bytes, so there is nothing to count
                 # (with Transfer-Encoding too, the chunks decide the length: count them).
                 await self.app(scope, receive, send)

@@ -18,13 +18,13 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("sealchain.api")
 
 # Starlette raises HTTPException itself (routing, form parsing); each status maps to one of
-# our documented codes, so a client never meets a code docs/api.md does not list.
-HTTP_CODES = {
-    400: "invalid-request",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    413: "payload-too-large",
+# our documented codes and its title, so a client never meets a code docs/api.md does not list.
+HTTP_PROBLEMS = {
+    400: ("invalid-request", "Invalid request"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Payload too large"),
 }
 
 
@@ -44,20 +44,12 @@ def _respond(
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
-HTTP_TITLES = {
-    400: "Invalid request",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    413: "Payload too large",
-}
-
-
-def _http_problem(status: int, detail: str) -> dict[str, Any]:
-    code = HTTP_CODES.get(status, "http-error")
+def http_problem(status: int, detail: str) -> dict[str, Any]:
+    """The problem body for an HTTP status the framework (or a middleware) answers itself."""
+    code, title = HTTP_PROBLEMS.get(status, ("http-error", detail))
     return {
         "type": f"https://sealchain.dev/problems/{code}",
-        "title": HTTP_TITLES.get(status, detail),
+        "title": title,
         "status": status,
         "detail": detail,
         "code": code,
@@ -106,7 +98,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return problem_response(NotFound(f"no route {request.url.path}"), request)
-        body = _http_problem(exc.status_code, str(exc.detail))
+        body = http_problem(exc.status_code, str(exc.detail))
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # Pages and static files are not in the OpenAPI document: keep Starlette's Allow.

@@ -30,13 +30,14 @@ from ledger.core.policy import MemberDirectory, MemberKey, parse_members
 from ledger.errors import LedgerError
 from ledger.service.app import Registry
 from ledger.service.membership import (
-    ADMIN_ROLE,
     GenesisBody,
     KeyAdd,
     KeyRevoke,
     MemberAdd,
     MemberSpec,
     MemberUpdate,
+    new_member_row,
+    updated_member_row,
 )
 from ledger.storage.engine import is_sqlite
 from ledger.storage.repository import KeyRow, MemberRow, Repository, StoredEntry
@@ -111,23 +112,14 @@ class _Membership:
             self.log = body.log_verifier()
             self.witnesses = {w.name: parse_vkey(w.vkey) for w in body.witnesses}
             for spec in body.members:
-                extra = {ADMIN_ROLE} if spec.org in body.admins else set()
-                self._add(index, spec, set(spec.roles) | extra)
+                self._add(index, spec, body.roles_of(spec))
         elif isinstance(body, MemberAdd):
             self._add(index, body, set(body.roles))
         elif isinstance(body, MemberUpdate):
             current = self.members.get(body.org)
             if current is None:
                 raise _Fault(f"entry {index}", f"updates {body.org!r}, which is not a member")
-            self.members[body.org] = MemberRow(
-                org=body.org,
-                name=current.name if body.name is None else body.name,
-                roles=current.roles if body.roles is None else tuple(sorted(set(body.roles))),
-                filing=current.filing if body.filing is None else body.filing,
-                active=current.active if body.active is None else body.active,
-                added_at=current.added_at,
-                updated_at=index,
-            )
+            self.members[body.org] = updated_member_row(current, body, index)
         elif isinstance(body, KeyAdd):
             v = parse_vkey(body.vkey)
             self.keys[(body.org, v.key_id_hex)] = _Key(v, index, body.vkey)
@@ -140,9 +132,7 @@ class _Membership:
             revoked.revoked_at = index
 
     def _add(self, index: int, spec: MemberSpec, roles: set[str]) -> None:
-        self.members[spec.org] = MemberRow(
-            spec.org, spec.name, tuple(sorted(roles)), spec.filing, True, index, index
-        )
+        self.members[spec.org] = new_member_row(spec, roles, index)
         for vkey in spec.vkeys:
             v = parse_vkey(vkey)
             self.keys[(spec.org, v.key_id_hex)] = _Key(v, index, vkey)

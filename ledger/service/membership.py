@@ -103,6 +103,10 @@ class GenesisBody(_Strict):
     def log_verifier(self) -> Verifier:
         return parse_vkey(self.log)
 
+    def roles_of(self, spec: MemberSpec) -> set[str]:
+        """A founding member's roles: its own, and `ledger.admin` if genesis names it admin."""
+        return set(spec.roles) | ({ADMIN_ROLE} if spec.org in self.admins else set())
+
 
 class MemberAdd(MemberSpec):
     pass
@@ -133,6 +137,24 @@ class KeyRevoke(_Strict):
 
 
 ADMIN = frozenset({ADMIN_ROLE})
+
+
+def new_member_row(spec: MemberSpec, roles: set[str], at: int) -> MemberRow:
+    """The members row for an org admitted at index `at` (genesis or ledger.member.add)."""
+    return MemberRow(spec.org, spec.name, tuple(sorted(roles)), spec.filing, True, at, at)
+
+
+def updated_member_row(current: MemberRow, body: MemberUpdate, at: int) -> MemberRow:
+    """The members row after a ledger.member.update at index `at`: absent fields stay."""
+    return MemberRow(
+        org=current.org,
+        name=current.name if body.name is None else body.name,
+        roles=current.roles if body.roles is None else tuple(sorted(set(body.roles))),
+        filing=current.filing if body.filing is None else body.filing,
+        active=current.active if body.active is None else body.active,
+        added_at=current.added_at,
+        updated_at=at,
+    )
 
 
 class MembershipProjection:
@@ -190,26 +212,13 @@ class MembershipProjection:
         repo, body, at = Repository(conn), entry.body, entry.index
         if isinstance(body, GenesisBody):
             for spec in body.members:
-                roles = set(spec.roles) | ({ADMIN_ROLE} if spec.org in body.admins else set())
-                self._add_member(repo, spec, tuple(sorted(roles)), at)
+                self._add_member(repo, spec, body.roles_of(spec), at)
         elif isinstance(body, MemberAdd):
-            self._add_member(repo, body, tuple(sorted(set(body.roles))), at)
+            self._add_member(repo, body, set(body.roles), at)
         elif isinstance(body, MemberUpdate):
             current = repo.member(body.org)
             assert current is not None  # check() guarantees it
-            repo.upsert_member(
-                MemberRow(
-                    org=current.org,
-                    name=body.name if body.name is not None else current.name,
-                    roles=tuple(sorted(set(body.roles)))
-                    if body.roles is not None
-                    else current.roles,
-                    filing=body.filing if body.filing is not None else current.filing,
-                    active=body.active if body.active is not None else current.active,
-                    added_at=current.added_at,
-                    updated_at=at,
-                )
-            )
+            repo.upsert_member(updated_member_row(current, body, at))
         elif isinstance(body, KeyAdd):
             verifier = parse_vkey(body.vkey)
             repo.insert_key(KeyRow(body.org, verifier.key_id_hex, body.vkey, at, None))
@@ -217,8 +226,8 @@ class MembershipProjection:
             repo.revoke_key(body.org, body.key, at)
 
     @staticmethod
-    def _add_member(repo: Repository, spec: MemberSpec, roles: tuple[str, ...], at: int) -> None:
-        repo.upsert_member(MemberRow(spec.org, spec.name, roles, spec.filing, True, at, at))
+    def _add_member(repo: Repository, spec: MemberSpec, roles: set[str], at: int) -> None:
+        repo.upsert_member(new_member_row(spec, roles, at))
         for vkey in spec.vkeys:
             repo.insert_key(KeyRow(spec.org, parse_vkey(vkey).key_id_hex, vkey, at, None))
 

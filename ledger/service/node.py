@@ -65,7 +65,7 @@ def open_node(
     home = Home(settings.home, settings.passphrase())
     if not home.policy_path.exists():
         raise ConfigError(f"no ledger home at {home.root}: run `sealchain init --home {home.root}`")
-    database = settings.home / "ledger.db"
+    database = home.db_path
     if settings.database_url is None and home.genesis_path.exists() and not database.exists():
         # Opening it would create an empty database, and reindex would then rewrite
         # members.txt from nothing: the log is gone, and only a backup can bring it back.

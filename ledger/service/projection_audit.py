@@ -38,6 +38,10 @@ class ProjectionCheck:
     where: str | None = None  # "table beef_objects"
     first_bad: str | None = None
 
+    @property
+    def summary(self) -> str:
+        return f"{self.rows} rows in {self.tables} tables equal a replay of {self.entries} entries"
+
 
 def check_projections(
     engine: Engine, registry: Registry, *, progress: Callable[[int, int], None] | None = None

@@ -55,12 +55,17 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _take_write_lock(conn: Connection) -> None:
+    # SQLite took it with BEGIN IMMEDIATE (_sqlite_on_begin); PostgreSQL needs the advisory lock.
+    if not is_sqlite(conn):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEQUENCER_LOCK_ID})
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One serialised write transaction: commits on success, rolls back on any exception."""
     with engine.connect().execution_options(sealchain_write=True) as conn, conn.begin():
-        if not is_sqlite(conn):
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEQUENCER_LOCK_ID})
+        _take_write_lock(conn)
         yield conn
 
 
@@ -72,8 +77,7 @@ def rolled_back_transaction(engine: Engine) -> Iterator[Connection]:
     with engine.connect().execution_options(sealchain_write=True) as conn:
         transaction = conn.begin()
         try:
-            if not is_sqlite(conn):
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEQUENCER_LOCK_ID})
+            _take_write_lock(conn)
             yield conn
         finally:
             transaction.rollback()
