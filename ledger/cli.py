@@ -27,6 +27,7 @@ from ledger.home import Home, write_private
 
 if TYPE_CHECKING:
     from ledger.client import LedgerClient
+    from ledger.service.app import Bench
 
 app = typer.Typer(
     name="sealchain",
@@ -550,6 +551,18 @@ def bench_core(
     run(quick=quick, out=console)
 
 
+def _bench_command(name: str, bench: Bench) -> Callable[..., None]:
+    def command(
+        quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,
+    ) -> None:
+        from ledger.bench.report import print_rows
+
+        print_rows(console, f"sealchain bench {name}", bench(quick=quick, console=console))
+
+    command.__doc__ = bench.__doc__
+    return command
+
+
 def _add_app_commands() -> None:
     from ledger.service.app import discover_apps
 
@@ -559,8 +572,8 @@ def _add_app_commands() -> None:
                 app.add_typer(found.cli, name=found.name)
             for command, function in found.commands.items():
                 app.command(command)(function)
-            for bench_name, function in found.extra.get("bench", {}).items():
-                bench_app.command(bench_name)(function)
+            for bench_name, bench in found.benches.items():
+                bench_app.command(bench_name)(_bench_command(bench_name, bench))
     except LedgerError as e:  # a broken plugin must not take the whole CLI down
         err.print(f"[yellow]warning:[/yellow] app plugins not loaded: {e.detail}")
 

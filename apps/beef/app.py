@@ -69,12 +69,10 @@ APP = App(
     projection=BeefProjection(),
     metadata=metadata,
     off_ledger_tables=frozenset({scans.name}),
-    router=routes.router,
+    api=routes.router,
     pages=routes.pages,
     commands={"scan": scan_command},
     scenario=scenario.run,
-    extra={
-        "bench": {"beef": bench_beef},
-        "body_limits": {"/v1/beef/scan": MAX_PHOTO_BYTES + 64 * 1024},
-    },
+    benches={"beef": bench_beef},
+    body_limits={"/v1/beef/scan": MAX_PHOTO_BYTES + 64 * 1024},
 )

@@ -9,14 +9,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.console import Console
 from rich.table import Table
 
 from apps.beef import builders
 from apps.beef.identifiers import pack_id, with_check_digit
+from ledger.bench.report import BenchRow
 from ledger.config import Settings
 from ledger.core.envelope import sign_envelope
 from ledger.service.consortium import demo_plan
@@ -63,17 +62,12 @@ def populate(home: Path, packs: int, console: Console) -> list[str]:
     return paths
 
 
-def bench_beef(
-    packs: Annotated[int, typer.Option(help="packs on the ledger")] = 100_000,
-    requests: Annotated[int, typer.Option(help="scan requests")] = 2000,
-    quick: Annotated[bool, typer.Option(help="10^4 packs, fewer requests")] = False,
-) -> None:
-    """Scan-page JSON requests/s and p99 at 10^5 packs vs a hello-world baseline."""
+def bench_beef(*, quick: bool, console: Console) -> list[BenchRow]:
+    """Scan-page JSON requests/s and p99 at 10^5 packs (10^4 with --quick) vs a hello-world
+    baseline."""
     from ledger.bench.api import serving_hello, serving_ledger
 
-    console = Console()
-    if quick:
-        packs, requests = 10_000, 400
+    packs, requests = (10_000, 400) if quick else (100_000, 2000)
     with tempfile.TemporaryDirectory(prefix="sealchain-bench-beef-") as tmp:
         home = Path(tmp) / "home"
         paths = populate(home, packs, console)
@@ -98,7 +92,12 @@ def bench_beef(
         "scan page JSON", f"{scans['rps']:.0f}", f"{scans['p50_ms']:.1f}", f"{scans['p99_ms']:.1f}"
     )
     console.print(table)
-    console.print(f"ratio scan/hello: {scans['rps'] / hello['rps']:.2f}; errors: {scans['errors']}")
+    if scans["errors"]:
+        console.print(f"[red]{scans['errors']:.0f} scan requests failed[/red]")
+    return [
+        BenchRow(f"beef.scan.rps.n={packs}", scans["rps"], "requests/s", hello["rps"]),
+        BenchRow(f"beef.scan.p99_ms.n={packs}", scans["p99_ms"], "ms"),
+    ]
 
 
 def _scan_load(url: str, paths: Path | None, requests: int) -> dict[str, float]:

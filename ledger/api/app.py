@@ -92,12 +92,12 @@ def create_app(
     # prefix it was included under; metrics and logs want the path a client sees.
     route_paths: dict[int, str] = {}
     for plugin in node.registry.apps:
-        if plugin.router is not None:
+        if plugin.api is not None:
             prefix = f"/v1/{plugin.name}"
-            app.include_router(plugin.router, prefix=prefix)
+            app.include_router(plugin.api, prefix=prefix)
             route_paths.update(
                 (id(route), prefix + route.path)
-                for route in plugin.router.routes
+                for route in plugin.api.routes
                 if isinstance(route, APIRoute)
             )
         if plugin.pages is not None:
@@ -105,10 +105,7 @@ def create_app(
     _offline_docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
-    # Apps may raise the limit for their own upload routes (App.extra["body_limits"]).
-    app_limits: dict[str, int] = {}
-    for plugin in node.registry.apps:
-        app_limits.update(plugin.extra.get("body_limits", {}))
+    app_limits = node.registry.body_limits()  # apps may raise it for their upload routes
 
     def limit_for(method: str, path: str) -> int:
         if method not in ("POST", "PUT", "PATCH"):

@@ -1,16 +1,23 @@
-"""What an app plugs into the ledger: record types, a write policy, a projection, routes, CLI.
+"""What an app plugs into the ledger: record types, a write policy, a projection, routes, pages,
+commands, a scenario and benchmarks. docs/apps.md ("Writing an app") walks through each part.
 
-Apps register an `App` through the entry-point group `sealchain.apps`; the ledger never imports
-`apps`. The ledger's own governance types are an App too (ledger.service.membership).
+An app is one `App` object, registered through the entry-point group `sealchain.apps`:
+
+    [project.entry-points."sealchain.apps"]
+    beef = "apps.beef:APP"
+
+The ledger never imports `apps`; an app imports only `ledger.plugin` and `ledger.core`. The
+ledger's own governance types are an App too (`ledger.service.membership.GOVERNANCE_APP`).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, MetaData, Table
@@ -18,6 +25,14 @@ from sqlalchemy import Connection, MetaData, Table
 from ledger.core.envelope import Envelope
 from ledger.core.policy import RoleWritePolicy
 from ledger.errors import ConfigError, InvalidBody, UnknownType
+
+if TYPE_CHECKING:  # the service layer names these types but does not need them to run
+    import typer
+    from fastapi import APIRouter
+    from rich.console import Console
+
+    from ledger.api.pages.site import Site
+    from ledger.bench.report import BenchRow
 
 ENTRY_POINT_GROUP = "sealchain.apps"
 
@@ -59,23 +74,50 @@ class Projection(Protocol):
     def clear(self, conn: Connection) -> None: ...
 
 
-@dataclass
+class Scenario(Protocol):
+    """`sealchain scenario <app>`: tell the app's story against a running server at `url`,
+    each party signing with its key in `home`, writing what it makes (QR codes, receipts) to
+    `out`. Returns a JSON-able summary; its `urls` ({label: URL}) are printed by `sealchain demo`.
+    """
+
+    def __call__(self, *, url: str, home: Path, out: Path, console: Console) -> dict[str, Any]: ...
+
+
+class Bench(Protocol):
+    """`sealchain bench <name>`: measure, and report each figure with the baseline measured in
+    the same run (never an absolute figure alone: machines differ between runs)."""
+
+    def __call__(self, *, quick: bool, console: Console) -> list[BenchRow]: ...
+
+
+@dataclass(frozen=True)
 class App:
+    """One app of the ledger. Only `name` and `record_types` are required.
+
+    - `projection` and `metadata`: the app's state tables, derived from its entries in the
+      block's transaction, rebuilt by `sealchain reindex`, compared by `audit --projections`;
+      `off_ledger_tables` are tables in `metadata` that hold data kept off the ledger (a scan
+      counter, say): `clear` leaves them alone and the projection check skips them.
+    - `api`: routes mounted under `/v1/<name>`; `pages`: public routes mounted at the site root
+      (a GS1 Digital Link, a certificate page); `site`: the app's templates, static files and
+      message catalogs for the shared page layer (`ledger.api.pages`).
+    - `cli`: a typer app added as `sealchain <name> ...`; `commands`: top-level commands.
+    - `body_limits`: the largest request body, in bytes, of the app's upload routes, by path.
+    """
+
     name: str
-    record_types: list[RecordType]
+    record_types: Sequence[RecordType]
     projection: Projection | None = None
-    metadata: MetaData | None = None  # the projection's own tables (derived; rebuilt by reindex)
-    # Tables in `metadata` that hold data kept off the ledger (a scan counter, say): `clear`
-    # leaves them alone and `sealchain audit --projections` does not compare them.
+    metadata: MetaData | None = None
     off_ledger_tables: frozenset[str] = frozenset()
-    router: Any = None  # FastAPI router mounted at /v1/<name>
-    pages: Any = None  # FastAPI router mounted at the site root (public pages, Digital Links)
-    cli: Any = None  # typer app added as `sealchain <name> ...`
-    commands: dict[str, Callable[..., Any]] = field(default_factory=dict)  # top-level commands
-    # scenario(url=..., home=Path, out=Path, console=rich Console) -> dict summary; run by
-    # `sealchain scenario <name>` against a running server
-    scenario: Callable[..., Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    api: APIRouter | None = None
+    pages: APIRouter | None = None
+    site: Site | None = None
+    cli: typer.Typer | None = None
+    commands: Mapping[str, Callable[..., None]] = field(default_factory=dict)
+    scenario: Scenario | None = None
+    benches: Mapping[str, Bench] = field(default_factory=dict)
+    body_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 class Registry:
@@ -84,6 +126,9 @@ class Registry:
     def __init__(self, apps: Iterable[App]) -> None:
         self.apps: list[App] = list(apps)
         self.types: dict[str, RecordType] = {}
+        names = [app.name for app in self.apps]
+        if duplicated := sorted({n for n in names if names.count(n) > 1}):
+            raise ConfigError(f"apps {duplicated} are registered twice")
         for app in self.apps:
             for rt in app.record_types:
                 if not rt.name.startswith(app.name + "."):
@@ -95,6 +140,9 @@ class Registry:
             known = set(app.metadata.tables) if app.metadata is not None else set()
             if unknown := sorted(app.off_ledger_tables - known):
                 raise ConfigError(f"app {app.name}: off_ledger_tables {unknown} are not its tables")
+            prefix = f"/v1/{app.name}/"
+            if outside := sorted(p for p in app.body_limits if not p.startswith(prefix)):
+                raise ConfigError(f"app {app.name}: body_limits {outside} are not under {prefix}")
         self.write_policy = RoleWritePolicy({n: rt.roles for n, rt in self.types.items()})
         self._projection_by_type = {
             rt.name: app.projection
@@ -147,6 +195,10 @@ class Registry:
             if table.name not in app.off_ledger_tables
         ]
 
+    def body_limits(self) -> dict[str, int]:
+        """The upload limits every app asked for, by path."""
+        return {path: size for app in self.apps for path, size in app.body_limits.items()}
+
 
 def discover_apps() -> list[App]:
     """Apps installed through the `sealchain.apps` entry-point group, sorted by name."""
@@ -172,11 +224,3 @@ def import_apps(spec: str) -> list[App]:
             raise ConfigError(f"{item!r} is not a ledger App")
         found.append(app)
     return found
-
-
-def load_registry(extra: Iterable[App] = (), *, discover: bool = True) -> Registry:
-    """The ledger's own governance app, then installed apps, then `extra` (tests, embedders)."""
-    from ledger.service.membership import GOVERNANCE_APP
-
-    apps = [GOVERNANCE_APP, *(discover_apps() if discover else []), *extra]
-    return Registry(apps)

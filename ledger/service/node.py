@@ -14,18 +14,24 @@ from ledger.core.keys import Signer, parse_vkey
 from ledger.core.policy import LogPolicy, MemberDirectory, MemberKey
 from ledger.errors import ConfigError
 from ledger.home import Home, write_public
-from ledger.service.app import App, Registry, import_apps, load_registry
+from ledger.service.app import App, Registry, discover_apps, import_apps
 from ledger.service.consortium import (
     ConsortiumPlan,
     generate_keys,
     genesis_envelope,
     policy_text,
 )
+from ledger.service.membership import GOVERNANCE_APP
 from ledger.service.pipeline import Validator
 from ledger.service.sequencer import Sequencer
 from ledger.storage.engine import make_engine, read_transaction
 from ledger.storage.migrate import migrate
 from ledger.storage.repository import Repository
+
+
+def load_registry(extra: Iterable[App] = (), *, discover: bool = True) -> Registry:
+    """The ledger's own governance app, then installed apps, then `extra` (tests, embedders)."""
+    return Registry([GOVERNANCE_APP, *(discover_apps() if discover else []), *extra])
 
 
 def open_engine(settings: Settings, registry: Registry) -> Engine:
