@@ -181,6 +181,16 @@ class Repository:
             found.update((r.idx, r.data) for r in rows)
         return found
 
+    def governance_indexes(self, below: int) -> list[int]:
+        """Indexes of the ledger's own entries (`ledger.*` types) under `below`, by the type
+        index: a range, not LIKE, so both SQLite and PostgreSQL use it."""
+        rows = self.conn.execute(
+            select(entries.c.idx)
+            .where(entries.c.type >= "ledger.", entries.c.type < "ledger/", entries.c.idx < below)
+            .order_by(entries.c.idx)
+        )
+        return list(rows.scalars())
+
     def list_entries(
         self, after: int, limit: int, *, org: str | None = None, type_: str | None = None
     ) -> list[StoredEntry]:
