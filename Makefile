@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOME_DIR ?= .sealchain
 
-.PHONY: demo test test-fast lint typecheck bench clean install
+.PHONY: demo test test-fast lint typecheck bench clean install messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	SEALCHAIN_TEST_PG_URL="$${SEALCHAIN_TEST_PG_URL:-$$(scripts/postgres.sh url 2>/dev/null)}" \
 		$(BIN)/pytest -n 2 --dist loadfile -q
 
@@ -31,10 +32,15 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow and not postgres"
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# Extract the text of pages, page scripts and public problems into the .po catalogs (new
+# messages are added untranslated; `make test` fails until each has its Chinese).
+messages: $(STAMP)
+	$(BIN)/python -m ledger.api.pages.catalogs update
 
 bench: $(STAMP)
 	$(BIN)/sealchain bench core

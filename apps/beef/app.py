@@ -1,15 +1,17 @@
-"""The beef App: record types, who may write them, the projection, routes and commands."""
+"""The beef App: record types, who may write them, the projection, routes, pages, commands."""
 
 from __future__ import annotations
 
-from apps.beef import models, routes, scenario
+from fastapi import APIRouter
+
+from apps.beef import member_api, models, public_api, scenario
 from apps.beef.bench import bench_beef
 from apps.beef.cli import scan_command
+from apps.beef.pages import SITE, pages
 from apps.beef.projection import BeefProjection
-from apps.beef.routes import MAX_PHOTO_BYTES
 from apps.beef.rules import RECEIVING_ROLES
-from apps.beef.tables import metadata, scans
-from ledger.service.app import App, RecordType
+from apps.beef.tables import metadata, scan_sources
+from ledger.plugin import App, RecordType
 
 PROCESSOR, EXPORTER, CARRIER = "beef.processor", "beef.exporter", "beef.carrier"
 CUSTOMS, IMPORTER, RETAILER, REGULATOR = (
@@ -63,16 +65,21 @@ RECORD_TYPES = [
     RecordType("beef.correct", models.Correction, CHAIN, "error declaration on an own event"),
 ]
 
+api = APIRouter()
+api.include_router(public_api.router)
+api.include_router(member_api.router)
+
 APP = App(
     name="beef",
     record_types=RECORD_TYPES,
     projection=BeefProjection(),
     metadata=metadata,
-    off_ledger_tables=frozenset({scans.name}),
-    api=routes.router,
-    pages=routes.pages,
+    off_ledger_tables=frozenset({scan_sources.name}),
+    api=api,
+    pages=pages,
+    site=SITE,
     commands={"scan": scan_command},
     scenario=scenario.run,
     benches={"beef": bench_beef},
-    body_limits={"/v1/beef/scan": MAX_PHOTO_BYTES + 64 * 1024},
+    body_limits={"/v1/beef/scan": public_api.MAX_PHOTO_BYTES + 64 * 1024},
 )

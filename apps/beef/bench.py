@@ -14,33 +14,22 @@ from rich.console import Console
 from rich.table import Table
 
 from apps.beef import builders
-from apps.beef.identifiers import pack_id, with_check_digit
-from ledger.bench.report import BenchRow
-from ledger.config import Settings
+from apps.beef.demo import BENCH_GTIN, lot_data
+from apps.beef.identifiers import pack_id
 from ledger.core.envelope import sign_envelope
-from ledger.service.consortium import demo_plan
-from ledger.service.node import init_home
+from ledger.plugin import (
+    BenchRow,
+    Settings,
+    demo_plan,
+    init_home,
+    run_wrk,
+    serving_hello,
+    serving_ledger,
+    wrk_available,
+)
 
-GTIN = with_check_digit("0931234500002")
 SITE = builders.place("bench-meatworks", "Bench meatworks", "Rockhampton", "AU")
 PER_LOT = 500
-
-
-def _lot(lot: str) -> dict[str, object]:
-    return {
-        "gtin": GTIN,
-        "lot": lot,
-        "productName": "Chilled striploin",
-        "cut": "striploin",
-        "netWeightKg": 1.0,
-        "packedOn": "2026-11-01",
-        "bestBefore": "2027-01-20",
-        "msaGrade": "MSA 3 star",
-        "establishment": "EST 1",
-        "processor": "Bench meatworks",
-        "origin": "Queensland, Australia",
-        "nlisTags": ["3AB1CD2EF0000001"],
-    }
 
 
 def populate(home: Path, packs: int, console: Console) -> list[str]:
@@ -52,8 +41,10 @@ def populate(home: Path, packs: int, console: Console) -> list[str]:
     started = time.perf_counter()
     for n in range(0, packs, PER_LOT):
         lot = f"B{n // PER_LOT:05d}"
-        uris = [pack_id(GTIN, lot, f"{i:05d}").uri() for i in range(min(PER_LOT, packs - n))]
-        record_type, body = builders.commission(uris, _lot(lot), SITE, builders.now())
+        uris = [pack_id(BENCH_GTIN, lot, f"{i:05d}").uri() for i in range(min(PER_LOT, packs - n))]
+        record_type, body = builders.commission(
+            uris, lot_data(lot, gtin=BENCH_GTIN, cattle=1), SITE, builders.now()
+        )
         env = sign_envelope(signer, type=record_type, org="au-meatworks", body=body)
         node.sequencer.submit([env.raw])
         paths.extend(u[len("https://id.gs1.org") :] for u in uris[:: max(1, PER_LOT // 20)])
@@ -65,8 +56,6 @@ def populate(home: Path, packs: int, console: Console) -> list[str]:
 def bench_beef(*, quick: bool, console: Console) -> list[BenchRow]:
     """Scan-page JSON requests/s and p99 at 10^5 packs (10^4 with --quick) vs a hello-world
     baseline."""
-    from ledger.bench.api import serving_hello, serving_ledger
-
     packs, requests = (10_000, 400) if quick else (100_000, 2000)
     with tempfile.TemporaryDirectory(prefix="sealchain-bench-beef-") as tmp:
         home = Path(tmp) / "home"
@@ -101,8 +90,6 @@ def bench_beef(*, quick: bool, console: Console) -> list[BenchRow]:
 
 
 def _scan_load(url: str, paths: Path | None, requests: int) -> dict[str, float]:
-    from ledger.bench.loadgen import run_wrk, wrk_available
-
     if wrk_available():  # wrk (C) when installed: a Python client would be the bottleneck
         lines = json.loads(paths.read_text()) if paths else []
         seconds = max(2.0, requests / 400)

@@ -1,12 +1,12 @@
-"""`sealchain scan IMAGE`: read a label photo, resolve its Digital Link, print the journey and
-verify it offline with the home's trust policy. Exit 0 for a verified pack, 1 for an unknown
+"""`sealchain scan IMAGE`: read a label photo, resolve its Digital Link, verify the signed
+entries offline with the home's trust policy, and print the journey derived from them alone.
+Exit 0 for a verified pack, 1 for an unknown
 code or a failed check, 2 for no QR code or no server."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
@@ -14,14 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from apps.beef.identifiers import IdentifierError, PackId, parse_pack_uri
+from apps.beef.identifiers import IdentifierError, parse_pack_uri
+from apps.beef.journey import Party, derive
 from apps.beef.qr import QrError, decode_image
-from ledger.config import Settings
-from ledger.core.canonical import parse_strict
-from ledger.core.policy import TrustPolicy
-from ledger.core.receipt import Receipt, verify_receipt
-from ledger.errors import LedgerError
-from ledger.home import Home
+from ledger.plugin import Home, LedgerError, Settings, verify_page_bundle
 
 console = Console(soft_wrap=True)
 
@@ -61,27 +57,30 @@ def scan_command(
                 "[bold red]UNKNOWN CODE[/bold red]: never registered; possibly counterfeit"
             )
             raise typer.Exit(1)
-        checked = _verify_journey(view, trust, pack)
-        product = view["product"]
-        console.print(
-            f"[bold]{escape(product['productName'])}[/bold], {escape(product['origin'])}: "
-            f"{escape(view['message'])}"
-        )
-        table = Table("time", "place", "party", "step")
-        for step in view["journey"]:
-            place = step["place"]
-            table.add_row(
-                step["time"], f"{place['name']}, {place['city']}", step["party"], step["step"]
-            )
+        verified = verify_page_bundle(view["verification"], trust)
+        parties = {org: Party(m.name, frozenset(m.roles)) for org, m in verified.parties.items()}
+        facts = derive(verified.entries, pack, parties)
     except (LedgerError, KeyError, ValueError, TypeError, AttributeError) as e:
         # A server that answers something else, or another pack's genuine journey, is as
         # untrustworthy as one whose signatures fail.
         console.print(f"[bold red]NOT VERIFIED[/bold red]: {escape(str(e))}")
         raise typer.Exit(1) from e
+    product = facts.product
+    console.print(
+        f"[bold]{escape(product['productName'])}[/bold], {escape(product['origin'])}: "
+        f"{escape(facts.message)}"
+    )
+    table = Table("time", "place", "party", "step")
+    for step in facts.steps:
+        place = step.place
+        text = step.text + (f" (corrected: {step.corrected})" if step.corrected else "")
+        party = parties[step.org].name if step.org in parties else step.org
+        table.add_row(step.time, f"{place['name']}, {place['city']}", party, text)
     console.print(table)
     console.print(
-        f"[green]verified: {checked} signed entries, each by a member key, in the log's "
-        "signed checkpoint (your policy)[/green]"
+        f"[green]verified: {len(facts.steps)} steps from {len(verified.entries)} signed "
+        f"entries, each by a member key and in the log's checkpoint of size {verified.size} "
+        "(your policy), each about this pack[/green]"
     )
 
 
@@ -91,55 +90,3 @@ def _is_pack(text: str) -> bool:
     except IdentifierError:
         return False
     return True
-
-
-def _verify_journey(view: dict[str, Any], trust: TrustPolicy, pack: PackId) -> int:
-    """Every journey entry as a receipt, checked with `verify_receipt` against the caller's own
-    trust policy (not the server's); the entries bound to the scanned pack; and the shown
-    steps and product against the signed entries."""
-    proof = view["verification"]
-    by_index = {}
-    for item in proof["entries"]:
-        entry = parse_strict(base64.b64decode(item["entry"]))
-        receipt = Receipt(
-            entry,
-            item["index"],
-            tuple(base64.b64decode(p) for p in item["proof"]),
-            proof["checkpoint"],
-        )
-        verify_receipt(receipt, trust)
-        by_index[item["index"]] = entry
-    lot = _bound_to_pack(by_index, pack)
-    for field in ("productName", "origin"):
-        if view["product"][field] != lot.get(field):
-            raise ValueError(f"the product's {field} is not what was signed at commissioning")
-    for step in view["journey"]:
-        signed = by_index[step["index"]]["body"]
-        if signed["event"]["eventTime"] != step["time"] or signed["place"] != step["place"]:
-            raise ValueError(f"the step at {step['time']} is not what was signed")
-    return len(by_index)
-
-
-def _bound_to_pack(entries: dict[int, dict[str, Any]], pack: PackId) -> dict[str, Any]:
-    """Each signed entry must be about the scanned pack: it names the pack, a case or container
-    an earlier entry packed it into, or its lot (a recall); a correction names such an event.
-    Otherwise a server could show another pack's genuine, signed journey for this code. Returns
-    the lot data signed when the pack was commissioned, which must be among them."""
-    holders, events, lot = {pack.uri()}, set(), None
-    for index in sorted(entries):
-        entry = entries[index]
-        body, event = entry["body"], entry["body"].get("event", {})
-        named = set(event.get("epcList", [])) | set(event.get("childEPCs", []))
-        parent = event.get("parentID")
-        its_lot = (body.get("gtin"), body.get("lot")) == (pack.gtin, pack.lot)
-        if named & holders or parent in holders or (entry["type"] == "beef.recall" and its_lot):
-            if parent and named & holders and event.get("action") == "ADD":
-                holders.add(parent)
-            if entry["type"] == "beef.commission" and pack.uri() in named:
-                lot = event.get("ilmd", {})
-            events.add(event.get("eventID"))
-        elif not (entry["type"] == "beef.correct" and body.get("eventID") in events):
-            raise ValueError(f"signed entry {index} ({entry['type']}) is not about this pack")
-    if lot is None:
-        raise ValueError("no signed entry commissions this pack")
-    return dict(lot)

@@ -111,7 +111,7 @@ def iso6346_check_digit(owner_and_serial: str) -> int:
         letter_value += 1
     for ch in owner_and_serial:
         values.append(table[ch] if ch.isalpha() else int(ch))
-    total = sum(v * (2**i) for i, v in enumerate(values))
+    total: int = sum(v * (2**i) for i, v in enumerate(values))
     return total % 11 % 10
 
 

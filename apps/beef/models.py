@@ -19,12 +19,15 @@ from apps.beef.identifiers import (
     lot_key,
     org_from_uri,
 )
+from ledger.plugin import Lines, OneLine, Text
 
 ISO_TIME = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?"
     r"(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+# Text a page shows as signed: no control or bidirectional formatting characters (a carriage
+# return in a product name once turned a genuine pack's verdict red), and notes keep line feeds.
+Note = Annotated[str, Field(min_length=1, max_length=500), Lines]
 
 
 class _Model(BaseModel):
@@ -121,8 +124,8 @@ class LotData(_Model):
     netWeightKg: Annotated[float, Field(gt=0, le=100)]
     packedOn: date
     bestBefore: date
-    msaGrade: Annotated[str, Field(max_length=40)]
-    establishment: Annotated[str, Field(max_length=40)]
+    msaGrade: Annotated[str, Field(max_length=40), OneLine]
+    establishment: Annotated[str, Field(max_length=40), OneLine]
     processor: Text
     origin: Text
     nlisTags: Annotated[
@@ -154,7 +157,7 @@ class LotData(_Model):
 
 class Certificate(_Model):
     kind: Literal["export-health", "halal", "organic", "import-permit"]
-    number: Annotated[str, Field(min_length=1, max_length=60)]
+    number: Annotated[str, Field(min_length=1, max_length=60), OneLine]
     issuer: Text
 
 
@@ -245,10 +248,10 @@ class SensorReport(_WithEvent):
 
 
 class CustomsDecision(_Model):
-    healthCertificate: Annotated[str, Field(min_length=1, max_length=60)]
+    healthCertificate: Annotated[str, Field(min_length=1, max_length=60), OneLine]
     conformant: bool
     decision: Literal["release", "hold"]
-    note: Annotated[str, Field(max_length=500)] = ""
+    note: Annotated[str, Field(max_length=500), Lines] = ""
 
 
 class Inspect(_WithEvent):
@@ -282,7 +285,7 @@ class Recall(_WithEvent):
 
     gtin: str
     lot: str
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), OneLine]
 
     @model_validator(mode="after")
     def _shape(self) -> Recall:
@@ -298,7 +301,7 @@ class Correction(_Model):
     declarationTime: Annotated[str, Field(pattern=ISO_TIME)]
     reason: Literal["incorrect_data", "did_not_occur"]
     correctiveEventIDs: list[str] = []
-    note: Annotated[str, Field(min_length=1, max_length=500)]
+    note: Note
 
 
 class Pack(Aggregate):

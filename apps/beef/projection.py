@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, delete, insert, select, update
 
 from apps.beef import rules, state
+from apps.beef.coldchain import ColdChain
 from apps.beef.identifiers import kind_of, lot_key
 from apps.beef.models import (
     Aggregate,
@@ -19,6 +20,7 @@ from apps.beef.models import (
     Sell,
     SensorReport,
     Ship,
+    _WithEvent,
 )
 from apps.beef.tables import (
     DERIVED,
@@ -30,25 +32,7 @@ from apps.beef.tables import (
     readings,
     shipments,
 )
-from ledger.service.app import SequencedEntry
-
-
-@dataclass(frozen=True)
-class ColdChain:
-    """The chilled range for sea shipping (-1.5 C target): outside it is an excursion, above
-    `alarm_above` an alarm."""
-
-    low: float = -2.5
-    high: float = 1.0
-    alarm_above: float = 4.0
-
-    def status(self, value: float) -> str:
-        if value > self.alarm_above:
-            return "alarm"
-        if value < self.low or value > self.high:
-            return "excursion"
-        return "ok"
-
+from ledger.plugin import SequencedEntry
 
 STEP_WORDS = {
     "beef.commission": "Packed and commissioned",
@@ -85,7 +69,7 @@ class BeefProjection:
                 .values(corrected_idx=idx, correction_note=body.note)
             )
             return
-        if not hasattr(body, "event"):
+        if not isinstance(body, _WithEvent):
             return
         event = body.event
         touched = list(event.epcList) or ([event.parentID] if event.parentID else [])

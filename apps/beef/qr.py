@@ -1,18 +1,17 @@
-"""QR codes for packs: PNG and SVG with `qrcode`, decoding photos with `zxing-cpp`, and a
-printable label sheet."""
+"""QR codes for packs: PNG and SVG with `qrcode`, and decoding photos with `zxing-cpp`."""
 
 from __future__ import annotations
 
 import io
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
-from html import escape
 
 import qrcode
 import qrcode.image.svg
 import zxingcpp
 from PIL import Image, ImageOps
+
+from ledger.plugin import tr
 
 ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_M
 # Phones save 12 MP photos by default (48-200 MP sensors bin 4 or 16 pixels into one); 24 MP
@@ -51,7 +50,8 @@ UNREADABLE = (
 
 
 class QrError(ValueError):
-    """Not an image, or no QR code could be read from it."""
+    """Not an image, or no QR code could be read from it. Its message (`args[0]`) is a
+    `Localized` text, shown in the reader's language in a problem answer."""
 
 
 def _code(uri: str, box_size: int) -> qrcode.QRCode:
@@ -69,7 +69,8 @@ def qr_png(uri: str, *, box_size: int = 8) -> bytes:
 
 def qr_svg(uri: str) -> str:
     image = _code(uri, 10).make_image(image_factory=qrcode.image.svg.SvgPathImage)
-    return image.to_string(encoding="unicode")
+    svg: str = image.to_string(encoding="unicode")
+    return svg
 
 
 def decode_image(data: bytes) -> list[str]:
@@ -90,17 +91,19 @@ def decode_image(data: bytes) -> list[str]:
     except QrError:
         raise  # a ValueError too: caught here so the sentence is kept
     except UNREADABLE as e:
-        raise QrError("the upload is not a JPEG, PNG, WebP or GIF image that can be read") from e
-    raise QrError("no QR code was found in the image")
+        raise QrError(
+            tr("The upload is not a JPEG, PNG, WebP or GIF image that can be read.")
+        ) from e
+    raise QrError(tr("No QR code was found in the image."))
 
 
 def _open(data: bytes) -> Image.Image:
     """The image with its pixels loaded, once its header shows a size we are willing to decode."""
     image = Image.open(io.BytesIO(data), formats=PHOTO_FORMATS)
     if image.width > MAX_SIDE or image.height > MAX_SIDE:
-        raise QrError(f"the image is over {MAX_SIDE} pixels wide or high")
+        raise QrError(tr("The image is over %(side)s pixels wide or high.", side=MAX_SIDE))
     if image.width * image.height > MAX_PIXELS:
-        raise QrError(f"the image is over {MAX_PIXELS // 1_000_000} megapixels")
+        raise QrError(tr("The image is over %(mp)s megapixels.", mp=MAX_PIXELS // 1_000_000))
     image.load()
     return image
 
@@ -114,33 +117,3 @@ def _candidates(image: Image.Image) -> Iterator[Image.Image]:
     yield grey
     if grey.width * grey.height < ENLARGE_BELOW_PIXELS:
         yield grey.resize((grey.width * 2, grey.height * 2))
-
-
-@dataclass(frozen=True)
-class Label:
-    uri: str
-    product: str
-    gtin: str
-    lot: str
-    serial: str
-    best_before: str
-    log_key_id: str
-
-
-def label_sheet_html(labels: list[Label], *, title: str) -> str:
-    """A printable A4 sheet of labels (3 x 8), each with its QR code as inline SVG."""
-    cells = "".join(
-        '<div class="label">'
-        f"{qr_svg(label.uri)}"
-        f"<p><b>{escape(label.product)}</b><br>GTIN {escape(label.gtin)}<br>"
-        f"Lot {escape(label.lot)} · Serial {escape(label.serial)}<br>"
-        f"Best before {escape(label.best_before)}<br>"
-        f"<small>log key {escape(label.log_key_id)}</small></p></div>"
-        for label in labels
-    )
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{escape(title)}</title>"
-        '<link rel="stylesheet" href="/beef/static/labels.css"></head>'
-        f"<body><h1>{escape(title)}</h1><main class=sheet>{cells}</main></body></html>"
-    )

@@ -26,9 +26,7 @@ from apps.beef.models import (
     Ship,
 )
 from apps.beef.tables import events, objects
-from ledger.errors import StateConflict
-from ledger.service.app import SequencedEntry
-from ledger.storage.repository import Repository
+from ledger.plugin import SequencedEntry, StateConflict, find_member
 
 SOLD = "pack {} was sold: nothing but a recall may follow a sale"
 # Who may take custody (and so write beef.receive): shipments can only be addressed to them.
@@ -101,7 +99,7 @@ def check(conn: Connection, entry: SequencedEntry) -> None:
             raise StateConflict(f"lot {body.lot} of GTIN {body.gtin} was never commissioned")
         if found["recalled_idx"] is not None:
             raise StateConflict(f"lot {body.lot} is already recalled")
-        member = Repository(conn).member(org)
+        member = find_member(conn, org)
         is_regulator = member is not None and "beef.regulator" in member.roles
         if not is_regulator and found["processor"] != org:
             raise StateConflict(
@@ -137,9 +135,9 @@ def _check_aggregate(conn: Connection, body: Aggregate, org: str) -> None:
             raise StateConflict(f"{kind_of(parent_uri)} {short(parent_uri)} does not exist")
         _distributable(conn, [parent_uri], org, "unpack")
         inside = set(state.children(conn, parent_uri))
-        for child in event.childEPCs:
-            if child not in inside:
-                raise StateConflict(f"{short(child)} is not inside {short(parent_uri)}")
+        for uri in event.childEPCs:
+            if uri not in inside:
+                raise StateConflict(f"{short(uri)} is not inside {short(parent_uri)}")
         return
     if parent is not None:
         _distributable(conn, [parent_uri], org, "pack")
@@ -165,7 +163,7 @@ def _check_ship(conn: Connection, body: Ship, org: str) -> None:
         raise StateConflict(f"the shipment's source party is {source}, but {org} signed it")
     if destination == org:
         raise StateConflict("a shipment must go to another party")
-    member = Repository(conn).member(destination)
+    member = find_member(conn, destination)
     if member is None or not member.active or RECEIVING_ROLES.isdisjoint(member.roles):
         raise StateConflict(
             f"{destination} is not a party of the beef chain that may receive goods"

@@ -19,43 +19,24 @@ import httpx
 from rich.console import Console
 
 from apps.beef import builders as b
-from apps.beef.identifiers import (
-    container_uri,
-    iso6346_check_digit,
-    pack_id,
-    sscc_uri,
-    with_check_digit,
+from apps.beef.demo import (
+    GTIN,
+    MEATWORKS,
+    PORT_AU,
+    PORT_CN,
+    SEA,
+    STORES,
+    WAREHOUSE,
+    container_numbers,
+    lot_data,
 )
+from apps.beef.identifiers import container_uri, pack_id, sscc_uri, with_check_digit
 from apps.beef.qr import qr_png
-from ledger.client import LedgerClient
-from ledger.home import Home
-
-GTIN = with_check_digit("0931234500001")
-MEATWORKS = b.place("qld-meatworks", "Central Queensland meatworks, est. 1234", "Rockhampton", "AU")
-PORT_AU = b.place("port-brisbane", "Port of Brisbane, reefer terminal", "Brisbane", "AU")
-SEA = b.place("coral-sea", "At sea, Brisbane to Shanghai", "Coral Sea", "AU")
-PORT_CN = b.place("port-yangshan", "Yangshan deep-water port", "Shanghai", "CN")
-WAREHOUSE = b.place("sh-coldstore", "Importer cold store, Pudong", "Shanghai", "CN")
-STORES = {
-    "retail-a": b.place("store-a", "Retailer A, Jing'an", "Shanghai", "CN"),
-    "retail-b": b.place("store-b", "Retailer B, Xuhui", "Shanghai", "CN"),
-    "retail-c": b.place("store-c", "Retailer C, Xihu", "Hangzhou", "CN"),
-}
-OWNERS = ("CSQU", "MSKU")  # reefer container owner codes (ISO 6346, category U)
-
-
-def container_numbers(run: str) -> list[str]:
-    """Two container numbers for this run, with their ISO 6346 check digits: containers are
-    reused voyage after voyage, so each run of the story gets its own pair."""
-    serial = int("".join(ch for ch in run if ch.isdigit())[-6:])
-    numbers = []
-    for owner, n in zip(OWNERS, (serial, (serial + 1) % 10**6), strict=True):
-        body = f"{owner}{n:06d}"
-        numbers.append(f"{body}{iso6346_check_digit(body)}")
-    return numbers
-
+from ledger.plugin import Home, LedgerClient
 
 PACKS, PER_CARTON, CARTONS_PER_CONTAINER = 120, 10, 6
+# Documentation addresses (RFC 5737) standing for the phones that scan the cloned label.
+SCAN_NETWORKS = ("198.51.100.7", "203.0.113.20", "203.0.113.41", "192.0.2.88", "198.51.100.99")
 
 
 def _iso(moment: datetime) -> str:
@@ -120,20 +101,11 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
     cartons = [sscc_uri(with_check_digit(f"19312345{run_serial:06d}{n:03d}")) for n in range(12)]
     numbers = container_numbers(s.lot)
     containers = [container_uri(c) for c in numbers]
-    lot = {
-        "gtin": GTIN,
-        "lot": s.lot,
-        "productName": "Chilled grass-fed beef striploin",
-        "cut": "striploin",
-        "netWeightKg": 1.25,
-        "packedOn": (s.start + timedelta(hours=2)).date().isoformat(),
-        "bestBefore": (s.start + timedelta(days=84)).date().isoformat(),
-        "msaGrade": "MSA 4 star",
-        "establishment": "EST 1234",
-        "processor": "Central Queensland Meatworks",
-        "origin": "Queensland, Australia",
-        "nlisTags": [f"3AB1CD2EF{n:07d}" for n in range(1, 31)],
-    }
+    lot = lot_data(
+        s.lot,
+        packed_on=(s.start + timedelta(hours=2)).date().isoformat(),
+        best_before=(s.start + timedelta(days=84)).date().isoformat(),
+    )
 
     say(f"[bold]Lot {s.lot}[/bold]: {PACKS} packs from {len(lot['nlisTags'])} NLIS-tagged cattle")
     s.record("au-meatworks", b.commission(packs, lot, MEATWORKS, s.at(2)))
@@ -254,14 +226,17 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
     clone = sold[0]
     scans = []
     with httpx.Client(base_url=s.url, headers={"accept": "application/json"}) as web:
-        for _ in range(4):  # the buyer's scan, then the same label again elsewhere
-            scans.append(web.get(path(clone)).status_code)
+        # The buyer's phone, then the same code on copied labels, scanned in four other places.
+        # A demo server on this machine trusts the forwarded address from loopback, as it
+        # would from its reverse proxy: each scan comes from its own network here.
+        for network in SCAN_NETWORKS:
+            scans.append(web.get(path(clone), headers={"x-forwarded-for": network}).status_code)
         never = pack_id(GTIN, s.lot, "9999").uri()
         unknown = web.get(path(never)).status_code
-        clone_view = web.get(path(clone)).json()
+        clone_view = web.get(path(clone), headers={"x-forwarded-for": SCAN_NETWORKS[-1]}).json()
     warning = (clone_view.get("scans") or {}).get("warning")
     say(
-        f"  a cloned label: the sold pack's code scanned {len(scans) + 1} times -> "
+        f"  a cloned label: the sold pack's code scanned from {len(scans)} networks -> "
         f"{warning or 'no warning'}"
     )
     say(f"  a code never registered answers {unknown}: possible counterfeit")

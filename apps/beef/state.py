@@ -1,13 +1,15 @@
-"""Reading the beef projection: objects, their contents, lots. Shared by rules and pages."""
+"""Reading the beef projection: objects, their contents, lots, the entries about a pack, a
+lot's trace and export. Every query of the app is here; rules, pages and routes call them."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, Select, func, select
 
-from apps.beef.tables import lots, objects
+from apps.beef.tables import event_objects, events, lots, objects, readings
 
 
 @dataclass(frozen=True)
@@ -24,19 +26,7 @@ class Obj:
 
 def get(conn: Connection, uri: str) -> Obj | None:
     row = conn.execute(select(objects).where(objects.c.uri == uri)).first()
-    if row is None:
-        return None
-    m = row._mapping
-    return Obj(
-        m["uri"],
-        m["kind"],
-        m["lot_key"],
-        m["parent"],
-        m["holder"],
-        m["in_transit_to"],
-        bool(m["held"]),
-        m["sold_idx"],
-    )
+    return None if row is None else _obj(row)
 
 
 def children(conn: Connection, uri: str) -> list[str]:
@@ -61,3 +51,93 @@ def lot(conn: Connection, lot_key: str) -> dict[str, object] | None:
     values = dict(row._mapping)
     values["data"] = json.loads(values["data"])
     return values
+
+
+def pack_entry_indexes(conn: Connection, uri: str) -> list[int]:
+    """The log indexes of every entry about a pack: its events (through the cartons and
+    containers it was in, and its lot's recall) and the corrections of those events."""
+    rows = conn.execute(
+        select(events.c.idx, events.c.corrected_idx)
+        .join(event_objects, event_objects.c.event_id == events.c.event_id)
+        .where(event_objects.c.uri == uri)
+    ).all()
+    return sorted({i for row in rows for i in row if i is not None})
+
+
+def lot_uris(conn: Connection, lot_key: str) -> list[str]:
+    return list(
+        conn.execute(
+            select(objects.c.uri).where(objects.c.lot_key == lot_key).order_by(objects.c.uri)
+        ).scalars()
+    )
+
+
+def _lot_event_ids(lot_key: str) -> Select[tuple[str]]:
+    uris = select(objects.c.uri).where(objects.c.lot_key == lot_key)
+    return select(event_objects.c.event_id).where(event_objects.c.uri.in_(uris))
+
+
+def lot_trace(conn: Connection, lot_key: str) -> tuple[list[Obj], list[Obj], list[Row[Any]]]:
+    """A lot's packs, every carton and container its packs were ever in (not only where they
+    are now), and its events in log order."""
+    lot_events = _lot_event_ids(lot_key)
+    packs = conn.execute(
+        select(objects).where(objects.c.lot_key == lot_key).order_by(objects.c.uri)
+    ).all()
+    touched = select(event_objects.c.uri).where(event_objects.c.event_id.in_(lot_events))
+    holders = conn.execute(
+        select(objects)
+        .where(objects.c.uri.in_(touched), objects.c.kind != "pack")
+        .order_by(objects.c.uri)
+    ).all()
+    rows = conn.execute(
+        select(events).where(events.c.event_id.in_(lot_events)).order_by(events.c.idx)
+    ).all()
+    return [_obj(p) for p in packs], [_obj(h) for h in holders], list(rows)
+
+
+def lot_export_rows(
+    conn: Connection, lot_key: str, since: str | None, until: str | None
+) -> list[Row[Any]]:
+    """A lot's events in a time range with their object count and temperature range, in one
+    query (grouped), for the CSV export."""
+    counts = (
+        select(event_objects.c.event_id, func.count().label("objects"))
+        .group_by(event_objects.c.event_id)
+        .subquery()
+    )
+    temps = (
+        select(
+            readings.c.event_id,
+            func.min(readings.c.value).label("temperature_min"),
+            func.max(readings.c.value).label("temperature_max"),
+        )
+        .group_by(readings.c.event_id)
+        .subquery()
+    )
+    query = (
+        select(events, counts.c.objects, temps.c.temperature_min, temps.c.temperature_max)
+        .join(counts, counts.c.event_id == events.c.event_id)
+        .outerjoin(temps, temps.c.event_id == events.c.event_id)
+        .where(events.c.event_id.in_(_lot_event_ids(lot_key)))
+        .order_by(events.c.idx)
+    )
+    if since:
+        query = query.where(events.c.event_time >= since)
+    if until:
+        query = query.where(events.c.event_time <= until)
+    return list(conn.execute(query).all())
+
+
+def _obj(row: Row[Any]) -> Obj:
+    m = row._mapping
+    return Obj(
+        m["uri"],
+        m["kind"],
+        m["lot_key"],
+        m["parent"],
+        m["holder"],
+        m["in_transit_to"],
+        bool(m["held"]),
+        m["sold_idx"],
+    )

@@ -1,5 +1,5 @@
-"""The beef projection's tables: derived from entries (rebuilt by reindex), except beef_scans,
-which counts public scans off the ledger and survives a reindex."""
+"""The beef projection's tables: derived from entries (rebuilt by reindex), except
+beef_scan_sources, which counts public scans off the ledger and survives a reindex."""
 
 from __future__ import annotations
 
@@ -100,14 +100,14 @@ shipments = Table(
     Column("received_idx", BigInteger, nullable=True),
 )
 
-scans = Table(  # off the ledger, no personal data: a counter per code
-    "beef_scans",
+scan_sources = Table(  # off the ledger: which (hashed) sources scanned a code (scans.py)
+    "beef_scan_sources",
     metadata,
     Column("uri", String(160), primary_key=True),
-    Column("count", Integer, nullable=False),
-    Column("after_sale", Integer, nullable=False),
+    Column("source", String(16), primary_key=True),  # keyed hash of the client's address
     Column("first_at", String(40), nullable=False),
     Column("last_at", String(40), nullable=False),
+    Column("after_sale", Boolean, nullable=False),
 )
 
 DERIVED = (readings, certificates, shipments, event_objects, events, objects, lots)

@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from ledger.api.deps import ApiState
+from ledger.api.i18n import register_domains
 from ledger.api.metrics import Metrics
 from ledger.api.middleware import (
     BodyLimitMiddleware,
@@ -28,6 +29,7 @@ from ledger.api.middleware import (
     RequestContextMiddleware,
 )
 from ledger.api.models import Envelope, Problem
+from ledger.api.pages.routes import static_router
 from ledger.api.problems import PROBLEM_JSON, install_problem_handlers
 from ledger.api.routes import entries, log, members, ops
 from ledger.config import Settings
@@ -103,6 +105,9 @@ def create_app(
         if plugin.pages is not None:
             app.include_router(plugin.pages)
     _offline_docs(app)
+    sites = [plugin.site for plugin in node.registry.apps if plugin.site is not None]
+    app.include_router(static_router(sites))  # after the docs' /static/swagger-ui mount
+    register_domains(site.domains[-1] for site in sites)  # public problems in Chinese too
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     app_limits = node.registry.body_limits()  # apps may raise it for their upload routes

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.metrics import Metrics
 from ledger.api.middleware import request_method
 from ledger.core.envelope import parse_ts
 from ledger.core.keys import parse_vkey
+from ledger.core.policy import LogPolicy
 from ledger.core.request_auth import (
     HEADER_KEY,
     HEADER_ORG,
@@ -30,10 +34,11 @@ from ledger.errors import (
     UnknownKey,
     UnknownOrg,
 )
+from ledger.service.bundles import page_bundle
 from ledger.service.group_commit import GroupCommitter
 from ledger.service.node import LedgerNode
 from ledger.service.pipeline import utc_now
-from ledger.storage.engine import read_transaction
+from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import MemberRow, Repository
 
 
@@ -51,6 +56,57 @@ async def get_state(request: Request) -> ApiState:
 
 
 StateDep = Annotated[ApiState, Depends(get_state)]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What an app's route may use of the ledger serving it (through `LedgerDep`)."""
+
+    node: LedgerNode
+
+    @property
+    def policy(self) -> LogPolicy:
+        """The trust policy pages are verified with (the home's policy.txt)."""
+        return self.node.log_policy
+
+    @property
+    def public_url(self) -> str | None:
+        """SEALCHAIN_PUBLIC_URL: the base printed on labels and certificates, if set."""
+        return self.node.settings.public_url
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """A read transaction: one consistent snapshot of entries and projections."""
+        return read_transaction(self.node.engine)
+
+    def write_off_ledger(self) -> AbstractContextManager[Connection]:
+        """A write transaction for an app's off-ledger tables (App.off_ledger_tables) only:
+        what is on the ledger changes only through signed entries."""
+        return write_transaction(self.node.engine)
+
+    def page_bundle(self, conn: Connection, indexes: Iterable[int]) -> dict[str, Any]:
+        """The proof bundle a page's script verifies (ledger.service.bundles)."""
+        return page_bundle(conn, indexes, self.node.log_policy)
+
+    def secret(self, purpose: str) -> bytes:
+        """A per-ledger secret for `purpose` (e.g. keying a hash of client addresses)."""
+        return self.node.derived_secret(purpose)
+
+    @property
+    def engine(self) -> Engine:
+        return self.node.engine
+
+
+def ledger_of(app: FastAPI) -> Ledger:
+    """The ledger an application serves, for an app's lifespan hooks (routes use LedgerDep)."""
+    state: ApiState = app.state.sealchain
+    return Ledger(state.node)
+
+
+async def get_ledger(request: Request) -> Ledger:
+    return ledger_of(request.app)
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
 async def signed_member(request: Request, state: StateDep) -> MemberRow:

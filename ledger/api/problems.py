@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from ledger.api import i18n
+from ledger.api.i18n import Localized
 from ledger.errors import InvalidRequest, LedgerError, NotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -29,12 +32,30 @@ HTTP_PROBLEMS = {
 
 
 def problem_response(error: LedgerError, request: Request) -> JSONResponse:
-    return _respond(error.problem(), request)
+    body = error.problem()
+    if isinstance(error.detail, Localized):
+        body["detail"] = _in_language(request, error.detail.translated)
+    return _respond(body, request)
+
+
+def _in_language(request: Request, translate: Callable[[], str]) -> str:
+    token = i18n.current_locale.set(i18n.negotiate(request))
+    try:
+        return translate()
+    finally:
+        i18n.current_locale.reset(token)
 
 
 def _respond(
     body: dict[str, Any], request: Request, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    # A problem's title (and a public message's detail) in the client's language; `code` and
+    # `type` are what programs match on, and never change.
+    locale = i18n.negotiate(request)
+    title = body.get("title")
+    if locale != i18n.DEFAULT and isinstance(title, str):
+        body["title"] = _in_language(request, lambda: i18n.gettext(title))
+    headers = {**(headers or {}), "Content-Language": i18n.TAGS[locale]}
     body["instance"] = request.url.path
     request_id = getattr(request.state, "request_id", None)
     if request_id:

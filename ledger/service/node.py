@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy import Connection, Engine
@@ -51,6 +52,7 @@ class LedgerNode:
     registry: Registry
     engine: Engine
     sequencer: Sequencer | None  # None when opened read-only (no log key needed)
+    _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @cached_property
     def log_policy(self) -> LogPolicy:
@@ -59,6 +61,19 @@ class LedgerNode:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def derived_secret(self, purpose: str) -> bytes:
+        """A 32-byte secret for `purpose` that every process serving this ledger derives alike
+        and nobody without the log key can: SHA-256 of the log key's (deterministic) Ed25519
+        signature on a domain-separated message. The signature itself never leaves here."""
+        if self.sequencer is None:
+            raise ConfigError("a secret derives from the log key, which a read-only node lacks")
+        if purpose not in self._secrets:
+            message = b"sealchain/derived-secret/v1\n" + purpose.encode()
+            self._secrets[purpose] = hashlib.sha256(
+                self.sequencer.log_signer.sign(message)
+            ).digest()
+        return self._secrets[purpose]
 
     def write_members_file(self) -> None:
         with read_transaction(self.engine) as conn:

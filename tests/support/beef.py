@@ -1,4 +1,5 @@
-"""A demo-consortium ledger with the beef app, and a small supply chain to play rules on."""
+"""A demo-consortium ledger with the beef app, and a small supply chain to play rules on, with
+the demo's own products and places (apps.beef.demo)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from apps.beef import builders
+from apps.beef.demo import (  # noqa: F401 - the demo's places, for the tests that import them here
+    GTIN,
+    MEATWORKS,
+    PORT_AU,
+    PORT_CN,
+    STORES,
+    WAREHOUSE,
+    lot_data,
+)
 from apps.beef.identifiers import container_uri, pack_id, sscc_uri, with_check_digit
 from ledger.config import Settings
 from ledger.core.envelope import sign_envelope
@@ -17,30 +27,8 @@ from ledger.service.consortium import demo_plan
 from ledger.service.node import LedgerNode, init_home
 from ledger.service.sequencer import Accepted
 
-GTIN = with_check_digit("0931234500001")
-MEATWORKS = builders.place("qld-meatworks", "Meatworks est. 1234", "Rockhampton", "AU")
-PORT_AU = builders.place("port-brisbane", "Port of Brisbane", "Brisbane", "AU")
-PORT_CN = builders.place("port-yangshan", "Yangshan deep-water port", "Shanghai", "CN")
-WAREHOUSE = builders.place("sh-coldstore", "Importer cold store", "Shanghai", "CN")
-STORE_A = builders.place("store-a", "Retailer A, Jing'an", "Shanghai", "CN")
+STORE_A = STORES["retail-a"]
 CONTAINERS = ["CSQU3054383", "MSKU9070323"]
-
-
-def lot_data(lot: str) -> dict[str, Any]:
-    return {
-        "gtin": GTIN,
-        "lot": lot,
-        "productName": "Chilled grass-fed striploin",
-        "cut": "striploin",
-        "netWeightKg": 1.25,
-        "packedOn": "2026-11-01",
-        "bestBefore": "2027-01-20",
-        "msaGrade": "MSA 4 star",
-        "establishment": "EST 1234",
-        "processor": "QLD Meatworks",
-        "origin": "Queensland, Australia",
-        "nlisTags": ["3AB1CD2EF0001234", "3AB1CD2EF0001235"],
-    }
 
 
 @dataclass

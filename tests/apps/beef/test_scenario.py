@@ -21,13 +21,14 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from apps.beef import scenario
-from apps.beef.cli import _verify_journey
 from apps.beef.identifiers import parse_pack_uri
+from apps.beef.journey import NotAboutThePack, Party, derive
 from ledger.cli import app
 from ledger.config import Settings
 from ledger.core.envelope import format_ts
 from ledger.core.request_auth import sign_request
 from ledger.home import Home
+from ledger.service.bundles import verify_page_bundle
 from ledger.service.consortium import demo_plan
 from ledger.service.node import init_home
 from tests.support.server import running_server
@@ -91,7 +92,7 @@ def test_scan_cli_reads_a_label_photo(told, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Recalled" in result.output  # the banner: the lot was recalled at the end
-    assert "verified: 16 signed entries" in result.output
+    assert "verified: 16 steps from 16 signed entries" in result.output
     other = tmp_path / "other-home"  # a policy that does not trust this log
     CliRunner().invoke(app, ["init", "--home", str(other)])
     refused = CliRunner().invoke(
@@ -103,21 +104,23 @@ def test_scan_cli_reads_a_label_photo(told, tmp_path: Path) -> None:
 
 def test_scan_check_binds_the_signed_journey_to_the_scanned_pack(told) -> None:
     """A lying server that answers one code with another pack's genuine, signed journey (or
-    with no signed entries at all) is refused, though every signature it sends verifies."""
+    with no signed entries at all) is refused, though every signature it sends verifies; and
+    what is shown comes from the signed entries, whatever else the server's answer says."""
     url, home, _, summary = told
     trust = Home(home).trust_policy()
     sold = parse_pack_uri(summary["urls"]["sold pack (cloned label)"])
     held = parse_pack_uri(summary["urls"]["pack held by customs"])
     view = httpx.get(url + held.path(), headers={"accept": "application/json"}).json()
-    assert _verify_journey(view, trust, held) > 0  # its own pack: genuine
-    with pytest.raises(ValueError, match="is not about this pack"):
-        _verify_journey(view, trust, sold)
-    emptied = {**view, "journey": [], "verification": {**view["verification"], "entries": []}}
-    with pytest.raises(ValueError, match="no signed entry commissions this pack"):
-        _verify_journey(emptied, trust, held)
-    renamed = {**view, "product": {**view["product"], "productName": "Genuine Wagyu A5"}}
-    with pytest.raises(ValueError, match="productName is not what was signed"):
-        _verify_journey(renamed, trust, held)
+    verified = verify_page_bundle(view["verification"], trust)
+    parties = {o: Party(m.name, frozenset(m.roles)) for o, m in verified.parties.items()}
+    journey = derive(verified.entries, held, parties)  # its own pack: genuine
+    assert journey.status == "recalled"
+    assert any("non-conformant, held" in step.text for step in journey.steps)
+    with pytest.raises(NotAboutThePack, match="is not about this pack"):
+        derive(verified.entries, sold, parties)
+    with pytest.raises(NotAboutThePack, match="no signed entry commissions this pack"):
+        derive([], held, parties)
+    assert view["product"]["productName"] == journey.product["productName"]  # the server's own
 
 
 def test_photo_upload_redirects_to_the_scan_page(told) -> None:
@@ -174,7 +177,7 @@ def test_projections_audit_finds_an_edited_holder_but_not_scan_counts(told, tmp_
         closing(sqlite3.connect(copy / "ledger.db")) as dst,
     ):
         src.backup(dst)
-        scanned = dst.execute("UPDATE beef_scans SET count = count + 100").rowcount
+        scanned = dst.execute("UPDATE beef_scan_sources SET after_sale = NOT after_sale").rowcount
         assert scanned > 0, "the story scans packs, so their counters exist"
         dst.commit()
     audit_copy = ["audit", "--home", str(copy), "--projections"]

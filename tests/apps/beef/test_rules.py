@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
-from apps.beef import builders, state, views
+from apps.beef import builders, state
 from apps.beef.epcis import with_id
 from apps.beef.identifiers import pack_id
+from apps.beef.scans import ScanCounter
 from apps.beef.tables import (
     certificates,
     event_objects,
@@ -28,7 +29,7 @@ from apps.beef.tables import (
     metadata,
     objects,
     readings,
-    scans,
+    scan_sources,
     shipments,
 )
 from ledger.core.envelope import sign_envelope
@@ -1065,9 +1066,9 @@ def test_full_chain_audits_and_reindexes_identically(world: BeefWorld) -> None:
     assert result.ok, result.first_bad
     assert result.entries == size(world)
 
-    counter = views.ScanCounter()  # a public scan, off the ledger
+    counter = ScanCounter()  # a public scan, off the ledger
     with read_transaction(world.node.engine) as conn:
-        counter.record(world.node.engine, conn, packs[0], sold=True)
+        counter.record(world.node.engine, conn, packs[0], "a-phone", sold=True)
     counter.flush(world.node.engine)
     live = dump(world)
     assert all(live[t.name] for t in metadata.sorted_tables), "every beef table has rows"
@@ -1078,5 +1079,6 @@ def test_full_chain_audits_and_reindexes_identically(world: BeefWorld) -> None:
     assert reindex(world.node.engine, world.node.registry) == size(world)
     rebuilt = dump(world)
     assert rebuilt == live
-    assert rebuilt[scans.name] == live[scans.name] and len(rebuilt[scans.name]) == 1
+    assert rebuilt[scan_sources.name] == live[scan_sources.name]
+    assert len(rebuilt[scan_sources.name]) == 1
     assert rebuilt[lots.name][0][0] == f"https://id.gs1.org/01/{GTIN}/10/{world.lot}"

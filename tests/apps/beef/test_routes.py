@@ -3,6 +3,7 @@ download's file name, and where buffered scan counts are written."""
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import anyio
+import httpx
 import pytest
 import zxingcpp
 from fastapi.testclient import TestClient
@@ -20,16 +22,17 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from apps.beef.identifiers import parse_pack_uri
-from apps.beef.tables import scans
-from apps.beef.views import ScanCounter
+from apps.beef import builders as b
+from apps.beef.identifiers import pack_id, parse_pack_uri
+from apps.beef.scans import SCAN_WARNING_THRESHOLD, ScanCounter, source_of
+from apps.beef.tables import scan_sources
 from ledger.api import create_app
 from ledger.config import Settings
 from ledger.core.envelope import format_ts
 from ledger.core.request_auth import sign_request
 from ledger.storage.engine import read_transaction, write_transaction
-from tests.apps.hostile_images import ABSURD_SIDES, UNREADABLE, blank_49_megapixels, busy_png
-from tests.support.beef import GTIN, BeefWorld, beef_world
+from tests.apps.beef.hostile_images import ABSURD_SIDES, UNREADABLE, blank_49_megapixels, busy_png
+from tests.support.beef import GTIN, MEATWORKS, STORE_A, BeefWorld, beef_world, lot_data
 
 HOSTILE: dict[str, Callable[[], bytes]] = {
     **UNREADABLE,
@@ -83,13 +86,11 @@ def test_health_is_answered_while_a_photo_is_decoded(api: TestClient) -> None:
         assert decoders.borrowed_tokens == 1, "answered only after the decode ended"
         assert not scan.done()
         assert scan.result().status_code == 422
-        assert scan.result().json()["detail"] == "no QR code was found in the image"
+        assert scan.result().json()["detail"] == "No QR code was found in the image."
 
 
-def test_csv_file_name_cannot_inject_header_parameters(api: TestClient, world: BeefWorld) -> None:
-    """GS1 lots may hold `"`, `;`, `%`, `<` and `>`: none of them reaches the header raw."""
-    world.lot = 'x";y=<>%'
-    world.commission(1)
+def _export(api: TestClient, world: BeefWorld) -> httpx.Response:
+    """The lot's CSV export, asked for by a member (a signed request)."""
     path = "/v1/beef/export.csv"
     query = urlencode({"gtin": GTIN, "lot": world.lot})
     org = "au-meatworks"
@@ -98,6 +99,14 @@ def test_csv_file_name_cannot_inject_header_parameters(api: TestClient, world: B
     )
     response = api.get(f"{path}?{query}", headers=headers)
     assert response.status_code == 200, response.text
+    return response
+
+
+def test_csv_file_name_cannot_inject_header_parameters(api: TestClient, world: BeefWorld) -> None:
+    """GS1 lots may hold `"`, `;`, `%`, `<` and `>`: none of them reaches the header raw."""
+    world.lot = 'x";y=<>%'
+    world.commission(1)
+    response = _export(api, world)
     assert response.headers["content-disposition"] == (
         f'attachment; filename="beef-{GTIN}-x__y____.csv"; '
         f"filename*=UTF-8''beef-{GTIN}-x%22%3By%3D%3C%3E%25.csv"
@@ -113,18 +122,82 @@ def test_scan_counts_of_two_ledgers_in_one_process_stay_apart(
     counter = ScanCounter(flush_every=3600)  # only explicit flushes
     try:
         (pack,) = world.commission(1)
-        for engine in (world.node.engine, other.node.engine, other.node.engine):
+        scans = [(world.node.engine, "a"), (other.node.engine, "a"), (other.node.engine, "b")]
+        for engine, source in scans:
             with read_transaction(engine) as conn:
-                counter.record(engine, conn, pack, sold=False)
+                counter.record(engine, conn, pack, source, sold=False)
         counter.flush(world.node.engine)
         counter.flush(other.node.engine)
         counts = []
         for engine in (world.node.engine, other.node.engine):
             with read_transaction(engine) as conn:
-                counts.append(conn.execute(select(scans.c.count)).scalars().all())
+                counts.append(sorted(conn.execute(select(scan_sources.c.source)).scalars()))
     finally:
         other.node.close()
-    assert counts == [[1], [2]]
+    assert counts == [["a"], ["a", "b"]]
+
+
+def _scan(app: TestClient, path: str, address: str) -> dict[str, object]:
+    """A scan from a client at `address` (the ASGI client the server sees)."""
+    with TestClient(app.app, client=(address, 50000)) as client:
+        response = client.get(path, headers={"accept": "application/json"})
+    assert response.status_code == 200, response.text
+    scans: dict[str, object] = response.json()["scans"]
+    return scans
+
+
+def test_one_client_reloading_a_page_counts_once_and_raises_no_warning(
+    api: TestClient, world: BeefWorld
+) -> None:
+    """A probe: twelve anonymous requests made a genuine pack say "the label may have been
+    copied". Repeated scans from one network count once."""
+    (pack,) = world.commission(1)
+    path = parse_pack_uri(pack).path()
+    for _ in range(12):
+        scans = _scan(api, path, "198.51.100.7")
+    assert scans["sources"] == 1
+    assert scans["warning"] is None
+
+
+def test_many_networks_scanning_one_code_warn_of_a_copied_label(
+    api: TestClient, world: BeefWorld
+) -> None:
+    (pack,) = world.commission(1)
+    path = parse_pack_uri(pack).path()
+    for n in range(SCAN_WARNING_THRESHOLD):
+        assert _scan(api, path, f"203.0.113.{n}")["warning"] is None
+    scans = _scan(api, path, "192.0.2.1")
+    assert scans["sources"] == SCAN_WARNING_THRESHOLD + 1
+    assert "copied label" in str(scans["warning"])
+
+
+def test_scans_after_a_sale_from_a_few_networks_are_the_buyers_own(
+    api: TestClient, world: BeefWorld
+) -> None:
+    (pack,) = world.commission(1)
+    world.ok("au-meatworks", b.ship([pack], "au-meatworks", "retail-a", MEATWORKS, b.now()))
+    world.ok("retail-a", b.receive([pack], "au-meatworks", STORE_A, b.now()))
+    world.ok("retail-a", b.sell([pack], STORE_A, b.now()))
+    path = parse_pack_uri(pack).path()
+    for address in ("198.51.100.1", "198.51.100.2"):  # at the till, then at home
+        assert _scan(api, path, address)["warning"] is None
+    scans = _scan(api, path, "203.0.113.9")  # a third network after the sale
+    assert scans["after_sale"] == 3
+    assert "was sold" in str(scans["warning"])
+
+
+def test_one_client_walking_through_many_codes_is_limited() -> None:
+    """Past its rate a source is not counted: it cannot raise every code it can guess."""
+    counter = ScanCounter(flush_every=3600, rate_per_minute=3)
+    assert [counter._within_rate("x") for _ in range(4)] == [True, True, True, False]
+    assert counter._within_rate("y")
+
+
+def test_sources_are_keyed_hashes_not_addresses() -> None:
+    first = source_of(b"k" * 32, "198.51.100.7")
+    assert first == source_of(b"k" * 32, "198.51.100.7")
+    assert first != source_of(b"j" * 32, "198.51.100.7")
+    assert "198" not in first and len(first) == 16
 
 
 def _printed_link(client: TestClient, lot: str, host: str) -> str:
@@ -170,11 +243,10 @@ def test_public_url_must_be_a_bare_http_base() -> None:
 def test_head_on_a_scan_page_is_not_a_scan(api: TestClient, world: BeefWorld) -> None:
     (pack,) = world.commission(1)
     path = parse_pack_uri(pack).path()
-    as_json = {"accept": "application/json"}
-    first = api.get(path, headers=as_json).json()["scans"]["count"]
-    for _ in range(3):
-        assert api.head(path).status_code == 200
-    assert api.get(path, headers=as_json).json()["scans"]["count"] == first + 1
+    with TestClient(api.app, client=("198.51.100.50", 1)) as preview:
+        for _ in range(3):
+            assert preview.head(path).status_code == 200
+    assert _scan(api, path, "198.51.100.60")["sources"] == 1
 
 
 def test_scan_counts_survive_a_failed_flush(world: BeefWorld) -> None:
@@ -184,16 +256,39 @@ def test_scan_counts_survive_a_failed_flush(world: BeefWorld) -> None:
     counter = ScanCounter(flush_every=3600)  # only explicit flushes
     (pack,) = world.commission(1)
     with read_transaction(engine) as conn:
-        counter.record(engine, conn, pack, sold=False)
+        counter.record(engine, conn, pack, "a", sold=False)
     with write_transaction(engine) as conn:
-        scans.drop(conn)
+        scan_sources.drop(conn)
     with pytest.raises(SQLAlchemyError):
         counter.flush(engine)
     with write_transaction(engine) as conn:
-        scans.create(conn)
+        scan_sources.create(conn)
     with read_transaction(engine) as conn:
-        counter.record(engine, conn, pack, sold=True)
+        counter.record(engine, conn, pack, "b", sold=True)
     counter.flush(engine)
     with read_transaction(engine) as conn:
-        row = conn.execute(select(scans.c.count, scans.c.after_sale)).one()
-    assert tuple(row) == (2, 1)
+        rows = conn.execute(select(scan_sources.c.source, scan_sources.c.after_sale)).all()
+    assert sorted(map(tuple, rows)) == [("a", False), ("b", True)]
+
+
+def test_csv_cells_that_start_a_formula_are_written_as_text(
+    api: TestClient, world: BeefWorld
+) -> None:
+    """A place or note starting with = + - @ would run as a formula in a spreadsheet."""
+    (pack,) = world.commission(1)
+    evil = b.place("evil", '=HYPERLINK("http://x.example","click")', "@SUM(1)", "AU")
+    world.ok("au-meatworks", b.aggregate(world.carton(1), [pack], evil, b.now()))
+    rows = list(csv.DictReader(io.StringIO(_export(api, world).text)))
+    assert rows[1]["place"] == '\'=HYPERLINK("http://x.example","click")'
+    assert rows[1]["city"] == "'@SUM(1)"
+    assert rows[0]["objects"] == "1" and rows[0]["ledger_index"] == "1"
+
+
+def test_label_sheet_escapes_product_text(api: TestClient, world: BeefWorld) -> None:
+    world.lot = "XSS1"
+    data = lot_data("XSS1") | {"productName": "<script>alert(1)</script>"}
+    pack = pack_id(GTIN, "XSS1", "0001").uri()
+    world.ok("au-meatworks", b.commission([pack], data, MEATWORKS, b.now()))
+    html = api.get(f"/v1/beef/labels?gtin={GTIN}&lot=XSS1").text
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

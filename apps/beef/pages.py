@@ -1,0 +1,138 @@
+"""Public pages at the site root: a pack's scan page at its GS1 Digital Link, and the page to
+upload a photo of a label.
+
+The scan page carries no fact from the projection tables: it carries the proof bundle of the
+entries about the pack, and its script (site/static/scan.js) verifies them and derives what
+it shows. The server adds only its own statement, set apart: how many networks scanned the
+code. With `Accept: application/json` the same route answers the server's view beside the
+bundle (views.server_view), for `sealchain scan` and other programs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from apps.beef import state, views
+from apps.beef.coldchain import ColdChain
+from apps.beef.identifiers import IdentifierError, PackId, parse_pack_path
+from apps.beef.scans import SCANS, SECRET_PURPOSE, ScanCount, clone_warning, source_of
+from ledger.plugin import (
+    SECURITY_HEADERS,
+    Ledger,
+    LedgerDep,
+    NotFound,
+    Site,
+    is_head,
+    ledger_of,
+    tr,
+)
+
+SITE = Site("beef", Path(__file__).with_name("site"))
+COLD_CHAIN = ColdChain()
+log = logging.getLogger("sealchain.api")
+
+
+@asynccontextmanager
+async def _flush_scans_on_shutdown(app: FastAPI) -> AsyncIterator[None]:
+    """Scan counts wait in memory for up to a second (scans.ScanCounter); a server told to stop
+    writes them before the ledger closes its engine, so no scan is lost on a restart."""
+    yield
+    try:
+        SCANS.flush(ledger_of(app).engine)
+    except SQLAlchemyError:
+        # logged, not raised: the ledger's own shutdown (committing queued entries) still runs
+        log.exception("could not write the pending beef scan counts")
+
+
+# FastAPI runs an included router's lifespan inside the app's own: this one ends first, while
+# the ledger is still open.
+pages = APIRouter(tags=["beef pages"], lifespan=_flush_scans_on_shutdown)
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _scans_json(count: ScanCount | None, sold: bool) -> dict[str, Any] | None:
+    if count is None:
+        return None
+    warning = clone_warning(count, sold)
+    return {
+        "sources": count.sources,
+        "after_sale": count.after_sale,
+        "since": count.first_at,
+        "counted": count.counted,
+        "warning": None if warning is None else warning[0] % warning[1],
+    }
+
+
+@pages.get(
+    "/01/{rest:path}",
+    summary="Scan page of a pack (GS1 Digital Link); JSON with Accept: application/json",
+    responses={404: {"description": "unknown code: possibly counterfeit"}},
+)
+def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
+    raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    try:
+        pack = parse_pack_path(raw_path)
+    except IdentifierError as e:
+        raise NotFound(tr("Not a pack's Digital Link: %(reason)s", reason=str(e))) from e
+    with ledger.read() as conn:
+        obj = state.get(conn, pack.uri())
+        lot = state.lot(conn, pack.lot_key) if obj is not None else None
+        if obj is None or lot is None or obj.kind != "pack":
+            return _unknown(request, pack)
+        bundle = ledger.page_bundle(conn, state.pack_entry_indexes(conn, pack.uri()))
+        sold = obj.sold_idx is not None
+        # A HEAD (link previews, crawlers) is nobody scanning the label.
+        count = None if is_head(request) else _count_scan(request, ledger, conn, pack, sold)
+        if _wants_json(request):
+            view = {
+                "pack": views.subject(pack, COLD_CHAIN)["pack"],
+                **views.server_view(conn, obj, lot),
+                "scans": _scans_json(count, sold),
+                "verification": bundle,
+            }
+            return JSONResponse(view, headers=SECURITY_HEADERS)
+    warning = clone_warning(count, sold) if count is not None else None
+    context = {
+        "pack": pack,
+        "bundle": bundle,
+        "subject": views.subject(pack, COLD_CHAIN),
+        "scans": count,
+        "warning": warning,
+        "log_key_id": ledger.policy.logs[0].key_id_hex if ledger.policy.logs else "?",
+    }
+    return SITE.render(request, "scan.html", context)
+
+
+def _count_scan(request: Request, ledger: Ledger, conn: Any, pack: PackId, sold: bool) -> ScanCount:
+    address = request.client.host if request.client else "unknown"
+    source = source_of(ledger.secret(SECRET_PURPOSE), address)
+    return SCANS.record(ledger.engine, conn, pack.uri(), source, sold=sold)
+
+
+def _unknown(request: Request, pack: PackId) -> Response:
+    message = tr("This code was never registered on the ledger: it may be counterfeit.")
+    if _wants_json(request):
+        body = {
+            "pack": {"uri": pack.uri(), "gtin": pack.gtin, "lot": pack.lot, "serial": pack.serial},
+            "status": "unknown",
+            "message": str(message),
+        }
+        return JSONResponse(body, status_code=404, headers=SECURITY_HEADERS)
+    return SITE.render(request, "unknown.html", {"pack": pack}, status_code=404)
+
+
+@pages.get("/beef/scan", include_in_schema=False)
+def upload_page(request: Request) -> Response:
+    return SITE.render(request, "upload.html")

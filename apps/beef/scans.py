@@ -1,0 +1,198 @@
+"""How many different places a pack's code was scanned from: a warning sign of copied labels,
+kept off the ledger, without personal data, and hard for one client to inflate.
+
+A scan counts once per source and code. A source is the client's network address, kept only
+as a keyed hash (HMAC-SHA256 with a per-ledger secret, cut to 64 bits): the same phone
+reloading a page is one source; the count cannot be turned back into addresses without the
+ledger's log key. A source is counted for at most RATE_PER_MINUTE codes a minute, so one client
+walking through many codes does not raise them all. Behind a reverse proxy, the server must be
+told to trust its forwarded address (docs/beef.md), or every scan comes from the proxy.
+
+What the count cannot stop: many clients working together (a botnet), or a copied label
+scanned only once. The page says what the count means and that it is the server's statement.
+
+Counts wait in memory for up to a second and are written in one short off-ledger write, so a
+burst of scans does not queue behind the block writer for an fsync each; they are kept per
+engine (a process serving several ledgers keeps them apart) and flushed on shutdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, Integer, cast, func, insert, select, update
+
+from apps.beef.tables import scan_sources
+from ledger.core.envelope import format_ts
+from ledger.plugin import N_, utc_now, write_transaction
+
+SCAN_WARNING_THRESHOLD = int(os.environ.get("SEALCHAIN_BEEF_SCAN_THRESHOLD", "10"))
+AFTER_SALE_THRESHOLD = 2  # the buyer's phone at the till and at home: two networks
+RATE_PER_MINUTE = 30
+SECRET_PURPOSE = "beef/scan-sources"  # noqa: S105 - names a derived secret, is not one
+
+
+def source_of(secret: bytes, address: str) -> str:
+    """The stored name of a client address: 16 hex digits of a keyed hash."""
+    return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ScanCount:
+    sources: int  # different sources that scanned the code
+    after_sale: int  # of them, those that scanned it after it was sold
+    first_at: str
+    counted: bool  # False when this scan was over its source's rate
+
+
+@dataclass
+class _Pending:
+    first_at: str
+    last_at: str
+    after_sale: bool
+
+
+class ScanCounter:
+    def __init__(self, flush_every: float = 1.0, rate_per_minute: int = RATE_PER_MINUTE) -> None:
+        self.flush_every = flush_every
+        self.rate_per_minute = rate_per_minute
+        self._pending: dict[Engine, dict[tuple[str, str], _Pending]] = {}
+        self._recent: dict[str, tuple[int, int]] = {}  # source -> (minute, scans counted in it)
+        self._lock = threading.Lock()
+        self._flushed = time.monotonic()
+
+    def _within_rate(self, source: str) -> bool:
+        minute = int(time.monotonic() // 60)
+        if len(self._recent) > 100_000:  # a minute's worth of sources at most
+            self._recent = {s: v for s, v in self._recent.items() if v[0] == minute}
+        seen_minute, count = self._recent.get(source, (minute, 0))
+        if seen_minute != minute:
+            count = 0
+        if count >= self.rate_per_minute:
+            return False
+        self._recent[source] = (minute, count + 1)
+        return True
+
+    def record(
+        self, engine: Engine, conn: Connection, uri: str, source: str, *, sold: bool
+    ) -> ScanCount:
+        """Count a scan of `uri` from `source` (source_of) and return the code's count."""
+        now = format_ts(utc_now())
+        with self._lock:
+            counted = self._within_rate(source)
+            pending = self._pending.setdefault(engine, {})
+            if counted:
+                mine = pending.get((uri, source))
+                if mine is None:
+                    pending[(uri, source)] = _Pending(now, now, sold)
+                else:
+                    mine.last_at, mine.after_sale = now, mine.after_sale or sold
+            waiting = {s: p for (u, s), p in pending.items() if u == uri}
+            due = time.monotonic() - self._flushed >= self.flush_every
+        count = self._count(conn, uri, waiting, now, counted)
+        if due:
+            self.flush(engine)
+        return count
+
+    @staticmethod
+    def _count(
+        conn: Connection, uri: str, waiting: dict[str, _Pending], now: str, counted: bool
+    ) -> ScanCount:
+        """Stored sources plus those waiting in memory, each once."""
+        sources, after_sale, first = conn.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(cast(scan_sources.c.after_sale, Integer)), 0),
+                func.min(scan_sources.c.first_at),
+            ).where(scan_sources.c.uri == uri)
+        ).one()
+        stored = {
+            row.source: row.after_sale
+            for row in conn.execute(
+                select(scan_sources.c.source, scan_sources.c.after_sale).where(
+                    scan_sources.c.uri == uri, scan_sources.c.source.in_(list(waiting))
+                )
+            )
+        }
+        for source, pending in waiting.items():
+            if source not in stored:
+                sources += 1
+                after_sale += int(pending.after_sale)
+            elif pending.after_sale and not stored[source]:
+                after_sale += 1
+            first = min(first or pending.first_at, pending.first_at)
+        return ScanCount(sources, after_sale, first or now, counted)
+
+    def flush(self, engine: Engine) -> None:
+        """Write this engine's waiting scans in one write transaction; on failure they wait
+        for the next flush instead of being lost."""
+        with self._lock:
+            pending = self._pending.pop(engine, {})
+            self._flushed = time.monotonic()
+        if not pending:
+            return
+        try:
+            with write_transaction(engine) as conn:
+                for (uri, source), scan in pending.items():
+                    self._write(conn, uri, source, scan)
+        except Exception:
+            self._put_back(engine, pending)
+            raise
+
+    @staticmethod
+    def _write(conn: Connection, uri: str, source: str, scan: _Pending) -> None:
+        key = (scan_sources.c.uri == uri) & (scan_sources.c.source == source)
+        values: dict[str, object] = {"last_at": scan.last_at}
+        if scan.after_sale:
+            values["after_sale"] = True
+        if conn.execute(update(scan_sources).where(key).values(**values)).rowcount == 0:
+            conn.execute(
+                insert(scan_sources).values(
+                    uri=uri,
+                    source=source,
+                    first_at=scan.first_at,
+                    last_at=scan.last_at,
+                    after_sale=scan.after_sale,
+                )
+            )
+
+    def _put_back(self, engine: Engine, unwritten: dict[tuple[str, str], _Pending]) -> None:
+        with self._lock:
+            pending = self._pending.setdefault(engine, {})
+            for key, scan in unwritten.items():
+                newer = pending.get(key)
+                if newer is not None:  # scanned again while the write was failing
+                    scan.last_at, scan.after_sale = (
+                        newer.last_at,
+                        scan.after_sale or newer.after_sale,
+                    )
+                pending[key] = scan
+
+
+SCANS = ScanCounter()
+
+
+def clone_warning(count: ScanCount, sold: bool) -> tuple[str, dict[str, int]] | None:
+    """The warning a scan page shows, as (message, values) for the page's language."""
+    if sold and count.after_sale > AFTER_SALE_THRESHOLD:
+        return (
+            N_(
+                "This pack was sold, yet its code has since been scanned from %(n)s different "
+                "networks. The label may have been copied: check the seal and where you bought it."
+            ),
+            {"n": count.after_sale},
+        )
+    if count.sources > SCAN_WARNING_THRESHOLD:
+        return (
+            N_(
+                "This code has been scanned from %(n)s different networks, more than one pack "
+                "should be. It may be a copied label."
+            ),
+            {"n": count.sources},
+        )
+    return None

@@ -1,0 +1,117 @@
+"""Everything an app may use of the ledger, in one place (DESIGN 2; docs/apps.md).
+
+An app imports only this module and `ledger.core` (import-linter holds every app to that, and
+keeps apps from importing each other). What is here is kept stable for apps; what is not here
+may change without notice. A test pins `__all__`, so growing the surface is a decision.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ledger.api.deps import Ledger, LedgerDep, MemberDep, ledger_of
+from ledger.api.i18n import N_, Localized, tr
+from ledger.api.middleware import request_method as _request_method
+from ledger.api.pages.embed import attachment, script_json
+from ledger.api.pages.headers import SECURITY_HEADERS
+from ledger.api.pages.site import Site
+from ledger.api.problems import problem_responses
+from ledger.bench.api import serving_hello, serving_ledger
+from ledger.bench.loadgen import run_wrk, wrk_available
+from ledger.bench.report import BenchRow
+from ledger.client import LedgerClient
+from ledger.config import Settings
+from ledger.errors import (
+    ConfigError,
+    InvalidBody,
+    InvalidRequest,
+    LedgerError,
+    NotFound,
+    PayloadTooLarge,
+    StateConflict,
+    Unauthenticated,
+    VerificationError,
+)
+from ledger.home import Home
+from ledger.service.app import App, Bench, Projection, RecordType, Scenario, SequencedEntry
+from ledger.service.bundles import VerifiedBundle, verify_page_bundle
+from ledger.service.consortium import demo_plan
+from ledger.service.fields import Lines, OneLine, Paragraph, Text
+from ledger.service.node import init_home
+from ledger.service.pipeline import utc_now
+from ledger.storage.engine import read_transaction, write_transaction
+from ledger.storage.repository import MemberRow as Member
+from ledger.storage.repository import Repository as _Repository
+
+if TYPE_CHECKING:
+    from fastapi import Request
+    from sqlalchemy import Connection
+
+
+def find_member(conn: Connection, org: str) -> Member | None:
+    """The member `org` as the governance entries define it now (name, roles, active)."""
+    return _Repository(conn).member(org)
+
+
+def list_members(conn: Connection) -> list[Member]:
+    return _Repository(conn).all_members()
+
+
+def is_head(request: Request) -> bool:
+    """Whether the request is a HEAD (answered as a GET without a body): link previews and
+    crawlers, not a person, so not a scan to count."""
+    return _request_method(request.scope) == "HEAD"
+
+
+__all__ = [
+    "N_",
+    "SECURITY_HEADERS",
+    "App",
+    "Bench",
+    "BenchRow",
+    "ConfigError",
+    "Home",
+    "InvalidBody",
+    "InvalidRequest",
+    "Ledger",
+    "LedgerClient",
+    "LedgerDep",
+    "LedgerError",
+    "Lines",
+    "Localized",
+    "Member",
+    "MemberDep",
+    "NotFound",
+    "OneLine",
+    "Paragraph",
+    "PayloadTooLarge",
+    "Projection",
+    "RecordType",
+    "Scenario",
+    "SequencedEntry",
+    "Settings",
+    "Site",
+    "StateConflict",
+    "Text",
+    "Unauthenticated",
+    "VerificationError",
+    "VerifiedBundle",
+    "attachment",
+    "demo_plan",
+    "find_member",
+    "init_home",
+    "is_head",
+    "ledger_of",
+    "list_members",
+    "problem_responses",
+    "read_transaction",
+    "run_wrk",
+    "script_json",
+    "serving_hello",
+    "serving_ledger",
+    "tr",
+    "utc_now",
+    "verify_page_bundle",
+    "write_transaction",
+    "wrk_available",
+]
