@@ -1,10 +1,18 @@
-"""A small app used by the ledger's own tests: a record type with a body model, a role, a
-projection with its own tables and a state rule, registered the way real apps are."""
+"""The worked example of docs/apps.md ("Writing an app"), and the small app the ledger's own
+tests run on: two record types, a projection with a state rule, and a public page that the
+reader's browser verifies. It imports only `ledger.plugin` and `ledger.core`, as every app must.
+
+    sample.note   {"text", "sha256"?}  any writer may note something (or notarize data)
+    sample.claim  {"item"}             an item may be claimed once; /sample/claims/<item>
+                                       shows who claimed it, checked in the browser
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     Column,
@@ -19,8 +27,20 @@ from sqlalchemy import (
     update,
 )
 
-from ledger.errors import StateConflict
-from ledger.service.app import App, RecordType, SequencedEntry
+from ledger.plugin import (
+    App,
+    LedgerDep,
+    Lines,
+    NotFound,
+    OneLine,
+    RecordType,
+    SequencedEntry,
+    Site,
+    StateConflict,
+    tr,
+)
+
+# --- the projection's tables: derived from entries, rebuilt by `sealchain reindex` -------------
 
 metadata = MetaData()
 claims = Table(
@@ -38,19 +58,23 @@ note_counts = Table(
     Column("last_text", String(1000), nullable=False),
 )
 
+# --- record types: a pydantic body model each ---------------------------------------------------
+
 
 class Note(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, Field(min_length=1, max_length=1000)]
+    text: Annotated[str, Field(min_length=1, max_length=1000), Lines]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 class Claim(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    item: Annotated[str, Field(min_length=1, max_length=100)]
+    item: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9-]+$"), OneLine]
 
 
 class SampleProjection:
+    """check (pipeline step 9) refuses what the app's rules forbid; apply writes the state."""
+
     def check(self, conn: Connection, entry: SequencedEntry) -> None:
         if isinstance(entry.body, Claim):
             holder = conn.execute(
@@ -79,6 +103,23 @@ class SampleProjection:
         conn.execute(delete(note_counts))
 
 
+# --- a public page: the facts come from the signed entry, checked in the browser --------------
+
+SITE = Site("sample", Path(__file__).with_name("sample_site"))
+pages = APIRouter()
+
+
+@pages.get("/sample/claims/{item}", include_in_schema=False)
+def claim_page(request: Request, ledger: LedgerDep, item: str) -> Response:
+    with ledger.read() as conn:
+        index = conn.execute(select(claims.c.idx).where(claims.c.item == item)).scalar()
+        if index is None:
+            raise NotFound(tr("Nobody has claimed %(item)s.", item=item))
+        bundle = ledger.page_bundle(conn, [index])
+    context = {"item": item, "bundle": bundle, "subject": {"item": item}}
+    return SITE.render(request, "claim.html", context)
+
+
 WRITER = frozenset({"sample.writer"})
 SAMPLE_APP = App(
     name="sample",
@@ -88,4 +129,6 @@ SAMPLE_APP = App(
     ],
     projection=SampleProjection(),
     metadata=metadata,
+    pages=pages,
+    site=SITE,
 )
