@@ -1,4 +1,4 @@
-"""Everything an app may use of the ledger, in one place (DESIGN 2; docs/apps.md).
+"""Everything an app may use of the ledger, in one place (docs/apps.md).
 
 An app imports only this module and `ledger.core` (import-linter holds every app to that, and
 keeps apps from importing each other). What is here is kept stable for apps; what is not here

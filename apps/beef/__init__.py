@@ -1,4 +1,4 @@
-"""Beef provenance: Australian chilled beef to Chinese stores, pack by pack (DESIGN 1).
+"""Beef provenance: Australian chilled beef to Chinese stores, pack by pack (docs/beef.md).
 
 The App object is registered through the `sealchain.apps` entry point in pyproject.toml.
 """

@@ -1,5 +1,5 @@
 """The beef projection: custody, contents, journeys, temperatures and certificates, written in
-the block's transaction (DESIGN 6) and rebuilt identically by `sealchain reindex`."""
+the block's transaction (docs/architecture.md §4) and rebuilt identically by `sealchain reindex`."""
 
 from __future__ import annotations
 

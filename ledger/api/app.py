@@ -1,7 +1,7 @@
 """`create_app(settings)`: the FastAPI application for one worker process.
 
 Each worker opens the ledger, runs its own group committer, and serialises block commits with
-the other workers through the database lock (DESIGN 6).
+the other workers through the database lock (docs/architecture.md §4).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class Problem(BaseModel):
 
 
 class Envelope(BaseModel):
-    """A signed transaction envelope (DESIGN 3.3). Parsed strictly from the raw bytes."""
+    """A signed transaction envelope (docs/architecture.md §2), parsed strictly from raw bytes."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ENVELOPE_EXAMPLE]})
     v: int = Field(1, ge=1, le=1)

@@ -1,4 +1,4 @@
-"""Block headers and the hash chain (DESIGN 3.5).
+"""Block headers and the hash chain (docs/architecture.md §2).
 
     header     = {"height", "prev", "time", "first", "count", "size", "root"}
     block_hash = SHA-256(b"sealchain/block/v1\\n" + JCS(header))

@@ -1,4 +1,4 @@
-"""The signed transaction envelope (DESIGN 3.3).
+"""The signed transaction envelope (docs/architecture.md §2).
 
     {"v":1, "type", "org", "key": hex8 key id, "nonce": base64url >= 16 bytes,
      "ts": "YYYY-MM-DDTHH:MM:SS.mmmZ", "body": {...}, "sig": base64 Ed25519}
@@ -127,7 +127,7 @@ def envelope_from_dict(value: Any) -> Envelope:
     sig_text = value["sig"]
     try:
         sig = base64.b64decode(sig_text, validate=True) if isinstance(sig_text, str) else b""
-    except binascii.Error:
+    except ValueError:  # binascii.Error, and the ValueError non-ASCII text raises
         sig = b""
     if len(sig) != SIGNATURE_LEN or base64.b64encode(sig).decode() != sig_text:
         raise _field_error("sig", "must be the standard base64 of 64 bytes")

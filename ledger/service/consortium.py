@@ -1,4 +1,4 @@
-"""Consortium set-up: the demo consortium of DESIGN 4 and building a signed genesis envelope."""
+"""Consortium set-up: the demo consortium (docs/architecture.md §5) and a signed genesis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The validation pipeline (DESIGN 5), steps numbered as there; one test per step.
+"""The validation pipeline (docs/architecture.md §3), steps numbered as there; one test per step.
 
     (1) size and strict JSON        (6) replay: (org, nonce) and tx_id unused
     (2) envelope schema             (7) type registered and body valid

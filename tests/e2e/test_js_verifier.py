@@ -1,5 +1,5 @@
-"""verify.js, the browser's verifier, agrees with ledger.core case by case (DESIGN 2: "one shared
-module, tested on the same vectors as ledger.core").
+"""verify.js, the browser's verifier, agrees with ledger.core case by case: one shared module,
+tested on the same vectors as ledger.core (docs/apps.md).
 
 Every test runs a batch of cases through both sides, Python here and JavaScript in headless
 Chromium (tests/support/jsverifier.py), and names the cases where they differ. Vectors come from

@@ -1,5 +1,5 @@
-"""The layers of DESIGN 2 are contracts that `lint-imports` checks in `make test`: each one is
-shown failing here on a temporary copy of the code with one forbidden import added."""
+"""The layers (docs/architecture.md §1) are contracts that `lint-imports` checks in `make test`:
+each one is shown failing here on a temporary copy of the code with one forbidden import added."""
 
 from __future__ import annotations
 

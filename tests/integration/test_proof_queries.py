@@ -1,6 +1,6 @@
-"""An inclusion proof at 2^16 + 3 entries reads O(log n) rows (DESIGN 3.4): the SQL statements are
-counted, the rows they return are counted, and the database's own plan shows that it looks the
-nodes up by primary key instead of scanning the table. On SQLite and PostgreSQL.
+"""An inclusion proof at 2^16 + 3 entries reads O(log n) rows (docs/architecture.md §2): the SQL
+statements are counted, the rows they return are counted, and the database's own plan shows that
+it looks the nodes up by primary key instead of scanning the table. On SQLite and PostgreSQL.
 
 The storage is built directly (no envelopes are signed): the nodes of 65,539 random leaves, as
 `CompactRange.append` returns them, and one block whose header gives the tree size. Every proof

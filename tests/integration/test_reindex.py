@@ -1,4 +1,4 @@
-"""`reindex` rebuilds projections identical to those written live (DESIGN 6)."""
+"""`reindex` rebuilds projections identical to those written live (docs/architecture.md §4)."""
 
 from __future__ import annotations
 

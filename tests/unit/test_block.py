@@ -1,4 +1,4 @@
-"""Block headers and the hash chain (DESIGN 3.5)."""
+"""Block headers and the hash chain (docs/architecture.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Strict JSON parsing and the one canonical encoder (DESIGN 3.1, RFC 8785)."""
+"""Strict JSON parsing and the one canonical encoder (docs/architecture.md §2, RFC 8785)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The signed transaction envelope (DESIGN 3.3): schema, ids, signing and domain separation."""
+"""The signed transaction envelope (docs/architecture.md §2): schema, ids, signing, and domain
+separation."""
 
 from __future__ import annotations
 
@@ -316,3 +317,12 @@ def test_sign_envelope_fills_in_fresh_nonce_and_current_time() -> None:
     env = sign_envelope(SIGNER, type="beef.commission", org="au-meatworks", body={})
     assert abs((env_mod.parse_ts(env.ts) - datetime.now(UTC)).total_seconds()) < 60
     assert env.nonce != _envelope().nonce
+
+
+@pytest.mark.parametrize("sig", ["é" * 88, "\u0660" * 88, "A" * 86 + "=\u00e9"])
+def test_a_non_ascii_signature_is_an_invalid_envelope_not_a_crash(sig: str) -> None:
+    """base64 raises a plain ValueError for non-ASCII text, which once escaped as a crash (a 500
+    from the API, a traceback from `sealchain verify`)."""
+    with pytest.raises(InvalidEnvelope) as caught:
+        envelope_from_dict({**_envelope().as_dict(), "sig": sig})
+    assert caught.value.extra["field"] == "sig"

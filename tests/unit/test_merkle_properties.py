@@ -239,7 +239,7 @@ class _CountingNodes:
 
 
 def test_proof_generation_reads_only_the_listed_nodes() -> None:
-    # DESIGN 3.4: proofs read O(log n) stored nodes, never a subtree's leaves.
+    # docs/architecture.md §2: proofs read O(log n) stored nodes, never a subtree's leaves.
     for size in range(1, N + 1, 7):
         for index in range(0, size, 5):
             source = _CountingNodes()

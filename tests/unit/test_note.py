@@ -1,4 +1,4 @@
-"""C2SP signed notes, verifier keys, checkpoints and tlog-cosignature/v1 (DESIGN 3.6)."""
+"""C2SP signed notes, verifier keys, checkpoints and tlog-cosignature/v1 (architecture.md §2)."""
 
 from __future__ import annotations
 
