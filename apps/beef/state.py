@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, select
 
-from apps.beef.tables import event_objects, events, lots, objects, readings
+from apps.beef.tables import certificates, event_objects, events, lots, objects, readings
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,29 @@ def pack_entry_indexes(conn: Connection, uri: str) -> list[int]:
         .where(event_objects.c.uri == uri)
     ).all()
     return sorted({i for row in rows for i in row if i is not None})
+
+
+def pack_history(conn: Connection, uri: str) -> tuple[list[Row[Any]], list[Any], list[Any]]:
+    """A pack's events in log order, the readings of those events in time order, and the
+    certificates shipped with it, as the projection has them (the JSON view's facts)."""
+    rows = conn.execute(
+        select(events)
+        .join(event_objects, event_objects.c.event_id == events.c.event_id)
+        .where(event_objects.c.uri == uri)
+        .order_by(events.c.idx)
+    ).all()
+    event_ids = [r.event_id for r in rows]
+    temps = conn.execute(
+        select(readings.c.time, readings.c.value, readings.c.status)
+        .where(readings.c.event_id.in_(event_ids))
+        .order_by(readings.c.time)
+    ).all()
+    certs = conn.execute(
+        select(certificates.c.kind, certificates.c.number, certificates.c.issuer)
+        .where(certificates.c.event_id.in_(event_ids))
+        .order_by(certificates.c.number)
+    ).all()
+    return list(rows), list(temps), list(certs)
 
 
 def lot_uris(conn: Connection, lot_key: str) -> list[str]:

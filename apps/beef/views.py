@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from apps.beef import state
 from apps.beef.coldchain import ColdChain
 from apps.beef.identifiers import PackId
-from apps.beef.tables import certificates, event_objects, events, readings
 from ledger.plugin import find_member, list_members
 
 RETAILER = "beef.retailer"
@@ -53,24 +52,8 @@ def status(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> tuple[str, 
 def server_view(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> dict[str, Any]:
     """The projection's facts about a pack (the server's statement, not verified)."""
     status_code, message = status(conn, obj, lot)
-    rows = conn.execute(
-        select(events)
-        .join(event_objects, event_objects.c.event_id == events.c.event_id)
-        .where(event_objects.c.uri == obj.uri)
-        .order_by(events.c.idx)
-    ).all()
+    rows, temps, certs = state.pack_history(conn, obj.uri)
     names = {m.org: m.name for m in list_members(conn)}
-    event_ids = [r.event_id for r in rows]
-    temps = conn.execute(
-        select(readings.c.time, readings.c.value, readings.c.status)
-        .where(readings.c.event_id.in_(event_ids))
-        .order_by(readings.c.time)
-    ).all()
-    certs = conn.execute(
-        select(certificates.c.kind, certificates.c.number, certificates.c.issuer)
-        .where(certificates.c.event_id.in_(event_ids))
-        .order_by(certificates.c.number)
-    ).all()
     return {
         "status": status_code,
         "message": message,

@@ -775,6 +775,37 @@ def test_commissioning_refuses_a_lot_outside_gs1_set_82(world: BeefWorld, lot: s
     refuse(world, MEAT, record, "of the GS1 set 82", code="invalid-body")
 
 
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("productName", "Chilled striploin\r"),  # HTML turns CR into LF: a page would differ
+        ("origin", "Queensland\u202e,ailartsuA"),  # a right-to-left override reorders it
+        ("processor", "Meatworks\x00"),
+        ("cut", "strip\nloin"),  # one line only
+    ],
+)
+def test_text_a_page_shows_refuses_control_and_bidi_characters(
+    world: BeefWorld, field: str, text: str
+) -> None:
+    """A carriage return in a signed product name turned a genuine pack's verdict red: text a
+    page shows as signed may not hold characters a browser or a terminal would change."""
+    lot = {**lot_data("L1"), field: text}
+    record = builders.commission(_packs(GTIN, "L1"), lot, MEATWORKS, at())
+    refuse(
+        world, MEAT, record, "control or bidirectional formatting characters", code="invalid-body"
+    )
+
+
+def test_a_note_may_span_lines_but_not_hold_a_carriage_return(world: BeefWorld) -> None:
+    packs = world.commission(1)
+    shipped = builders.ship(packs, "au-meatworks", "au-exporter", MEATWORKS, at())
+    world.ok(MEAT, shipped)
+    good = builders.correct(eid(shipped), "wrong truck\nsee the second line", at())
+    bad = builders.correct(eid(shipped), "wrong truck\r\nsee the second line", at())
+    refuse(world, MEAT, bad, "control character U+000D", code="invalid-body")
+    world.ok(MEAT, good)
+
+
 def test_event_id_must_be_the_events_hash(world: BeefWorld) -> None:
     record_type, body = builders.commission(_packs(GTIN, "L1"), lot_data("L1"), MEATWORKS, at())
     body["event"]["eventID"] = "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"
