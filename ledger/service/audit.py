@@ -2,7 +2,8 @@
 
 Checked, in log order: every block header (canonical bytes, stored hash, link to its parent,
 first/count/size), every entry (canonical bytes, tx_id, columns, signature by a key its org held
-at that index, role, body, nonce row), every stored Merkle node against the one recomputed from
+at that index, role, body, nonce row, and for governance entries the live pipeline's own state
+rules, replayed with `GovernanceState`), every stored Merkle node against the one recomputed from
 the entries, every block root, every checkpoint (log signature, origin, size, root) and
 cosignature. Finally the row counts, so extra rows are caught as well as missing ones, and the
 `members` and `member_keys` tables against the membership the governance entries define.
@@ -15,35 +16,28 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, func, select
 
 from ledger.core import merkle
 from ledger.core.block import BlockError, BlockHeader, check_link, decode_header
 from ledger.core.canonical import parse_strict
 from ledger.core.envelope import Envelope, envelope_from_dict
-from ledger.core.keys import Verifier, parse_vkey
+from ledger.core.keys import Verifier
 from ledger.core.note import open_checkpoint, parse_note, verified_signers
-from ledger.core.policy import MemberDirectory, MemberKey, parse_members
-from ledger.errors import LedgerError
+from ledger.core.policy import MemberDirectory, parse_members
+from ledger.errors import LedgerError, StateConflict
 from ledger.service.app import Registry
-from ledger.service.membership import (
-    GenesisBody,
-    KeyAdd,
-    KeyRevoke,
-    MemberAdd,
-    MemberSpec,
-    MemberUpdate,
-    new_member_row,
-    updated_member_row,
-)
+from ledger.service.membership import GOVERNANCE_APP, GenesisBody, GovernanceState
 from ledger.storage.engine import is_sqlite
 from ledger.storage.repository import KeyRow, MemberRow, Repository, StoredEntry
 from ledger.storage.tables import blocks, checkpoints, cosignatures, entries, nodes, nonces
 
 PAGE = 500
+GOVERNANCE_TYPES = frozenset(rt.name for rt in GOVERNANCE_APP.record_types)
 Progress = Callable[[int, int], None]
 
 
@@ -87,67 +81,6 @@ class AuditResult:
             )
 
 
-@dataclass
-class _Key:
-    verifier: Verifier
-    added_at: int
-    vkey: str  # as the entry spelled it, which is what the projection stores
-    revoked_at: int | None = None
-
-
-@dataclass
-class _Membership:
-    """Governance state replayed from the entries themselves, never from the projection tables.
-
-    It keeps whole rows, as `MembershipProjection` writes them, so that the audit can also hold
-    the `members` and `member_keys` tables (which the live checks read) against the entries."""
-
-    members: dict[str, MemberRow] = field(default_factory=dict)
-    keys: dict[tuple[str, str], _Key] = field(default_factory=dict)
-    log: Verifier | None = None
-    witnesses: dict[str, Verifier] = field(default_factory=dict)
-
-    def apply(self, index: int, body: object) -> None:
-        if isinstance(body, GenesisBody):
-            self.log = body.log_verifier()
-            self.witnesses = {w.name: parse_vkey(w.vkey) for w in body.witnesses}
-            for spec in body.members:
-                self._add(index, spec, body.roles_of(spec))
-        elif isinstance(body, MemberAdd):
-            self._add(index, body, set(body.roles))
-        elif isinstance(body, MemberUpdate):
-            current = self.members.get(body.org)
-            if current is None:
-                raise _Fault(f"entry {index}", f"updates {body.org!r}, which is not a member")
-            self.members[body.org] = updated_member_row(current, body, index)
-        elif isinstance(body, KeyAdd):
-            v = parse_vkey(body.vkey)
-            self.keys[(body.org, v.key_id_hex)] = _Key(v, index, body.vkey)
-        elif isinstance(body, KeyRevoke):
-            revoked = self.keys.get((body.org, body.key))
-            if revoked is None:
-                raise _Fault(
-                    f"entry {index}", f"revokes key {body.key} that {body.org!r} never had"
-                )
-            revoked.revoked_at = index
-
-    def _add(self, index: int, spec: MemberSpec, roles: set[str]) -> None:
-        self.members[spec.org] = new_member_row(spec, roles, index)
-        for vkey in spec.vkeys:
-            v = parse_vkey(vkey)
-            self.keys[(spec.org, v.key_id_hex)] = _Key(v, index, vkey)
-
-    def is_active(self, org: str) -> bool:
-        member = self.members.get(org)
-        return member is not None and member.active
-
-    def key_rows(self) -> list[KeyRow]:
-        return [
-            KeyRow(org, key_id, k.vkey, k.added_at, k.revoked_at)
-            for (org, key_id), k in self.keys.items()
-        ]
-
-
 class _Auditor:
     def __init__(
         self,
@@ -161,7 +94,7 @@ class _Auditor:
         self.registry = registry
         self.trusted_log = log_key
         self.progress = progress
-        self.members = _Membership()
+        self.governance = GovernanceState()  # replayed from the entries, never the tables
         self.tree = merkle.CompactRange()
         self.result = AuditResult(ok=True)
         self.total = int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
@@ -280,29 +213,38 @@ class _Auditor:
         except LedgerError as e:
             raise _Fault(where, e.detail) from e
         if idx == 0:
-            if not isinstance(body, GenesisBody):
+            if record_type.name != "ledger.genesis" or not isinstance(body, GenesisBody):
                 raise _Fault(where, "the first entry is not ledger.genesis")
-            if envelope.org not in body.admins:
-                raise _Fault(where, "genesis is not signed by an admin org")
-            self.members.apply(idx, body)
-            if self.trusted_log is not None and self.members.log != self.trusted_log:
+            self._apply_governance(envelope, idx, body, where)  # genesis defines its own signer
+            if self.trusted_log is not None and self.governance.log != self.trusted_log:
                 raise _Fault(where, "genesis names a log key other than the trusted policy's")
-        key = self.members.keys.get((envelope.org, envelope.key))
-        if key is None or key.added_at > idx:
-            raise _Fault(where, f"key {envelope.key} was not a key of {envelope.org!r} here")
-        if key.revoked_at is not None and idx > key.revoked_at:
+        verifier = self.governance.key_at(envelope.org, envelope.key, idx)
+        if verifier is None:
+            key = self.governance.keys.get((envelope.org, envelope.key))
+            if key is None or key.added_at > idx or key.revoked_at is None:
+                raise _Fault(where, f"key {envelope.key} was not a key of {envelope.org!r} here")
             raise _Fault(where, f"key {envelope.key} was revoked at index {key.revoked_at}")
-        if not key.verifier.verify(envelope.signed_message(), envelope.sig):
+        if not verifier.verify(envelope.signed_message(), envelope.sig):
             raise _Fault(where, "signature does not verify")
         if idx == 0:
             return
-        if not self.members.is_active(envelope.org):
+        if not self.governance.is_active(envelope.org):
             raise _Fault(where, f"org {envelope.org!r} was not an active member here")
         if not self.registry.write_policy.permits(
-            record_type.name, self.members.members[envelope.org].roles
+            record_type.name, self.governance.members[envelope.org].roles
         ):
             raise _Fault(where, f"org {envelope.org!r} lacked the role for {record_type.name}")
-        self.members.apply(idx, body)
+        if record_type.name in GOVERNANCE_TYPES:
+            self._apply_governance(envelope, idx, body, where)
+
+    def _apply_governance(self, envelope: Envelope, idx: int, body: BaseModel, where: str) -> None:
+        """Pipeline step (9) for governance, by the live pipeline's own rules: a ledger whose
+        entries break one (a second member.add, a key left to sign its own revocation, no admin
+        left) was not written by it, whatever the signatures say."""
+        try:
+            self.governance.apply(idx, envelope.org, envelope.key, body)
+        except StateConflict as e:
+            raise _Fault(where, f"{envelope.type} breaks a governance rule: {e.detail}") from e
 
     def _check_checkpoint(self, header: BlockHeader) -> None:
         where = f"block {header.height}"
@@ -316,7 +258,7 @@ class _Auditor:
             raise _Fault(
                 where, f"checkpoint for size {header.size} is filed under block {stored_height}"
             )
-        log = self.members.log
+        log = self.governance.log
         assert log is not None  # set by genesis, which is entry 0 of block 0
         try:
             note, checkpoint = open_checkpoint(found[1], log)
@@ -328,16 +270,11 @@ class _Auditor:
         for line in self.repo.cosignature_lines(header.size):
             try:
                 cosigned = parse_note(note.text + "\n" + line.rstrip("\n") + "\n")
-                if not verified_signers(cosigned, self.members.witnesses.values()):
+                if not verified_signers(cosigned, self.governance.witnesses.values()):
                     raise _Fault(where, "cosignature is not by a witness of the consortium")
             except LedgerError as e:
                 raise _Fault(where, f"cosignature does not verify: {e.detail}") from e
             self.result.cosignatures += 1
-
-    def directory(self) -> MemberDirectory:
-        return MemberDirectory(
-            [MemberKey(org, k.verifier, k.revoked_at) for (org, _), k in self.members.keys.items()]
-        )
 
     def _check_counts(self, last: BlockHeader) -> None:
         def count(table: object) -> int:
@@ -363,12 +300,12 @@ class _Auditor:
         _same_rows(
             "table members",
             {m.org: m for m in self.repo.all_members()},
-            self.members.members,
+            self.governance.members,
         )
         _same_rows(
             "table member_keys",
             {f"{k.org}/{k.key_id}": k for k in self.repo.all_keys()},
-            {f"{k.org}/{k.key_id}": k for k in self.members.key_rows()},
+            {f"{k.org}/{k.key_id}": k for k in self.governance.keys.values()},
         )
 
 
@@ -412,7 +349,7 @@ def audit(
             auditor = _Auditor(conn, registry, log_key, progress)
             try:
                 result = auditor.run()
-                result.members = auditor.directory()
+                result.members = auditor.governance.directory()
                 return result
             except _Fault as fault:
                 result = auditor.result

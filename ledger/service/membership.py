@@ -8,17 +8,24 @@
 
 All but genesis need the `ledger.admin` role. A key added at index a signs entries a..r-1, where
 r is the index of its revocation; entries sequenced before the revocation stay valid.
+
+The state rules (`check_governance`) and transitions (`apply_governance`) are written once, over
+a `GovernanceStore`: the Repository for the live projection, memory for `GovernanceState`, which
+the audit and proof-bundle verifiers replay signed governance entries with.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Connection
 
 from ledger.core.envelope import ORG_RE
 from ledger.core.keys import SIG_COSIGNATURE_V1, SIG_ED25519, Verifier, parse_vkey
+from ledger.core.policy import MemberDirectory, MemberKey
 from ledger.errors import NoteError, StateConflict
 from ledger.service.app import App, RecordType, SequencedEntry
 from ledger.storage.repository import KeyRow, MemberRow, Repository
@@ -157,82 +164,225 @@ def updated_member_row(current: MemberRow, body: MemberUpdate, at: int) -> Membe
     )
 
 
+class GovernanceStore(Protocol):
+    """Where the governance replay reads and writes members and keys: the Repository (the live
+    projection, inside the block's transaction) or the memory of a `GovernanceState`."""
+
+    def member(self, org: str) -> MemberRow | None: ...
+
+    def all_members(self) -> Iterable[MemberRow]: ...
+
+    def upsert_member(self, row: MemberRow) -> None: ...
+
+    def key(self, org: str, key_id: str) -> KeyRow | None: ...
+
+    def all_keys(self) -> Iterable[KeyRow]: ...
+
+    def insert_key(self, row: KeyRow) -> None: ...
+
+    def revoke_key(self, org: str, key_id: str, at: int) -> None: ...
+
+
+GOVERNANCE_BODIES = (GenesisBody, MemberAdd, MemberUpdate, KeyAdd, KeyRevoke)
+
+
+def check_governance(
+    store: GovernanceStore, index: int, envelope_org: str, envelope_key: str, body: BaseModel
+) -> None:
+    """The governance state rules (pipeline step 9) for the entry at `index`, signed by
+    `envelope_org` with key `envelope_key`; raises StateConflict with the rule it breaks.
+
+    The one copy of these rules: the live projection and every replay (audit, proof bundles)
+    call it, so they cannot drift apart. Bodies of other types pass."""
+    if isinstance(body, GenesisBody):
+        if index != 0:
+            raise StateConflict("the ledger already has a genesis entry")
+        if envelope_org not in body.admins:
+            raise StateConflict(f"genesis must be signed by an admin org, not {envelope_org!r}")
+    elif isinstance(body, GOVERNANCE_BODIES) and index == 0:
+        raise StateConflict("the first entry of a ledger must be ledger.genesis")
+    elif isinstance(body, MemberAdd):
+        if store.member(body.org) is not None:
+            raise StateConflict(f"org {body.org!r} is already a member")
+    elif isinstance(body, MemberUpdate):
+        current = store.member(body.org)
+        if current is None:
+            raise StateConflict(f"org {body.org!r} is not a member")
+        _keep_an_admin(store, current, body)
+    elif isinstance(body, KeyAdd):
+        if store.member(body.org) is None:
+            raise StateConflict(f"org {body.org!r} is not a member")
+        if store.key(body.org, parse_vkey(body.vkey).key_id_hex) is not None:
+            raise StateConflict(f"org {body.org!r} already has that key id")
+    elif isinstance(body, KeyRevoke):
+        key = store.key(body.org, body.key)
+        if key is None:
+            raise StateConflict(f"org {body.org!r} has no key {body.key}")
+        if key.revoked_at is not None:
+            raise StateConflict(f"key {body.key} of {body.org!r} is already revoked")
+        if envelope_org == body.org and envelope_key == body.key:
+            raise StateConflict("a key cannot sign its own revocation; use another admin key")
+
+
+def _keep_an_admin(store: GovernanceStore, current: MemberRow, body: MemberUpdate) -> None:
+    """Refuse the update that would leave no admin able to sign: an admin counts only while it
+    is active and holds an unrevoked key, or a sole admin could be left without a key.
+
+    Key revocations need no such check: the admin signing one keeps its own key."""
+    loses_admin = ADMIN_ROLE in current.roles and (
+        body.active is False or (body.roles is not None and ADMIN_ROLE not in body.roles)
+    )
+    if not loses_admin:
+        return
+    admins = {
+        m.org
+        for m in store.all_members()
+        if m.org != current.org and m.active and ADMIN_ROLE in m.roles
+    }
+    if not any(k.org in admins and k.revoked_at is None for k in store.all_keys()):
+        raise StateConflict(
+            f"{current.org!r} is the last active admin with an unrevoked key and must stay one"
+        )
+
+
+def apply_governance(store: GovernanceStore, index: int, body: BaseModel) -> None:
+    """Write what the entry at `index` changes; only for an entry `check_governance` accepted.
+    Bodies of other types change nothing."""
+    if isinstance(body, GenesisBody):
+        for spec in body.members:
+            _add_member(store, spec, body.roles_of(spec), index)
+    elif isinstance(body, MemberAdd):
+        _add_member(store, body, set(body.roles), index)
+    elif isinstance(body, MemberUpdate):
+        current = store.member(body.org)
+        assert current is not None  # check_governance guarantees it
+        store.upsert_member(updated_member_row(current, body, index))
+    elif isinstance(body, KeyAdd):
+        key_id = parse_vkey(body.vkey).key_id_hex
+        store.insert_key(KeyRow(body.org, key_id, body.vkey, index, None))
+    elif isinstance(body, KeyRevoke):
+        store.revoke_key(body.org, body.key, index)
+
+
+def _add_member(store: GovernanceStore, spec: MemberSpec, roles: set[str], at: int) -> None:
+    store.upsert_member(new_member_row(spec, roles, at))
+    for vkey in spec.vkeys:
+        store.insert_key(KeyRow(spec.org, parse_vkey(vkey).key_id_hex, vkey, at, None))
+
+
 class MembershipProjection:
     """Keeps the members and member_keys tables; enforces governance state rules (step 9)."""
 
     def check(self, conn: Connection, entry: SequencedEntry) -> None:
-        repo, body = Repository(conn), entry.body
-        if isinstance(body, GenesisBody):
-            if entry.index != 0:
-                raise StateConflict("the ledger already has a genesis entry")
-        elif isinstance(body, MemberAdd):
-            if repo.member(body.org) is not None:
-                raise StateConflict(f"org {body.org!r} is already a member")
-        elif isinstance(body, MemberUpdate):
-            current = repo.member(body.org)
-            if current is None:
-                raise StateConflict(f"org {body.org!r} is not a member")
-            self._keep_an_admin(repo, current, body)
-        elif isinstance(body, KeyAdd):
-            if repo.member(body.org) is None:
-                raise StateConflict(f"org {body.org!r} is not a member")
-            if repo.key(body.org, parse_vkey(body.vkey).key_id_hex) is not None:
-                raise StateConflict(f"org {body.org!r} already has that key id")
-        elif isinstance(body, KeyRevoke):
-            key = repo.key(body.org, body.key)
-            if key is None:
-                raise StateConflict(f"org {body.org!r} has no key {body.key}")
-            if key.revoked_at is not None:
-                raise StateConflict(f"key {body.key} of {body.org!r} is already revoked")
-            if entry.envelope.org == body.org and entry.envelope.key == body.key:
-                raise StateConflict("a key cannot sign its own revocation; use another admin key")
-
-    @staticmethod
-    def _keep_an_admin(repo: Repository, current: MemberRow, body: MemberUpdate) -> None:
-        """Refuse the update that would leave no admin able to sign: an admin counts only while
-        it is active and holds an unrevoked key, or a sole admin could be left without a key.
-
-        Key revocations need no such check: the admin signing one keeps its own key."""
-        loses_admin = ADMIN_ROLE in current.roles and (
-            body.active is False or (body.roles is not None and ADMIN_ROLE not in body.roles)
-        )
-        if not loses_admin:
-            return
-        admins = {
-            m.org
-            for m in repo.all_members()
-            if m.org != current.org and m.active and ADMIN_ROLE in m.roles
-        }
-        if not any(k.org in admins and k.revoked_at is None for k in repo.all_keys()):
-            raise StateConflict(
-                f"{current.org!r} is the last active admin with an unrevoked key and must stay one"
-            )
+        envelope = entry.envelope
+        check_governance(Repository(conn), entry.index, envelope.org, envelope.key, entry.body)
 
     def apply(self, conn: Connection, entry: SequencedEntry) -> None:
-        repo, body, at = Repository(conn), entry.body, entry.index
-        if isinstance(body, GenesisBody):
-            for spec in body.members:
-                self._add_member(repo, spec, body.roles_of(spec), at)
-        elif isinstance(body, MemberAdd):
-            self._add_member(repo, body, set(body.roles), at)
-        elif isinstance(body, MemberUpdate):
-            current = repo.member(body.org)
-            assert current is not None  # check() guarantees it
-            repo.upsert_member(updated_member_row(current, body, at))
-        elif isinstance(body, KeyAdd):
-            verifier = parse_vkey(body.vkey)
-            repo.insert_key(KeyRow(body.org, verifier.key_id_hex, body.vkey, at, None))
-        elif isinstance(body, KeyRevoke):
-            repo.revoke_key(body.org, body.key, at)
-
-    @staticmethod
-    def _add_member(repo: Repository, spec: MemberSpec, roles: set[str], at: int) -> None:
-        repo.upsert_member(new_member_row(spec, roles, at))
-        for vkey in spec.vkeys:
-            repo.insert_key(KeyRow(spec.org, parse_vkey(vkey).key_id_hex, vkey, at, None))
+        apply_governance(Repository(conn), entry.index, entry.body)
 
     def clear(self, conn: Connection) -> None:
         pass  # members and member_keys are cleared with the ledger's other derived tables
+
+
+class GovernanceState:
+    """The ledger's governance replayed in memory from signed entries, by the same rules and
+    transitions as the live projection (`check_governance`, `apply_governance`).
+
+    Feed it every governance entry in log order, starting with genesis (the audit does, and so
+    does a proof-bundle verifier); `apply` refuses what the live pipeline would have refused, with
+    the same sentence. It also keeps what genesis fixes: the log key and the witnesses.
+
+    - `members`: org -> row, and `keys`: (org, key id) -> row, exactly as the projection's
+      `members` and `member_keys` tables would hold them;
+    - `key_at(org, key_id, index)`: the key that may sign for `org` at `index`, or None;
+    - `is_active(org)`, `log`, `witnesses` (name -> verifier), `directory()` (members.txt).
+    """
+
+    def __init__(self) -> None:
+        self.members: dict[str, MemberRow] = {}
+        self.keys: dict[tuple[str, str], KeyRow] = {}
+        self.log: Verifier | None = None
+        self.witnesses: dict[str, Verifier] = {}
+        self._store = _MemoryStore(self.members, self.keys)
+        self._last: int | None = None  # index of the last entry applied
+        self._verifiers: dict[str, Verifier] = {}  # by vkey as spelled in its entry
+
+    def apply(self, index: int, envelope_org: str, envelope_key: str, body: BaseModel) -> None:
+        """Check and apply the governance entry at `index`, signed by `envelope_org` with key
+        `envelope_key` (whose signature the caller has verified, with `key_at`).
+
+        Raises StateConflict if the entry breaks a governance rule or comes out of order (then
+        nothing changed), TypeError if `body` is not a governance body."""
+        if not isinstance(body, GOVERNANCE_BODIES):
+            raise TypeError(f"{type(body).__name__} is not a governance entry body")
+        if self._last is None and not isinstance(body, GenesisBody):
+            raise StateConflict("the first entry of a ledger must be ledger.genesis")
+        if self._last is not None and index <= self._last:
+            raise StateConflict(
+                f"entry {index} comes after entry {self._last}: replay entries in log order"
+            )
+        check_governance(self._store, index, envelope_org, envelope_key, body)
+        apply_governance(self._store, index, body)
+        if isinstance(body, GenesisBody):
+            self.log = body.log_verifier()
+            self.witnesses = {w.name: parse_vkey(w.vkey) for w in body.witnesses}
+        self._last = index
+
+    def is_active(self, org: str) -> bool:
+        member = self.members.get(org)
+        return member is not None and member.active
+
+    def key_at(self, org: str, key_id: str, index: int) -> Verifier | None:
+        """The verifier of `org`'s key `key_id` if that key may sign the entry at `index`: added
+        at or before it and not revoked before it (a key revoked at r signs up to r - 1)."""
+        row = self.keys.get((org, key_id))
+        if row is None or row.added_at > index:
+            return None
+        if row.revoked_at is not None and index >= row.revoked_at:
+            return None
+        return self._verifier(row.vkey)
+
+    def directory(self) -> MemberDirectory:
+        """The member keys and revocations, as members.txt states them."""
+        return MemberDirectory(
+            [MemberKey(k.org, self._verifier(k.vkey), k.revoked_at) for k in self.keys.values()]
+        )
+
+    def _verifier(self, vkey: str) -> Verifier:
+        if vkey not in self._verifiers:
+            self._verifiers[vkey] = parse_vkey(vkey)
+        return self._verifiers[vkey]
+
+
+class _MemoryStore:
+    """A GovernanceStore over a GovernanceState's dicts, behaving as the Repository does."""
+
+    def __init__(self, members: dict[str, MemberRow], keys: dict[tuple[str, str], KeyRow]) -> None:
+        self.members = members
+        self.keys = keys
+
+    def member(self, org: str) -> MemberRow | None:
+        return self.members.get(org)
+
+    def all_members(self) -> Iterable[MemberRow]:
+        return self.members.values()
+
+    def upsert_member(self, row: MemberRow) -> None:
+        current = self.members.get(row.org)  # an update keeps added_at, as the table's does
+        self.members[row.org] = row if current is None else replace(row, added_at=current.added_at)
+
+    def key(self, org: str, key_id: str) -> KeyRow | None:
+        return self.keys.get((org, key_id))
+
+    def all_keys(self) -> Iterable[KeyRow]:
+        return self.keys.values()
+
+    def insert_key(self, row: KeyRow) -> None:
+        self.keys[(row.org, row.key_id)] = row
+
+    def revoke_key(self, org: str, key_id: str, at: int) -> None:
+        if (row := self.keys.get((org, key_id))) is not None:
+            self.keys[(org, key_id)] = replace(row, revoked_at=at)
 
 
 GOVERNANCE_APP = App(
