@@ -30,7 +30,7 @@ from ledger.core.policy import LogPolicy, TrustPolicy
 from ledger.core.receipt import Receipt, verify_receipt
 from ledger.errors import LedgerError, ReceiptInvalid, StateConflict
 from ledger.service.app import Registry
-from ledger.service.membership import GOVERNANCE_APP
+from ledger.service.membership import GOVERNANCE_APP, GovernanceState
 from ledger.service.proofs import checkpoint_with_cosignatures, inclusion_proofs
 from ledger.storage.repository import MemberRow, Repository
 
@@ -100,8 +100,6 @@ def verify_page_bundle(bundle: Mapping[str, Any], trust: TrustPolicy) -> Verifie
         ]
     except (KeyError, TypeError, AttributeError, LedgerError) as e:
         raise ReceiptInvalid(0, f"the proof bundle is malformed: {e}") from e
-    from ledger.service.membership import GovernanceState  # TODO(me): top level once it lands
-
     governance, app_entries, size = GovernanceState(), [], 0
     for index, entry, proof in entries:
         result = verify_receipt(Receipt(entry, index, proof, checkpoint), trust)

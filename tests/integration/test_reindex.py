@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, insert, select
 from typer.testing import CliRunner
 
-from apps.beef.tables import scans as beef_scans
+from apps.beef.tables import scan_sources as beef_scans
 from ledger.cli import app
 from ledger.core.keys import Signer
 from ledger.service.projection_audit import check_projections
@@ -87,8 +87,8 @@ def test_projection_check_on_postgres_ignores_scans_counted_during_the_replay(
                 conn.execute(
                     insert(beef_scans).values(
                         uri=f"https://id.gs1.org/01/09312345000012/10/L1/21/{done}",
-                        count=1,
-                        after_sale=0,
+                        source="0123456789abcdef",
+                        after_sale=False,
                         first_at="2026-12-02T00:00:00.000Z",
                         last_at="2026-12-02T00:00:00.000Z",
                     )
