@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Route, sync_playwright
 
 CHROMIUM = os.environ.get("SEALCHAIN_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -33,3 +34,14 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def change_first_proof_hash(route: Route) -> None:
+    """A Playwright route handler: the page as served, with one base64 character of the first
+    inclusion-proof hash in its embedded proof data changed."""
+    html = route.fetch().text()
+    found = re.search(r'"proof":\["([A-Za-z0-9+/])', html)
+    assert found is not None, "the page embeds no proof"
+    swap = "B" if found.group(1) != "B" else "C"
+    html = html[: found.start(1)] + swap + html[found.end(1) :]
+    route.fulfill(body=html, content_type="text/html; charset=utf-8")

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page
 from sqlalchemy import create_engine, insert, select, update
 
 from apps.beef import builders as b
@@ -32,7 +32,7 @@ from tests.support.beef import (
     beef_world,
     lot_data,
 )
-from tests.support.browser import chromium
+from tests.support.browser import change_first_proof_hash, chromium
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.browser
@@ -312,16 +312,8 @@ def test_a_tampered_proof_turns_the_verdict_red(site: Site, browser: Browser) ->
     context = browser.new_context()
     page = context.new_page()
 
-    def tamper(route: Route) -> None:
-        html = route.fetch().text()
-        match = re.search(r'"proof":\["([A-Za-z0-9+/])', html)
-        assert match is not None
-        replacement = "B" if match.group(1) != "B" else "C"
-        html = html[: match.start(1)] + replacement + html[match.end(1) :]
-        route.fulfill(body=html, content_type="text/html; charset=utf-8")
-
     target = site.url + path_of(site.packs[1])
-    page.route(target, tamper)
+    page.route(target, change_first_proof_hash)
     page.goto(target)
     settled(page)
     assert verdict(page) == "failed"
