@@ -32,11 +32,10 @@ class LogPolicy:
     groups: dict[str, Group] = field(default_factory=dict)
     quorum: str = "none"
 
-    def log_for_origin(self, origin: str) -> Verifier:
-        for log in self.logs:
-            if log.name == origin:
-                return log
-        raise PolicyError(f"no log in the policy has origin {origin!r}")
+    def logs_for_origin(self, origin: str) -> list[Verifier]:
+        """Every log key named `origin`: a log that rotates its key is listed once per key, and
+        a checkpoint signed by any of them is the log's. Empty if the policy has no such log."""
+        return [log for log in self.logs if log.name == origin]
 
     def quorum_met(self, cosigned: set[str]) -> bool:
         """Whether witnesses (by policy name) in `cosigned` satisfy the quorum."""

@@ -20,10 +20,10 @@ from typing import Any
 from ledger.core import merkle
 from ledger.core.canonical import parse_strict
 from ledger.core.envelope import Envelope, envelope_from_dict
-from ledger.core.keys import b64decode_strict
+from ledger.core.keys import Verifier, b64decode_strict
 from ledger.core.note import Checkpoint, Note, parse_checkpoint, parse_note, verified_signers
-from ledger.core.policy import TrustPolicy
-from ledger.errors import LedgerError, MalformedJSON, ReceiptInvalid
+from ledger.core.policy import LogPolicy, TrustPolicy
+from ledger.errors import LedgerError, MalformedJSON, NoteError, ReceiptInvalid
 
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 STEPS = {
@@ -126,6 +126,22 @@ def load_receipt(data: bytes) -> Receipt:
         raise _malformed("not UTF-8") from e
 
 
+def verify_log_signature(note: Note, checkpoint: Checkpoint, policy: LogPolicy) -> Verifier:
+    """Return the log key of `policy` that signed `note`, whose text is `checkpoint`.
+
+    Any key the policy lists under the checkpoint's origin will do: a log that rotates its key
+    is listed once per key. Raises NoteError if none of them signed it (or if the policy names
+    no log with that origin, or a listed key's signature line does not verify).
+    """
+    logs = policy.logs_for_origin(checkpoint.origin)
+    if not logs:
+        raise NoteError(f"no log in the policy has origin {checkpoint.origin!r}")
+    signers = verified_signers(note, logs)
+    if not signers:
+        raise NoteError(f"checkpoint is not signed by a key of log {checkpoint.origin}")
+    return signers[0]
+
+
 @dataclass
 class ReceiptVerification:
     """What a successful verification established."""
@@ -178,11 +194,7 @@ def verify_receipt(
 
     # (3) the log's signature on that checkpoint
     try:
-        log = policy.log.log_for_origin(checkpoint.origin)
-        if not verified_signers(note, [log]):
-            raise ReceiptInvalid(3, f"checkpoint is not signed by log {log.name}")
-    except ReceiptInvalid:
-        raise
+        verify_log_signature(note, checkpoint, policy.log)
     except LedgerError as e:
         raise ReceiptInvalid(3, e.detail) from e
     done.append((3, STEPS[3]))

@@ -70,7 +70,7 @@ def test_parses_the_c2sp_example_policy() -> None:
         "X-and-Y": Group("X-and-Y", 2, ("X-witnesses", "Y-witnesses")),
     }
     assert policy.quorum == "X-and-Y"
-    assert policy.log_for_origin("sealchain.test/log") == LOG.verifier
+    assert policy.logs_for_origin("sealchain.test/log") == [LOG.verifier]
 
 
 @pytest.mark.parametrize(
@@ -230,9 +230,19 @@ def test_rejects_control_characters(char: str) -> None:
     _policy_error(f"log {LOG.vkey}{char}\nquorum none\n", "control")
 
 
-def test_log_for_unknown_origin_is_a_policy_error() -> None:
-    with pytest.raises(PolicyError):
-        parse_log_policy(EXAMPLE).log_for_origin("other.test/log")
+def test_an_unknown_origin_has_no_log_key() -> None:
+    assert parse_log_policy(EXAMPLE).logs_for_origin("other.test/log") == []
+
+
+def test_a_rotated_log_keeps_every_key_listed_for_its_origin() -> None:
+    # Key rotation: the old key signed the checkpoints before the change, the new one after,
+    # and a verifier holding this policy must accept both (the browser verifier does).
+    rotated = Signer.from_seed("sealchain.test/log", b"\x02" * 32)
+    other = Signer.from_seed("other.test/log", b"\x03" * 32)
+    policy = parse_log_policy(
+        f"log {LOG.vkey}\nlog {other.vkey}\nlog {rotated.vkey}\nquorum none\n"
+    )
+    assert policy.logs_for_origin("sealchain.test/log") == [LOG.verifier, rotated.verifier]
 
 
 # --- members.txt --------------------------------------------------------------------------------

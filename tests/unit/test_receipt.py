@@ -228,6 +228,33 @@ def test_step3_rejects_checkpoint_of_a_log_not_in_the_policy() -> None:
     _fails_at(3, forged.receipt(0, signer=other_log), _trust())
 
 
+ROTATED_LOG = Signer.from_seed(ORIGIN, b"\x02" * 32)  # the log's next key, same origin
+
+
+def _trust_with_both_log_keys(first: Signer, second: Signer) -> TrustPolicy:
+    text = _policy_text("two-of-three").replace(
+        f"log {LOG.vkey}\n", f"log {first.vkey}\nlog {second.vkey}\n"
+    )
+    return TrustPolicy(parse_log_policy(text), _members())
+
+
+@pytest.mark.parametrize("order", ["old-first", "new-first"])
+@pytest.mark.parametrize("signer", [LOG, ROTATED_LOG], ids=["old-key", "new-key"])
+def test_step3_accepts_a_checkpoint_by_either_key_of_a_rotated_log(
+    order: str, signer: Signer
+) -> None:
+    keys = (LOG, ROTATED_LOG) if order == "old-first" else (ROTATED_LOG, LOG)
+    result = verify_receipt(LOG_STATE.receipt(1, signer=signer), _trust_with_both_log_keys(*keys))
+    assert [n for n, _ in result.steps] == [1, 2, 3, 4]
+
+
+def test_step3_rejects_a_checkpoint_by_neither_key_of_a_rotated_log() -> None:
+    third = Signer.from_seed(ORIGIN, b"\x03" * 32)
+    trust = _trust_with_both_log_keys(LOG, ROTATED_LOG)
+    failure = _fails_at(3, LOG_STATE.receipt(1, signer=third), trust)
+    assert "not signed by a key of log" in failure.detail
+
+
 def test_step3_rejects_checkpoint_with_corrupted_log_signature() -> None:
     receipt = LOG_STATE.receipt(0)
     parsed = note.parse_note(receipt.checkpoint)
