@@ -1,5 +1,16 @@
-"""The `sealchain` command. Exit codes: 0 ok, 1 verification failed, 2 usage or set-up error.
+"""The `sealchain` command. docs/cli.md lists every command and option.
 
+Exit codes, one rule for every command (apps' commands included):
+
+    0  done; whatever was verified, verified
+    1  something was verified and failed: a receipt, a checkpoint's log signature, an audit
+       (the members file included), a scanned pack
+    2  the command could not do its work: bad arguments; a file that cannot be read or parsed
+       (policy.txt, members.txt, a JSON body); an unknown org or key; a bad SEALCHAIN_*
+       setting; a database, URL or server that does not answer or is not a Sealchain ledger;
+       a submission the server refuses (a 4xx problem is a refusal, not a failed verification)
+
+Failures are one line on stderr (`error: ...`); a traceback is a bug.
 Apps add sub-commands through their App.cli (a typer app) found by entry point.
 """
 
@@ -13,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,18 +32,32 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ledger.config import Settings
 from ledger.core.envelope import ORG_RE
 from ledger.core.keys import Signer
-from ledger.core.policy import TrustPolicy
+from ledger.core.policy import TrustPolicy, parse_log_policy, parse_members
 from ledger.core.receipt import STEPS, load_receipt, verify_receipt
-from ledger.errors import ConfigError, LedgerError, ReceiptInvalid, VerificationError
-from ledger.home import Home, write_private
+from ledger.errors import (
+    ConfigError,
+    LedgerError,
+    PolicyError,
+    ReceiptInvalid,
+    VerificationError,
+)
+from ledger.home import Home, read_policy_file, read_text_file, write_private
 
 if TYPE_CHECKING:
-    from ledger.client import LedgerClient
+    from sqlalchemy.exc import DBAPIError
+
     from ledger.service.app import Bench
+
+OK, VERIFICATION_FAILED, USAGE = 0, 1, 2  # the exit codes (module docstring)
 
 app = typer.Typer(
     name="sealchain",
-    help="Sealchain: a permissioned, hash-chained, publicly verifiable ledger.",
+    help="Sealchain: a permissioned, hash-chained, publicly verifiable ledger.\n\n"
+    "Exit codes: 0 ok; 1 something was verified and failed (a receipt, a checkpoint "
+    "signature, an audit, a scanned pack); 2 a usage, input or set-up error (arguments, "
+    "unreadable or malformed files, bad JSON, an unknown org or key, settings, a database or "
+    "--url that does not answer or is not a Sealchain ledger, a submission the server "
+    "refuses). See docs/cli.md.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -51,13 +77,85 @@ HomeOpt = Annotated[
 
 
 def _settings(home: Path | None) -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        raise _fail(_settings_error(e)) from e
     return settings.model_copy(update={"home": home}) if home is not None else settings
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}")  # messages quote paths and ids verbatim
+def _settings_error(error: ValidationError) -> str:
+    """Each bad SEALCHAIN_* variable and why; never its value (a URL may hold a password)."""
+    parts = []
+    for item in error.errors():
+        name = "SEALCHAIN_" + "_".join(str(part) for part in item["loc"]).upper()
+        parts.append(f"{name}: {str(item['msg']).removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fail(message: str, code: int = USAGE) -> typer.Exit:
+    """Say why on stderr, in one line, and return the Exit to raise."""
+    label = "[red]error:[/red]" if code == USAGE else "[red]FAILED:[/red]"
+    err.print(f"{label} {escape(_one_line(message))}")  # messages quote paths and ids verbatim
     return typer.Exit(code)
+
+
+def _verification_failed(error: LedgerError) -> bool:
+    """Bytes handed to a verifier did not verify (a malformed trust policy is set-up)."""
+    return isinstance(error, VerificationError) and not isinstance(error, PolicyError)
+
+
+def _database_failure(error: DBAPIError, settings: Settings | None) -> str:
+    """One line naming the database (the setting, or the home's file) and what it said."""
+    from sqlalchemy.engine import make_url
+
+    if settings is None:
+        where = "database"
+    elif settings.database_url:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        where = f"database SEALCHAIN_DATABASE_URL={shown}"
+    else:
+        where = f"database {Home(settings.home).db_path}"
+    cause: BaseException = error.orig if error.orig is not None else error
+    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+    return f"{where}: {type(cause).__name__}: {first}"
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[None]:
+    """A database that cannot be reached or read (no server, a refused login, a file that is
+    not SQLite) is one line naming it, exit 2; anything else passes through."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as e:
+        raise _fail(_database_failure(e, settings)) from e
+
+
+def _check_database(settings: Settings) -> None:
+    """Connect once to SEALCHAIN_DATABASE_URL before anything is written to the home."""
+    if not settings.database_url:
+        return  # the home's SQLite file, created with the home
+    from sqlalchemy import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        with _database(settings), engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
+def _print_failed_step(error: ReceiptInvalid) -> None:
+    for step in range(1, error.step):
+        console.print(f"  [green]ok[/green]   ({step}) {STEPS[step]}")
+    label = STEPS.get(error.step, "receipt format")
+    console.print(f"  [red]FAIL[/red] ({error.step}) {label}: {escape(error.detail)}")
 
 
 def _check_org_id(org: str, what: str) -> None:
@@ -104,8 +202,10 @@ def init(
     if not demo:
         _check_org_id(admin, "admin org id")
     plan = demo_plan() if demo else single_admin_plan(namespace, admin)
+    _check_database(settings)
     try:
-        node, _ = init_home(settings, plan)
+        with _database(settings):
+            node, _ = init_home(settings, plan)
     except LedgerError as e:
         raise _fail(e.detail) from e
     node.close()
@@ -142,21 +242,33 @@ def demo(
     if Home(settings.home).exists():
         console.print(f"Demo home already initialised at {settings.home.resolve()}")
     else:
-        node, _ = init_home(settings, plan)
+        _check_database(settings)
+        try:
+            with _database(settings):
+                node, _ = init_home(settings, plan)
+        except LedgerError as e:
+            raise _fail(e.detail) from e
         node.close()
         console.print("Initialised the demo consortium:")
         _describe_home(Home(settings.home), len(plan.orgs), len(plan.witnesses))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _fail(f"cannot use {out} for the demo's output: {e.strerror or e}") from e
     with _served(settings.home, port, out / "server.log") as url:
-        summaries = _run_scenarios(url, settings.home, out)
-        ok = _audit_summary(settings)
+        try:
+            with _database(settings):
+                summaries = _run_scenarios(url, settings.home, out)
+                ok = _audit_summary(settings)
+        except LedgerError as e:
+            raise _story_failure(e) from e
         console.print(f"\n[bold]Open[/bold] {url}/docs for the API")
         for name, summary in summaries.items():
             for label, link in (summary.get("urls") or {}).items():
                 console.print(f"  {name}: {label}: {link}")
         if check:
             if not ok:
-                raise typer.Exit(1)
+                raise typer.Exit(VERIFICATION_FAILED)
             return
         console.print(f"\nServing on {url} (log: {out / 'server.log'}); press Ctrl-C to stop.")
         try:
@@ -193,7 +305,8 @@ def _served(home: Path, port: int, log: Path) -> Iterator[str]:
         with background_server(serve_command(home, port), port, log=log) as url:
             yield url
     except ServerFailed as e:
-        raise _fail(str(e)) from e
+        err.print(f"[red]error:[/red] {escape(str(e))}")  # with the log's last lines: not one
+        raise typer.Exit(USAGE) from e
 
 
 def _run_scenarios(url: str, home: Path, out: Path, only: str = "all") -> dict[str, dict[str, Any]]:
@@ -252,13 +365,26 @@ def scenario(
     if name not in known:
         raise _fail(f"no scenario {name!r}; known: {', '.join(sorted(known))}")
     try:
-        if name != "tamper":
-            _run_scenarios(url, settings.home, out, name)
-        if name in ("tamper", "all"):
-            console.rule("scenario tamper")
-            tamper_story.run(home=settings.home, out=out / "tamper", console=console)
+        with _database(settings):
+            if name != "tamper":
+                _run_scenarios(url, settings.home, out, name)
+            if name in ("tamper", "all"):
+                console.rule("scenario tamper")
+                told = tamper_story.run(home=settings.home, out=out / "tamper", console=console)
     except LedgerError as e:
-        raise _fail(f"{e.code}: {e.detail}") from e
+        raise _story_failure(e) from e
+    if name in ("tamper", "all"):
+        audits = told["audits"]
+        if not audits["original"]["ok"]:
+            raise _fail(f"the audit of {settings.home} failed", VERIFICATION_FAILED)
+        if audits["tampered copy"]["ok"]:
+            raise _fail("the audit did not find the changed byte", VERIFICATION_FAILED)
+
+
+def _story_failure(error: LedgerError) -> typer.Exit:
+    """A scenario stopped: 1 if what it verified failed, 2 if it could not go on."""
+    code = VERIFICATION_FAILED if _verification_failed(error) else USAGE
+    return _fail(f"{error.code}: {error.detail}", code)
 
 
 @app.command()
@@ -274,24 +400,37 @@ def audit(
     ] = False,
 ) -> None:
     """Re-verify every entry, node, block and checkpoint; exit 1 naming the first fault."""
-    from sqlalchemy.exc import OperationalError
-
     from ledger.service.audit import audit as run_audit
     from ledger.service.node import open_node
     from ledger.service.projection_audit import check_projections
 
     settings = _settings(home)
     try:
-        node = open_node(settings, writable=False)
-        log_key = node.log_policy.logs[0]
+        with _database(settings):
+            node = open_node(settings, writable=False)
+        logs = node.log_policy.logs
     except LedgerError as e:
         raise _fail(e.detail) from e
-    result = _with_progress(
-        "auditing",
-        lambda progress: run_audit(node.engine, node.registry, log_key=log_key, progress=progress),
-    )
-    if node.home.members_path.exists():
-        result.check_members_file(node.home.members_path.read_text(encoding="utf-8"))
+    if not logs:
+        node.close()
+        raise _fail(f"{node.home.policy_path} names no log key to check checkpoints with")
+    with _database(settings):
+        result = _with_progress(
+            "auditing",
+            lambda progress: run_audit(
+                node.engine, node.registry, log_key=logs[0], progress=progress
+            ),
+        )
+    members_path = node.home.members_path
+    if members_path.exists():
+        try:
+            result.check_members_file(read_text_file(members_path))
+        except ConfigError as e:  # not UTF-8: it cannot say what the ledger says
+            if result.ok and result.members is not None:
+                result.ok, result.where, result.first_bad = False, "members.txt", e.detail
+        except OSError as e:
+            node.close()
+            raise _fail(f"cannot read {members_path}: {e.strerror}") from e
     summary = (
         f"{result.entries} entries, {result.blocks} blocks, {result.checkpoints} checkpoints, "
         f"{result.cosignatures} cosignatures"
@@ -306,14 +445,13 @@ def audit(
         node.close()
         return
     try:
-        check = _with_progress(
-            "replaying into the projections",
-            lambda progress: check_projections(node.engine, node.registry, progress=progress),
-        )
+        with _database(settings):  # e.g. the write lock stayed busy past the timeout
+            check = _with_progress(
+                "replaying into the projections",
+                lambda progress: check_projections(node.engine, node.registry, progress=progress),
+            )
     except LedgerError as e:
         raise _fail(e.detail) from e
-    except OperationalError as e:  # e.g. the write lock stayed busy past the timeout
-        raise _fail(f"the projection check could not run: {e.orig}") from e
     finally:
         node.close()
     if not check.ok:
@@ -328,16 +466,20 @@ def reindex(home: HomeOpt = None) -> None:
     from ledger.service.node import open_node
     from ledger.service.reindex import reindex as run_reindex
 
+    settings = _settings(home)
     try:
-        node = open_node(_settings(home), writable=False)
+        with _database(settings):
+            node = open_node(settings, writable=False)
+            try:
+                count = _with_progress(
+                    "reindexing",
+                    lambda progress: run_reindex(node.engine, node.registry, progress=progress),
+                )
+                node.write_members_file()
+            finally:
+                node.close()
     except LedgerError as e:
         raise _fail(e.detail) from e
-    count = _with_progress(
-        "reindexing",
-        lambda progress: run_reindex(node.engine, node.registry, progress=progress),
-    )
-    node.write_members_file()
-    node.close()
     console.print(f"reindexed {count} entries")
 
 
@@ -356,8 +498,9 @@ def verify(
     policy_path = policy or settings_home.policy_path
     members_path = members or settings_home.members_path
     try:
-        trust = TrustPolicy.from_texts(
-            policy_path.read_text(encoding="utf-8"), members_path.read_text(encoding="utf-8")
+        trust = TrustPolicy(
+            read_policy_file(policy_path, parse_log_policy),
+            read_policy_file(members_path, parse_members),
         )
         data = file.read_bytes() if file else None
         raw = receipt.read_bytes()
@@ -366,13 +509,11 @@ def verify(
     except LedgerError as e:
         raise _fail(e.detail) from e
     try:
+        # A receipt file that is not a receipt fails at step (0): it is what is being verified.
         result = verify_receipt(load_receipt(raw), trust, data=data)
     except ReceiptInvalid as e:
-        for step in range(1, e.step):
-            console.print(f"  [green]ok[/green]   ({step}) {STEPS[step]}")
-        label = STEPS.get(e.step, "receipt format")
-        console.print(f"  [red]FAIL[/red] ({e.step}) {label}: {e.detail}")
-        raise typer.Exit(1) from e
+        _print_failed_step(e)
+        raise typer.Exit(VERIFICATION_FAILED) from e
     for step, label in result.steps:
         console.print(f"  [green]ok[/green]   ({step}) {label}")
     env = result.envelope
@@ -398,27 +539,30 @@ def serve(
     import os
 
     from ledger import serving
+    from ledger.service.node import open_node
 
     settings = _settings(home)
     if not Home(settings.home).policy_path.exists():
         raise _fail(f"no ledger home at {settings.home}: run `sealchain init` first")
-    os.environ["SEALCHAIN_HOME"] = str(settings.home.resolve())
-    err.print(f"serving {settings.home.resolve()} on http://{host}:{port} ({workers} worker(s))")
     try:
-        status = serving.serve(host, port, workers)
-    except serving.PortInUse as e:
+        # What each worker will open, opened once here: a bad home, key or database is one
+        # line now instead of a traceback from every worker.
+        with _database(settings):
+            open_node(settings).close()
+    except LedgerError as e:
+        raise _fail(e.detail) from e
+    os.environ["SEALCHAIN_HOME"] = str(settings.home.resolve())
+    where = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def announce() -> None:
+        err.print(f"serving {settings.home.resolve()} on {where} ({workers} worker(s))")
+
+    try:
+        status = serving.serve(host, port, workers, announce=announce)
+    except serving.CannotListen as e:
         raise _fail(str(e)) from e
     if status:
-        # uvicorn exits 3 when it cannot start (a bad host, a busy port): not a documented code
-        raise _fail(f"the server stopped (worker exit status {status}); see the log above")
-
-
-def _client(settings: Settings, url: str, org: str | None = None) -> LedgerClient:
-    from ledger.client import LedgerClient
-
-    h = Home(settings.home, settings.passphrase())
-    key = h.member_signer(org) if org else None
-    return LedgerClient(url, org, key, h.trust_policy())
+        raise _fail(f"the server stopped (exit status {status}); see its log above")
 
 
 @app.command()
@@ -433,26 +577,50 @@ def submit(
     """Sign and submit one entry; verify and write its receipt; print the receipt's path."""
     import json
 
+    from ledger.client import LedgerClient, check_receipt
     from ledger.core.canonical import parse_strict
 
+    _check_org_id(org, "org id")  # before a key file is named after it
+    settings = _settings(home)
     try:
         # Before submitting: once the entry is committed, a receipt we cannot write is lost.
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _fail(f"cannot use {out} for the receipt: {e.strerror or e}") from e
+    source = "standard input" if str(body) == "-" else str(body)
     try:
         raw = sys.stdin.buffer.read() if str(body) == "-" else body.read_bytes()
+    except OSError as e:
+        raise _fail(f"cannot read {e.filename}: {e.strerror}") from e
+    try:
         value = parse_strict(raw)
-        if not isinstance(value, dict):
-            raise _fail("the body must be a JSON object")
-        with _client(_settings(home), url, org) as client:
-            receipt = client.submit(record_type, value)
+    except LedgerError as e:
+        raise _fail(f"{source}: {e.detail}") from e
+    if not isinstance(value, dict):
+        raise _fail(f"{source}: the body must be a JSON object")
+    h = Home(settings.home, settings.passphrase())
+    try:
+        trust = h.trust_policy()
+        signer = h.member_signer(org)
+        # The client only talks; what the server answers is verified below, so that a refusal
+        # (exit 2) and a receipt that does not verify (exit 1) cannot be mistaken.
+        with LedgerClient(url, org, signer, verify=False) as client:
+            envelope = client.sign(record_type, value)
+            receipt = client.submit_envelope(envelope)
     except OSError as e:
         raise _fail(f"cannot read {e.filename}: {e.strerror}") from e
     except LedgerError as e:
-        raise _fail(f"{e.code}: {e.detail}", 1 if e.status < 500 else 2) from e
-    tx_id = envelope_tx_id(receipt.entry)
-    path = out / f"{tx_id}.json"
+        raise _fail(f"{e.code}: {e.detail}") from e
+    try:
+        check_receipt(receipt, trust, envelope)
+    except ReceiptInvalid as e:
+        _print_failed_step(e)
+        raise _fail(
+            f"the server answered for index {receipt.index} with a receipt that does not "
+            "verify; none was written",
+            VERIFICATION_FAILED,
+        ) from e
+    path = out / f"{envelope.tx_id}.json"
     text = json.dumps(receipt.to_json(), indent=1) + "\n"
     try:
         path.write_text(text, encoding="utf-8")
@@ -466,20 +634,24 @@ def submit(
     console.print(str(path))
 
 
-def envelope_tx_id(entry: dict[str, object]) -> str:
-    from ledger.core.envelope import envelope_from_dict
-
-    return envelope_from_dict(entry).tx_id
-
-
 @app.command()
 def checkpoint(url: UrlOpt = DEFAULT_URL, home: HomeOpt = None) -> None:
     """Fetch the latest checkpoint, check the log's signature, print the signed note."""
+    from ledger.client import LedgerClient
+    from ledger.core.note import parse_note
+    from ledger.core.receipt import verify_log_signature
+
+    settings = _settings(home)
     try:
-        with _client(_settings(home), url) as client:
+        log = Home(settings.home).log_policy()
+        with LedgerClient(url, verify=False) as client:  # verified below: see `submit`
             cp, note = client.get_checkpoint()
     except LedgerError as e:
-        raise _fail(f"{e.code}: {e.detail}", 1 if isinstance(e, VerificationError) else 2) from e
+        raise _fail(f"{e.code}: {e.detail}") from e
+    try:
+        verify_log_signature(parse_note(note), cp, log)
+    except VerificationError as e:
+        raise _fail(f"checkpoint {cp.origin} size {cp.size}: {e.detail}", 1) from e
     console.print(note, end="", markup=False, highlight=False)
     err.print(f"verified: {cp.origin} size {cp.size}")
 
@@ -496,16 +668,24 @@ def keys_new(
     """Generate an Ed25519 key (PKCS#8 PEM, mode 0600) and print its vkey."""
     settings = _settings(home)
     _check_org_id(org, "org id")
-    target = out or Home(settings.home).org_key_path(org)
+    h = Home(settings.home)
+    target = out or h.org_key_path(org)
     if target.exists():
         raise _fail(f"{target} exists; refusing to overwrite a key")
     if namespace is None:  # the home's namespace: its log is named <namespace>/log
-        try:
-            namespace = Home(settings.home).log_policy().logs[0].name.removesuffix("/log")
-        except (LedgerError, IndexError):
-            namespace = "sealchain.local"
+        namespace = "sealchain.local"
+        if h.policy_path.exists():
+            try:
+                logs = h.log_policy().logs
+            except LedgerError as e:
+                raise _fail(e.detail) from e
+            if logs:
+                namespace = logs[0].name.removesuffix("/log")
     signer = Signer.generate(f"{namespace}/org/{org}")
-    write_private(target, signer.to_pem(settings.passphrase()))
+    try:
+        write_private(target, signer.to_pem(settings.passphrase()))
+    except OSError as e:
+        raise _fail(f"cannot write {target}: {e.strerror or e}") from e
     console.print(f"wrote {target} (mode 0600)")
     console.print(signer.vkey)
 
@@ -518,6 +698,10 @@ def keys_show(
     """Print the vkey of the home's keys (the log key, then member keys)."""
     settings = _settings(home)
     h = Home(settings.home, settings.passphrase())
+    if org is not None:
+        _check_org_id(org, "org id")
+        if not h.org_key_path(org).exists():
+            raise _fail(f"no key for org {org!r} in {h.root} ({h.org_key_path(org)})")
     try:
         if org is None:
             console.print(f"log {h.log_signer().vkey}")
@@ -582,16 +766,28 @@ _add_app_commands()  # app plugins' commands are part of `app` wherever it is im
 
 
 def main() -> None:
+    """The `sealchain` entry point: what a command did not catch itself becomes one line and
+    the exit code of the module docstring; only a bug keeps its traceback."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         app()
     except LedgerError as e:
-        err.print(f"[red]error:[/red] {escape(e.detail)}")
-        sys.exit(2)
+        code = VERIFICATION_FAILED if _verification_failed(e) else USAGE
+        label = "error:" if code == USAGE else "FAILED:"
+        err.print(f"[red]{label}[/red] {escape(_one_line(e.detail))}")
+        sys.exit(code)
+    except ValidationError as e:  # settings read outside _settings (an app's command)
+        err.print(f"[red]error:[/red] {escape(_one_line(_settings_error(e)))}")
+        sys.exit(USAGE)
+    except DBAPIError as e:
+        err.print(f"[red]error:[/red] {escape(_one_line(_database_failure(e, None)))}")
+        sys.exit(USAGE)
     except Exception as e:
         if not _is_environment_error(e):
             raise  # a bug: its traceback is what a report needs
-        err.print(f"[red]error:[/red] {escape(f'{type(e).__name__}: {e}')}")
-        sys.exit(2)
+        err.print(f"[red]error:[/red] {escape(_one_line(f'{type(e).__name__}: {e}'))}")
+        sys.exit(USAGE)
 
 
 def _is_environment_error(error: Exception) -> bool:

@@ -2,13 +2,83 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from ledger.home import Home
+
+Network = IPv4Network | IPv6Network
+DEFAULT_METRICS_ALLOW = "127.0.0.0/8,::1"
+DATABASE_BACKENDS = ("sqlite", "postgresql")  # the write lock is written for these two
+
+
+@lru_cache(maxsize=16)
+def networks(text: str) -> tuple[Network, ...]:
+    """Parse a comma-separated list of IP addresses and CIDR networks; raises ValueError.
+
+    Host bits set under the mask (10.1.2.3/8) are refused rather than guessed at.
+    """
+    parsed: list[Network] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            parsed.append(ip_network(item, strict=True))
+        except ValueError as e:
+            raise ValueError(
+                f"{item!r} is not an IP address or CIDR network such as 10.0.0.0/8 or ::1 ({e})"
+            ) from e
+    return tuple(parsed)
+
+
+def address_allowed(host: str | None, allowed: tuple[Network, ...]) -> bool:
+    """Whether a client address (as the ASGI server reports it) lies in one of `allowed`.
+
+    Fails closed: no address (a Unix socket) or a name that is not an IP address is refused.
+    """
+    if host is None:
+        return False
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d
+    return any(address in network for network in allowed)
+
+
+def check_database_url(value: str) -> None:
+    """Raise ValueError unless `value` is a SQLAlchemy URL for SQLite or PostgreSQL whose
+    synchronous driver is installed. The message never repeats the URL (it may hold a password)."""
+    try:
+        url = make_url(value)
+    except ArgumentError as e:
+        raise ValueError(
+            "not a database URL; expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from e
+    backend = url.get_backend_name()
+    if backend not in DATABASE_BACKENDS:
+        raise ValueError(
+            f"Sealchain stores its ledger in SQLite or PostgreSQL, not {backend!r}; expected "
+            "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        )
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError as e:
+        raise ValueError(f"SQLAlchemy has no driver {url.drivername!r}") from e
+    if dialect.is_async:
+        raise ValueError(f"{url.drivername} is an asyncio driver; use postgresql+psycopg")
+    try:
+        dialect.import_dbapi()
+    except ImportError as e:
+        raise ValueError(f"the driver for {url.drivername} is not installed ({e})") from e
 
 
 class Settings(BaseSettings):
@@ -40,6 +110,27 @@ class Settings(BaseSettings):
     extra_apps: str = Field(
         "", description="comma-separated module:attribute App objects to load besides plugins"
     )
+    metrics_allow: str = Field(
+        DEFAULT_METRICS_ALLOW,
+        description="comma-separated IP addresses and CIDR networks that may read /metrics "
+        "(default loopback only); others get 404 not-found; empty: nobody",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """Refuse at startup a URL Sealchain cannot store its ledger in, before any file is
+        written (`init` would otherwise leave keys behind a failed database)."""
+        if not value:
+            return None
+        check_database_url(value)
+        return value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _metrics_networks(cls, value: str) -> str:
+        networks(value)  # raises ValueError naming the entry that is not an address or network
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -65,6 +156,10 @@ class Settings(BaseSettings):
                 "https://trace.example.cn (no user, query, fragment, spaces or quotes)"
             )
         return value
+
+    def metrics_networks(self) -> tuple[Network, ...]:
+        """SEALCHAIN_METRICS_ALLOW as networks (a single address is a /32 or /128)."""
+        return networks(self.metrics_allow)
 
     def db_url(self) -> str:
         if self.database_url:

@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ledger.core.keys import SIG_COSIGNATURE_V1, SIG_ED25519, Signer
-from ledger.core.policy import LogPolicy, MemberDirectory, TrustPolicy, parse_log_policy
-from ledger.errors import ConfigError, NoteError
+from ledger.core.policy import (
+    LogPolicy,
+    MemberDirectory,
+    TrustPolicy,
+    parse_log_policy,
+    parse_members,
+)
+from ledger.errors import ConfigError, NoteError, PolicyError
 
 KEY_NAMESPACE_DEFAULT = "sealchain.demo"
+T = TypeVar("T")
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -43,6 +52,28 @@ def write_public(path: Path, text: str) -> None:
         f.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def read_text_file(path: Path) -> str:
+    """A text file the user points us at; raises ConfigError naming it if it is not UTF-8.
+
+    (OSError, for a file that cannot be opened, carries the name already.)
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from e
+
+
+def read_policy_file(path: Path, parse: Callable[[str], T]) -> T:
+    """Read and parse policy.txt or members.txt; raises ConfigError naming the file."""
+    try:
+        return parse(read_text_file(path))
+    except PolicyError as e:
+        raise ConfigError(f"{path}: {e.detail}") from e
 
 
 @dataclass(frozen=True)
@@ -94,15 +125,20 @@ class Home:
             raise ConfigError(e.detail) from e
 
     def log_policy(self) -> LogPolicy:
+        """The home's policy.txt; raises ConfigError naming the file if it is missing or bad."""
         if not self.policy_path.exists():
             raise ConfigError(f"no trust policy at {self.policy_path}")
-        return parse_log_policy(self.policy_path.read_text(encoding="utf-8"))
+        return read_policy_file(self.policy_path, parse_log_policy)
 
     def trust_policy(self) -> TrustPolicy:
+        """policy.txt and members.txt (none yet: no member keys); ConfigError names a bad file."""
+        log = self.log_policy()
         members = (
-            self.members_path.read_text(encoding="utf-8") if self.members_path.exists() else ""
+            read_policy_file(self.members_path, parse_members)
+            if self.members_path.exists()
+            else MemberDirectory()
         )
-        return TrustPolicy.from_texts(self.policy_path.read_text(encoding="utf-8"), members)
+        return TrustPolicy(log, members)
 
     def log_signer(self) -> Signer:
         logs = self.log_policy().logs

@@ -13,6 +13,10 @@ forwards SIGINT and SIGTERM to the workers as SIGTERM (one graceful shutdown eac
 entries are committed first) and stops them all when one of them dies, so a supervisor such as
 systemd or Docker sees the failure and restarts the service. Workers stop on their own if the
 parent disappears.
+
+With one worker the process binds the socket itself and hands it to uvicorn. Either way a busy
+port, a host that is not an address of this machine or a name that does not resolve raises
+CannotListen, one line, before anything starts.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -31,17 +36,37 @@ APP_FACTORY = "ledger.api.app:app_from_env"
 PARENT_CHECK_SECONDS = 1.0
 
 
-class PortInUse(Exception):
-    """Something already listens on the port."""
+class CannotListen(Exception):
+    """host:port cannot be listened on: something already listens there, the host is not an
+    address of this machine, or its name does not resolve. The message is one line."""
 
 
 def reuse_port_supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
 
 
-def serve(host: str, port: int, workers: int, *, log_level: str = "warning") -> int:
-    """Serve the API until told to stop; returns the exit status for the command."""
-    if workers == 1 or not reuse_port_supported():
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    log_level: str = "warning",
+    announce: Callable[[], None] = lambda: None,
+) -> int:
+    """Serve the API until told to stop; returns the exit status for the command.
+
+    Raises CannotListen before anything starts (and before `announce` is called) if host:port
+    cannot be listened on, for one worker as for several.
+    """
+    if workers == 1:
+        # Bound here rather than by uvicorn, which would log the failure over several lines
+        # and exit 3.
+        sock = bound_socket(host, port, reuse_port=False)
+        announce()
+        return _serve_one(sock, host, port, log_level)
+    check_port_free(host, port)
+    announce()
+    if not reuse_port_supported():
         uvicorn.run(
             APP_FACTORY,
             factory=True,
@@ -52,7 +77,6 @@ def serve(host: str, port: int, workers: int, *, log_level: str = "warning") -> 
             access_log=False,  # RequestContextMiddleware writes the access log, with request ids
         )
         return 0
-    check_port_free(host, port)
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
@@ -86,23 +110,49 @@ def serve(host: str, port: int, workers: int, *, log_level: str = "warning") -> 
     return 1 if failed else 0
 
 
+def _serve_one(sock: socket.socket, host: str, port: int, log_level: str) -> int:
+    config = uvicorn.Config(
+        APP_FACTORY, factory=True, host=host, port=port, log_level=log_level, access_log=False
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it stopped for
+        pass
+    except SystemExit as e:  # uvicorn exits 3 when the application fails to start
+        return e.code if isinstance(e.code, int) else 1
+    finally:
+        sock.close()
+    return 0 if server.started else 1
+
+
 def check_port_free(host: str, port: int) -> None:
-    """Raise PortInUse if anything listens on host:port (SO_REUSEPORT groups included)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as e:
-            raise PortInUse(f"cannot listen on {host}:{port}: {e.strerror}") from e
+    """Raise CannotListen if host:port cannot be bound (SO_REUSEPORT groups included)."""
+    bound_socket(host, port, reuse_port=False).close()
+
+
+def bound_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A TCP socket bound to host:port (uvicorn calls listen on it); raises CannotListen."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    except OSError as e:  # e.g. IPv6 disabled in the kernel
+        raise CannotListen(f"cannot listen on {where}: {e.strerror or e}") from e
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except (OSError, UnicodeError) as e:  # UnicodeError: a host name IDNA cannot encode
+        sock.close()
+        cause = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise CannotListen(f"cannot listen on {where}: {cause}") from e
+    return sock
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket bound with SO_REUSEPORT, for one worker (uvicorn calls listen on it)."""
-    sock = socket.socket(_family(host), socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
+    """A socket bound with SO_REUSEPORT, for one of several workers."""
+    return bound_socket(host, port, reuse_port=True)
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -2,7 +2,10 @@
 
 Every receipt it returns has been verified offline against the caller's trust policy (unless
 verify=False), so a compromised server cannot hand back a receipt that would not convince a
-court. Problem responses come back as the ledger.errors exception with the same code.
+court. Problem responses come back as the ledger.errors exception with the same code; no answer,
+or an answer that is not a Sealchain one (an HTML error page, JSON that is not a receipt, text
+that is not a checkpoint: the URL names something else), raises Unreachable. A VerificationError
+therefore always means that the client's own offline check failed.
 """
 
 from __future__ import annotations
@@ -17,11 +20,36 @@ import httpx
 from ledger.core.canonical import canonical_bytes
 from ledger.core.envelope import Envelope, format_ts, sign_envelope
 from ledger.core.keys import Signer
-from ledger.core.note import Checkpoint, open_checkpoint, parse_checkpoint, parse_note
+from ledger.core.note import Checkpoint, parse_checkpoint, parse_note
 from ledger.core.policy import TrustPolicy
-from ledger.core.receipt import Receipt, receipt_from_json, verify_receipt
+from ledger.core.receipt import (
+    Receipt,
+    ReceiptVerification,
+    receipt_from_json,
+    verify_log_signature,
+    verify_receipt,
+)
 from ledger.core.request_auth import sign_request
-from ledger.errors import ConfigError, LedgerError, Unreachable, error_from_problem
+from ledger.errors import (
+    ConfigError,
+    LedgerError,
+    NoteError,
+    ReceiptInvalid,
+    Unreachable,
+    error_from_problem,
+)
+
+
+def check_receipt(
+    receipt: Receipt, policy: TrustPolicy, envelope: Envelope | None = None
+) -> ReceiptVerification:
+    """Verify a receipt the server answered with, offline; raises ReceiptInvalid.
+
+    With `envelope`, the receipt must also be for that very entry (the one just submitted).
+    """
+    if envelope is not None and receipt.entry != envelope.as_dict():
+        raise ReceiptInvalid(1, "the receipt is for another entry than the one submitted")
+    return verify_receipt(receipt, policy)
 
 
 class LedgerClient:
@@ -39,7 +67,10 @@ class LedgerClient:
         if verify and policy is None:
             raise ConfigError("verifying receipts needs a trust policy (or pass verify=False)")
         self.org, self.key, self.policy, self.verify = org, key, policy, verify
-        self.http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        try:
+            self.http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        except httpx.InvalidURL as e:
+            raise ConfigError(f"{base_url!r} is not a URL: {e}") from e
 
     def __enter__(self) -> LedgerClient:
         return self
@@ -56,20 +87,43 @@ class LedgerClient:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as e:
-            raise Unreachable(f"{method} {path}: {type(e).__name__}: {e}") from e
+            where = str(self.http.base_url).rstrip("/") + path
+            raise Unreachable(f"{method} {where}: no answer ({type(e).__name__}: {e})") from e
         if response.status_code >= 400:
             raise self._problem(response)
         return response
 
-    @staticmethod
-    def _problem(response: httpx.Response) -> LedgerError:
+    def _problem(self, response: httpx.Response) -> LedgerError:
+        """The refusal a problem document describes; a server that answers an error without
+        one (a web server's HTML page, a proxy's 502) is not the ledger: Unreachable."""
         try:
             body = response.json()
         except ValueError:
             body = None
-        if not isinstance(body, dict):
-            body = {"detail": f"HTTP {response.status_code}: {response.text[:200]}"}
+        if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            why = f"HTTP {response.status_code} {kind} without a problem document"
+            return self._foreign(response, why)
         return error_from_problem(body, response.status_code)
+
+    def _foreign(self, response: httpx.Response, why: str) -> Unreachable:
+        request = response.request
+        return Unreachable(
+            f"{request.method} {request.url}: not a Sealchain ledger's answer ({why}); "
+            "is the URL right?"
+        )
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as e:
+            raise self._foreign(response, "not JSON") from e
+
+    def _receipt(self, response: httpx.Response, value: Any) -> Receipt:
+        try:
+            return receipt_from_json(value)
+        except ReceiptInvalid as e:
+            raise self._foreign(response, e.detail) from e
 
     def _signed_get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         if self.org is None or self.key is None:
@@ -98,7 +152,7 @@ class LedgerClient:
             content=envelope.raw,
             headers={"content-type": "application/json"},
         )
-        return self._checked(receipt_from_json(response.json()), envelope)
+        return self._checked(self._receipt(response, self._json(response)), envelope)
 
     def submit_batch(self, envelopes: list[Envelope]) -> list[Receipt | LedgerError]:
         """One result per envelope, in order: a verified receipt or the error refusing it."""
@@ -106,20 +160,27 @@ class LedgerClient:
         response = self._request(
             "POST", "/v1/entries/batch", content=body, headers={"content-type": "application/json"}
         )
+        answer = self._json(response)
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list) or len(items) != len(envelopes):
+            raise self._foreign(response, "no item list, one per envelope")
         results: list[Receipt | LedgerError] = []
-        for envelope, item in zip(envelopes, response.json()["items"], strict=True):
+        for envelope, item in zip(envelopes, items, strict=True):
+            if not isinstance(item, dict):
+                raise self._foreign(response, "an item is not an object")
             if item.get("receipt"):
-                results.append(self._checked(receipt_from_json(item["receipt"]), envelope))
-            else:
+                results.append(self._checked(self._receipt(response, item["receipt"]), envelope))
+            elif isinstance(item.get("problem"), dict) and isinstance(item.get("status"), int):
                 results.append(error_from_problem(item["problem"], item["status"]))
+            else:
+                raise self._foreign(response, "an item has neither a receipt nor a problem")
         return results
 
     def _checked(self, receipt: Receipt, envelope: Envelope | None = None) -> Receipt:
-        if envelope is not None and receipt.entry != envelope.as_dict():
-            raise LedgerError("the server's receipt is for a different entry than submitted")
+        """With verify=False the receipt is returned unchecked: see check_receipt."""
         if self.verify:
             assert self.policy is not None
-            verify_receipt(receipt, self.policy)
+            check_receipt(receipt, self.policy, envelope)
         return receipt
 
     # --- reading -------------------------------------------------------------------------------
@@ -127,37 +188,56 @@ class LedgerClient:
     def get_receipt(self, tx_id: str, size: int | None = None) -> Receipt:
         params = {"size": size} if size else None
         response = self._request("GET", f"/v1/receipts/{tx_id}", params=params)
-        return self._checked(receipt_from_json(response.json()))
+        return self._checked(self._receipt(response, self._json(response)))
 
     def get_checkpoint(self) -> tuple[Checkpoint, str]:
-        """The latest checkpoint and its note text, the log signature checked when verifying."""
-        note = self._request("GET", "/v1/checkpoint", headers={"accept": "text/plain"}).text
-        if not self.verify:
-            return parse_checkpoint(parse_note(note).text), note
-        assert self.policy is not None
-        log = self.policy.log.logs[0]
-        return open_checkpoint(note, log)[1], note
+        """The latest checkpoint and its note text. When verifying, a key the policy lists for
+        the checkpoint's origin must have signed it (any of them: logs rotate keys); raises
+        NoteError if none did."""
+        response = self._request("GET", "/v1/checkpoint", headers={"accept": "text/plain"})
+        try:
+            note = parse_note(response.text)
+            checkpoint = parse_checkpoint(note.text)
+        except NoteError as e:
+            raise self._foreign(response, f"not a checkpoint: {e.detail}") from e
+        if self.verify:
+            assert self.policy is not None
+            verify_log_signature(note, checkpoint, self.policy.log)
+        return checkpoint, response.text
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        body = self._request("GET", "/v1/proofs/inclusion", params={"index": index, "size": size})
-        return [base64.b64decode(h) for h in body.json()["proof"]]
+        response = self._request(
+            "GET", "/v1/proofs/inclusion", params={"index": index, "size": size}
+        )
+        return self._proof(response)
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         params = {"first": first, "second": second}
-        body = self._request("GET", "/v1/proofs/consistency", params=params)
-        return [base64.b64decode(h) for h in body.json()["proof"]]
+        return self._proof(self._request("GET", "/v1/proofs/consistency", params=params))
+
+    def _proof(self, response: httpx.Response) -> list[bytes]:
+        answer = self._json(response)
+        try:
+            return [base64.b64decode(h, validate=True) for h in answer["proof"]]
+        except (KeyError, TypeError, ValueError) as e:
+            raise self._foreign(response, "no list of base64 hashes under 'proof'") from e
 
     def members(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._request("GET", "/v1/members").json()
+        response = self._request("GET", "/v1/members")
+        result = self._json(response)
+        if not isinstance(result, list):
+            raise self._foreign(response, "not a list of members")
         return result
 
     def entries(self, after: int = -1, limit: int = 100) -> dict[str, Any]:
         """A page of raw entries (signed member read)."""
-        result: dict[str, Any] = self._signed_get(
-            "/v1/entries", {"after": after, "limit": limit}
-        ).json()
-        return result
+        return self._object(self._signed_get("/v1/entries", {"after": after, "limit": limit}))
 
     def block(self, height: int) -> dict[str, Any]:
-        result: dict[str, Any] = self._signed_get(f"/v1/blocks/{height}").json()
+        return self._object(self._signed_get(f"/v1/blocks/{height}"))
+
+    def _object(self, response: httpx.Response) -> dict[str, Any]:
+        result = self._json(response)
+        if not isinstance(result, dict):
+            raise self._foreign(response, "not a JSON object")
         return result

@@ -21,7 +21,7 @@ from ledger.service.audit import audit
 from ledger.storage.engine import read_transaction
 from ledger.storage.tables import checkpoints
 from tests.support.ledgers import LedgerFixture
-from tests.support.server import SEALCHAIN, running_server
+from tests.support.server import REPO, SEALCHAIN, running_server
 
 
 def client_for(ledger: LedgerFixture, url: str, org: str) -> LedgerClient:
@@ -117,8 +117,48 @@ def test_serve_refuses_a_port_something_listens_on(ledger: LedgerFixture) -> Non
                 check=False,
                 env=env,
             )
-            assert done.returncode != 0
-            assert "address already in use" in (done.stdout + done.stderr).lower()
+            assert done.returncode == 2, (workers, done.stderr)  # uvicorn's own would be 3
+            assert "Traceback" not in done.stderr
+            assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+
+
+def test_submit_refused_by_another_ledgers_server_exits_2_not_1(
+    ledger: LedgerFixture, tmp_path: Path
+) -> None:
+    # A wrong --url: a real Sealchain server, of another ledger. It refuses our key (403), which
+    # verifies nothing: a usage error, not a failed verification.
+    other = tmp_path / "other-home"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # SEALCHAIN_EXTRA_APPS names the test app
+    made = subprocess.run(
+        [SEALCHAIN, "init", "--home", str(other)], capture_output=True, env=env, check=False
+    )
+    assert made.returncode == 0, made.stderr
+    body = tmp_path / "body.json"
+    body.write_text('{"org": "admin", "active": true}')
+    with running_server(ledger.settings.home, ledger.settings.database_url) as url:
+        done = subprocess.run(
+            [SEALCHAIN, "submit", "--as", "admin", "--type", "ledger.member.update",
+             "--body", str(body), "--url", url, "--home", str(other),
+             "--out", str(tmp_path / "receipts")],
+            capture_output=True, text=True, check=False, env=env,
+        )  # fmt: skip
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "unknown-key" in done.stderr and "Traceback" not in done.stderr
+    assert not list((tmp_path / "receipts").iterdir())
+
+
+def test_metrics_behind_a_local_proxy_are_not_found_by_the_forwarded_client(
+    ledger: LedgerFixture,
+) -> None:
+    # uvicorn believes X-Forwarded-For from loopback (docs/api.md): a proxy on this machine that
+    # passes it shows the real client, who is not in SEALCHAIN_METRICS_ALLOW.
+    with running_server(ledger.settings.home, ledger.settings.database_url) as url:
+        direct = httpx.get(url + "/metrics")
+        proxied = httpx.get(url + "/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert direct.status_code == 200 and "sealchain_" in direct.text
+    assert proxied.status_code == 404
+    assert proxied.headers["content-type"] == "application/problem+json"
+    assert proxied.json()["code"] == "not-found"
 
 
 def test_client_hanging_up_mid_body_is_logged_as_499_not_a_fault(ledger: LedgerFixture) -> None:
