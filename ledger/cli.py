@@ -330,7 +330,7 @@ def _audit_summary(settings: Settings) -> bool:
 
     node = open_node(settings, writable=False)
     try:
-        result = run_audit(node.engine, node.registry, log_key=node.log_policy.logs[0])
+        result = run_audit(node.engine, node.registry, log_keys=node.log_policy.logs)
         console.print(
             f"Audit: {'ok' if result.ok else 'FAILED ' + str(result.first_bad)}: "
             f"{result.entries} entries, {result.blocks} blocks, {result.checkpoints} checkpoints"
@@ -418,7 +418,7 @@ def audit(
         result = _with_progress(
             "auditing",
             lambda progress: run_audit(
-                node.engine, node.registry, log_key=logs[0], progress=progress
+                node.engine, node.registry, log_keys=logs, progress=progress
             ),
         )
     members_path = node.home.members_path

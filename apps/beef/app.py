@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from apps.beef import member_api, models, public_api, scenario
 from apps.beef.bench import bench_beef
 from apps.beef.cli import scan_command
@@ -65,18 +63,14 @@ RECORD_TYPES = [
     RecordType("beef.correct", models.Correction, CHAIN, "error declaration on an own event"),
 ]
 
-api = APIRouter()
-api.include_router(public_api.router)
-api.include_router(member_api.router)
-
 APP = App(
     name="beef",
     record_types=RECORD_TYPES,
     projection=BeefProjection(),
     metadata=metadata,
     off_ledger_tables=frozenset({scan_sources.name}),
-    api=api,
-    pages=pages,
+    api=[public_api.router, member_api.router],
+    pages=[pages],
     site=SITE,
     commands={"scan": scan_command},
     scenario=scenario.run,

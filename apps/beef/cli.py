@@ -6,7 +6,7 @@ code or a failed check, 2 for no QR code or no server."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -50,13 +50,17 @@ def scan_command(
     except (OSError, LedgerError, httpx.HTTPError) as e:
         console.print(f"[red]cannot check[/red]: {e}")
         raise typer.Exit(2) from e
+    view = _ledger_answer(response)
+    if view is None:  # nothing to verify: a set-up error (a wrong --url), not a verdict
+        console.print(
+            f"[red]cannot check[/red]: {escape(url)} did not answer as a Sealchain ledger "
+            f"(HTTP {response.status_code})"
+        )
+        raise typer.Exit(2)
+    if view.get("status") == "unknown":
+        console.print("[bold red]UNKNOWN CODE[/bold red]: never registered; possibly counterfeit")
+        raise typer.Exit(1)
     try:
-        view = response.json()
-        if response.status_code == 404 or view.get("status") == "unknown":
-            console.print(
-                "[bold red]UNKNOWN CODE[/bold red]: never registered; possibly counterfeit"
-            )
-            raise typer.Exit(1)
         verified = verify_page_bundle(view["verification"], trust)
         parties = {org: Party(m.name, frozenset(m.roles)) for org, m in verified.parties.items()}
         facts = derive(verified.entries, pack, parties)
@@ -82,6 +86,22 @@ def scan_command(
         f"entries, each by a member key and in the log's checkpoint of size {verified.size} "
         "(your policy), each about this pack[/green]"
     )
+
+
+def _ledger_answer(response: httpx.Response) -> dict[str, Any] | None:
+    """The scan route's JSON (a pack's bundle, or a 404 saying the code is unknown), or None
+    for anything else: an HTML page, a proxy's error, another service's JSON."""
+    try:
+        view = response.json()
+    except ValueError:
+        return None
+    if not isinstance(view, dict) or not isinstance(view.get("pack"), dict):
+        return None
+    if response.status_code == 404 and view.get("status") == "unknown":
+        return view
+    if response.status_code == 200 and "verification" in view:
+        return view
+    return None
 
 
 def _is_pack(text: str) -> bool:

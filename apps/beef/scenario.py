@@ -35,6 +35,7 @@ from apps.beef.qr import qr_png
 from ledger.plugin import Home, LedgerClient
 
 PACKS, PER_CARTON, CARTONS_PER_CONTAINER = 120, 10, 6
+HTTP_TIMEOUT = 30.0  # seconds: a loaded demo machine once took more than httpx's default 5
 # Documentation addresses (RFC 5737) standing for the phones that scan the cloned label.
 SCAN_NETWORKS = ("198.51.100.7", "203.0.113.20", "203.0.113.41", "192.0.2.88", "198.51.100.99")
 
@@ -225,7 +226,9 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
 
     clone = sold[0]
     scans = []
-    with httpx.Client(base_url=s.url, headers={"accept": "application/json"}) as web:
+    with httpx.Client(
+        base_url=s.url, headers={"accept": "application/json"}, timeout=HTTP_TIMEOUT
+    ) as web:
         # The buyer's phone, then the same code on copied labels, scanned in four other places.
         # A demo server on this machine trusts the forwarded address from loopback, as it
         # would from its reverse proxy: each scan comes from its own network here.
@@ -260,7 +263,9 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
             qr_png(s.url.rstrip("/") + path(uri))
         )
     labels_url = f"{s.url}/v1/beef/labels?gtin={GTIN}&lot={s.lot}"
-    (out / "labels.html").write_text(httpx.get(labels_url).text, encoding="utf-8")
+    (out / "labels.html").write_text(
+        httpx.get(labels_url, timeout=HTTP_TIMEOUT).text, encoding="utf-8"
+    )
     on_sale = packs[cartons.index(cartons[0]) * PER_CARTON + 5]
     held = packs[6 * PER_CARTON]
     urls = {

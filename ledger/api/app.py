@@ -94,16 +94,16 @@ def create_app(
     # prefix it was included under; metrics and logs want the path a client sees.
     route_paths: dict[int, str] = {}
     for plugin in node.registry.apps:
-        if plugin.api is not None:
-            prefix = f"/v1/{plugin.name}"
-            app.include_router(plugin.api, prefix=prefix)
+        prefix = f"/v1/{plugin.name}"
+        for router in plugin.api:
+            app.include_router(router, prefix=prefix)
             route_paths.update(
                 (id(route), prefix + route.path)
-                for route in plugin.api.routes
+                for route in router.routes
                 if isinstance(route, APIRoute)
             )
-        if plugin.pages is not None:
-            app.include_router(plugin.pages)
+        for router in plugin.pages:
+            app.include_router(router)
     _offline_docs(app)
     sites = [plugin.site for plugin in node.registry.apps if plugin.site is not None]
     app.include_router(static_router(sites))  # after the docs' /static/swagger-ui mount

@@ -98,9 +98,10 @@ class App:
       block's transaction, rebuilt by `sealchain reindex`, compared by `audit --projections`;
       `off_ledger_tables` are tables in `metadata` that hold data kept off the ledger (a scan
       counter, say): `clear` leaves them alone and the projection check skips them.
-    - `api`: routes mounted under `/v1/<name>`; `pages`: public routes mounted at the site root
-      (a GS1 Digital Link, a certificate page); `site`: the app's templates, static files and
-      message catalogs for the shared page layer (`ledger.api.pages`).
+    - `api`: routers mounted under `/v1/<name>`; `pages`: routers of public pages mounted at the
+      site root (a GS1 Digital Link, a certificate page); `site`: the app's templates, static
+      files and message catalogs for the shared page layer (`ledger.api.pages`). Routers are
+      listed, not nested, so that each route is measured under the path a client uses.
     - `cli`: a typer app added as `sealchain <name> ...`; `commands`: top-level commands.
     - `body_limits`: the largest request body, in bytes, of the app's upload routes, by path.
     """
@@ -110,8 +111,8 @@ class App:
     projection: Projection | None = None
     metadata: MetaData | None = None
     off_ledger_tables: frozenset[str] = frozenset()
-    api: APIRouter | None = None
-    pages: APIRouter | None = None
+    api: Sequence[APIRouter] = ()
+    pages: Sequence[APIRouter] = ()
     site: Site | None = None
     cli: typer.Typer | None = None
     commands: Mapping[str, Callable[..., None]] = field(default_factory=dict)

@@ -15,7 +15,7 @@ range, and only the membership (a few keys per org) is held.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import TypeVar
 
@@ -86,13 +86,13 @@ class _Auditor:
         self,
         conn: Connection,
         registry: Registry,
-        log_key: Verifier | None,
+        log_keys: Sequence[Verifier],
         progress: Progress | None,
     ) -> None:
         self.conn = conn
         self.repo = Repository(conn)
         self.registry = registry
-        self.trusted_log = log_key
+        self.trusted_logs = list(log_keys)
         self.progress = progress
         self.governance = GovernanceState()  # replayed from the entries, never the tables
         self.tree = merkle.CompactRange()
@@ -216,7 +216,7 @@ class _Auditor:
             if record_type.name != "ledger.genesis" or not isinstance(body, GenesisBody):
                 raise _Fault(where, "the first entry is not ledger.genesis")
             self._apply_governance(envelope, idx, body, where)  # genesis defines its own signer
-            if self.trusted_log is not None and self.governance.log != self.trusted_log:
+            if self.trusted_logs and self.governance.log not in self.trusted_logs:
                 raise _Fault(where, "genesis names a log key other than the trusted policy's")
         verifier = self.governance.key_at(envelope.org, envelope.key, idx)
         if verifier is None:
@@ -335,18 +335,19 @@ def audit(
     engine: Engine,
     registry: Registry,
     *,
-    log_key: Verifier | None = None,
+    log_keys: Sequence[Verifier] = (),
     progress: Progress | None = None,
 ) -> AuditResult:
     """Re-verify the whole ledger; the result names the first fault (`first_bad`) if any.
 
-    `log_key` is the verifier's trusted log key (from policy.txt); genesis must name it.
+    `log_keys` are the verifier's trusted log keys (policy.txt may list an old and a new one);
+    genesis must name one of them, and every checkpoint must be signed by the key it names.
     """
     with engine.connect() as conn:
         if not is_sqlite(conn):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            auditor = _Auditor(conn, registry, log_key, progress)
+            auditor = _Auditor(conn, registry, log_keys, progress)
             try:
                 result = auditor.run()
                 result.members = auditor.governance.directory()

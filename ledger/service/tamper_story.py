@@ -40,7 +40,7 @@ def run(*, home: Path, out: Path, console: Console | None = None) -> dict[str, A
     results = {}
     for label, where in (("original", home), ("tampered copy", copy)):
         node = open_node(Settings(home=where), writable=False)
-        result = audit(node.engine, node.registry, log_key=node.log_policy.logs[0])
+        result = audit(node.engine, node.registry, log_keys=node.log_policy.logs)
         node.close()
         verdict = "ok" if result.ok else f"FAILED at {result.where}: {result.first_bad}"
         console.print(f"audit of the {label}: {verdict}")

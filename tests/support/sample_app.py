@@ -129,6 +129,6 @@ SAMPLE_APP = App(
     ],
     projection=SampleProjection(),
     metadata=metadata,
-    pages=pages,
+    pages=[pages],
     site=SITE,
 )

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from apps.beef import scenario
 from apps.beef.identifiers import parse_pack_uri
 from apps.beef.journey import NotAboutThePack, Party, derive
+from apps.beef.qr import qr_png
 from ledger.cli import app
 from ledger.config import Settings
 from ledger.core.envelope import format_ts
@@ -100,6 +101,24 @@ def test_scan_cli_reads_a_label_photo(told, tmp_path: Path) -> None:
     )
     assert refused.exit_code == 1, refused.output
     assert "NOT VERIFIED" in refused.output
+
+
+def test_scan_cli_exits_2_when_the_url_is_not_a_ledger_and_1_for_an_unknown_code(
+    told, tmp_path: Path
+) -> None:
+    """Exit 1 only when something was checked and failed (docs/cli.md): a wrong --url is a
+    set-up error, an unknown code is a verdict."""
+    url, home, out, summary = told
+    photo = str(out / "qr" / "0007.png")
+    for wrong in (url + "/docs", url + "/v1/checkpoint", "http://127.0.0.1:9"):
+        done = CliRunner().invoke(app, ["scan", photo, "--url", wrong, "--home", str(home)])
+        assert done.exit_code == 2, (wrong, done.output)
+        assert "cannot check" in done.output
+    unknown = tmp_path / "unknown.png"
+    unknown.write_bytes(qr_png(summary["urls"]["code never registered"]))
+    done = CliRunner().invoke(app, ["scan", str(unknown), "--url", url, "--home", str(home)])
+    assert done.exit_code == 1, done.output
+    assert "UNKNOWN CODE" in done.output
 
 
 def test_scan_check_binds_the_signed_journey_to_the_scanned_pack(told) -> None:
