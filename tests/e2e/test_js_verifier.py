@@ -1,5 +1,5 @@
-"""verify.js, the browser's verifier, agrees with ledger.core case by case: one shared module,
-tested on the same vectors as ledger.core (docs/apps.md).
+"""verify.js, the browser's verifier, agrees with ledger.core case by case: one shared verifier
+(verify.js and the modules it imports), tested on the same vectors as ledger.core (docs/apps.md).
 
 Every test runs a batch of cases through both sides, Python here and JavaScript in headless
 Chromium (tests/support/jsverifier.py), and names the cases where they differ. Vectors come from
@@ -52,7 +52,7 @@ from ledger.storage.engine import read_transaction
 from ledger.storage.repository import Repository
 from tests.support.beef import MEATWORKS, PORT_AU, WAREHOUSE, BeefWorld, beef_world
 from tests.support.browser import chromium
-from tests.support.jsverifier import VERIFY_JS, JSVerifier, js_verifier
+from tests.support.jsverifier import STATIC, VERIFY_JS, JSVerifier, js_verifier
 from tests.support.ledgers import make_ledger
 
 pytestmark = pytest.mark.browser
@@ -1599,17 +1599,23 @@ def test_messages_are_translated_with_plural_forms_and_the_verdict_shown(js: JSV
 
 
 def test_every_message_is_a_whole_literal_sentence_babel_extracts() -> None:
-    """Babel's JavaScript extractor (keywords t and tn:1,2) must find every message: a msgid
-    built at run time would never reach the Chinese catalog."""
-    source = VERIFY_JS.read_text(encoding="utf-8")
-    code = re.sub(r"/\*.*?\*/|//[^\n]*", "", source, flags=re.DOTALL)
-    calls = re.findall(r"(?<!function )(?<![\w.$])(tn?)\(\s*(.)", code)
-    assert len(calls) > 80
-    assert [call for call in calls if call[1] != '"'] == []
-    with VERIFY_JS.open("rb") as file:
-        found = list(extract("javascript", file, keywords={"t": None, "tn": (1, 2)}))
-    assert len(found) == len(calls)
-    for _, message, _, _ in found:
+    """Babel's JavaScript extractor (keywords t and tn:1,2) must find every message, in every
+    module of the folder (the catalogs extract them all): a msgid built at run time would never
+    reach the Chinese catalog."""
+    scripts = sorted(STATIC.glob("*.js"))
+    assert VERIFY_JS in scripts and len(scripts) > 10  # verify.js and the modules it imports
+    messages: list[Any] = []
+    for script in scripts:
+        source = script.read_text(encoding="utf-8")
+        code = re.sub(r"/\*.*?\*/|//[^\n]*", "", source, flags=re.DOTALL)
+        calls = re.findall(r"(?<!function )(?<![\w.$])(tn?)\(\s*(.)", code)
+        assert [call for call in calls if call[1] != '"'] == [], script.name
+        with script.open("rb") as file:
+            found = list(extract("javascript", file, keywords={"t": None, "tn": (1, 2)}))
+        assert len(found) == len(calls), script.name
+        messages += [message for _, message, _, _ in found]
+    assert len(messages) > 80
+    for message in messages:
         forms = message if isinstance(message, tuple) else (message,)
         assert all(form and form == form.strip() for form in forms), message
         assert all("%" not in re.sub(r"%\([a-z_]+\)s", "", form) for form in forms), message

@@ -1,11 +1,12 @@
 """ledger/api/pages/static/verify.js in headless Chromium, without a server.
 
-A made-up HTTPS origin (a secure context, so WebCrypto is there) is served from memory with
-`page.route`: a blank page and the module, both under the Content-Security-Policy pages get in
-production, so a verifier that needed eval or inline code would fail here too. Test code runs as
-the body of an async function that has the module as `v` and its argument as `arg`; arguments go
-in and results come out as JSON text, which carries what Playwright's own serialisation would
-bend (lone surrogates, integers past 2^53, -0).
+A made-up HTTPS origin (a secure context, so WebCrypto is there) is served with `page.route`: a
+blank page, and every file of ledger/api/pages/static by name at /static/ledger/<name> (verify.js
+and the modules it imports), all under the Content-Security-Policy pages get in production, so a
+verifier that needed eval or inline code would fail here too. Test code runs as the body of an
+async function that has the module as `v` and its argument as `arg`; arguments go in and results
+come out as JSON text, which carries what Playwright's own serialisation would bend (lone
+surrogates, integers past 2^53, -0).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page, Route
 
-VERIFY_JS = (
-    Path(__file__).resolve().parents[2] / "ledger" / "api" / "pages" / "static" / "verify.js"
-)
+STATIC = Path(__file__).resolve().parents[2] / "ledger" / "api" / "pages" / "static"
+VERIFY_JS = STATIC / "verify.js"
 ORIGIN = "https://verifier.test"
-MODULE_PATH = "/static/ledger/verify.js"
+STATIC_PREFIX = "/static/ledger/"
+MODULE_PATH = STATIC_PREFIX + "verify.js"
+CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 CSP = "default-src 'none'; script-src 'self'"
 BLANK_PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>verify.js</title></head>'
@@ -74,13 +76,23 @@ class JSVerifier:
         return json.loads(text)
 
 
+def static_file(path: str) -> Path | None:
+    """The file of ledger/api/pages/static that `path` (/static/ledger/<name>) names, if any."""
+    if not path.startswith(STATIC_PREFIX):
+        return None
+    name = path.removeprefix(STATIC_PREFIX)
+    # Only a plain name listed in the folder: no subfolder, no "..", nothing outside it.
+    files = {file.name: file for file in STATIC.iterdir() if file.is_file()}
+    return files.get(name)
+
+
 def _serve(route: Route) -> None:
     path = urlsplit(route.request.url).path
     headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
-    if path == MODULE_PATH:
+    if (file := static_file(path)) is not None:
         route.fulfill(
-            body=VERIFY_JS.read_text(encoding="utf-8"),
-            content_type="text/javascript; charset=utf-8",
+            body=file.read_bytes(),
+            content_type=CONTENT_TYPES.get(file.suffix, "application/octet-stream"),
             headers=headers,
         )
     elif path == "/":
@@ -91,7 +103,8 @@ def _serve(route: Route) -> None:
 
 @contextmanager
 def js_verifier(browser: Browser) -> Iterator[JSVerifier]:
-    """A fresh context with verify.js loadable at /static/ledger/verify.js."""
+    """A fresh context with verify.js loadable at /static/ledger/verify.js, and the modules it
+    imports beside it."""
     context = browser.new_context()
     try:
         page = context.new_page()
