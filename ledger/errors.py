@@ -180,6 +180,22 @@ class Unauthenticated(InputError):
     title = "Member signature required"
 
 
+class Forbidden(InputError):
+    """A signed-in member asks for what is not theirs to read (another court's case)."""
+
+    code = "forbidden"
+    status = 403
+    title = "Not readable by this member"
+
+
+class RateLimited(InputError):
+    """A public service answered this client as often as it answers anyone in a minute."""
+
+    code = "rate-limited"
+    status = 429
+    title = "Too many requests"
+
+
 class VerificationError(LedgerError):
     """Bytes handed to a verifier do not verify."""
 

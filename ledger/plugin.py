@@ -16,6 +16,7 @@ from ledger.api.pages.embed import attachment, script_json
 from ledger.api.pages.headers import SECURITY_HEADERS
 from ledger.api.pages.site import Site
 from ledger.api.problems import problem_responses
+from ledger.api.ratelimit import MinuteRateLimit, client_source
 from ledger.bench.api import serving_hello, serving_ledger
 from ledger.bench.loadgen import run_wrk, wrk_available
 from ledger.bench.report import BenchRow
@@ -23,11 +24,13 @@ from ledger.client import LedgerClient
 from ledger.config import Settings
 from ledger.errors import (
     ConfigError,
+    Forbidden,
     InvalidBody,
     InvalidRequest,
     LedgerError,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     StateConflict,
     Unauthenticated,
     VerificationError,
@@ -70,6 +73,7 @@ __all__ = [
     "Bench",
     "BenchRow",
     "ConfigError",
+    "Forbidden",
     "Home",
     "InvalidBody",
     "InvalidRequest",
@@ -81,11 +85,13 @@ __all__ = [
     "Localized",
     "Member",
     "MemberDep",
+    "MinuteRateLimit",
     "NotFound",
     "OneLine",
     "Paragraph",
     "PayloadTooLarge",
     "Projection",
+    "RateLimited",
     "RecordType",
     "Scenario",
     "SequencedEntry",
@@ -97,6 +103,7 @@ __all__ = [
     "VerificationError",
     "VerifiedBundle",
     "attachment",
+    "client_source",
     "demo_plan",
     "find_member",
     "init_home",

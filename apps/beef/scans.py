@@ -18,8 +18,6 @@ engine (a process serving several ledgers keeps them apart) and flushed on shutd
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import threading
 import time
@@ -29,7 +27,7 @@ from sqlalchemy import Connection, Engine, Integer, cast, func, insert, select, 
 
 from apps.beef.tables import scan_sources
 from ledger.core.envelope import format_ts
-from ledger.plugin import N_, utc_now, write_transaction
+from ledger.plugin import N_, MinuteRateLimit, client_source, utc_now, write_transaction
 
 SCAN_WARNING_THRESHOLD = int(os.environ.get("SEALCHAIN_BEEF_SCAN_THRESHOLD", "10"))
 AFTER_SALE_THRESHOLD = 2  # the buyer's phone at the till and at home: two networks
@@ -37,9 +35,7 @@ RATE_PER_MINUTE = 30
 SECRET_PURPOSE = "beef/scan-sources"  # noqa: S105 - names a derived secret, is not one
 
 
-def source_of(secret: bytes, address: str) -> str:
-    """The stored name of a client address: 16 hex digits of a keyed hash."""
-    return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:16]
+source_of = client_source
 
 
 @dataclass(frozen=True)
@@ -61,22 +57,10 @@ class ScanCounter:
     def __init__(self, flush_every: float = 1.0, rate_per_minute: int = RATE_PER_MINUTE) -> None:
         self.flush_every = flush_every
         self.rate_per_minute = rate_per_minute
+        self._rate = MinuteRateLimit(rate_per_minute)
         self._pending: dict[Engine, dict[tuple[str, str], _Pending]] = {}
-        self._recent: dict[str, tuple[int, int]] = {}  # source -> (minute, scans counted in it)
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
-
-    def _within_rate(self, source: str) -> bool:
-        minute = int(time.monotonic() // 60)
-        if len(self._recent) > 100_000:  # a minute's worth of sources at most
-            self._recent = {s: v for s, v in self._recent.items() if v[0] == minute}
-        seen_minute, count = self._recent.get(source, (minute, 0))
-        if seen_minute != minute:
-            count = 0
-        if count >= self.rate_per_minute:
-            return False
-        self._recent[source] = (minute, count + 1)
-        return True
 
     def record(
         self, engine: Engine, conn: Connection, uri: str, source: str, *, sold: bool
@@ -84,7 +68,7 @@ class ScanCounter:
         """Count a scan of `uri` from `source` (source_of) and return the code's count."""
         now = format_ts(utc_now())
         with self._lock:
-            counted = self._within_rate(source)
+            counted = self._rate.allow(source)
             pending = self._pending.setdefault(engine, {})
             if counted:
                 mine = pending.get((uri, source))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,9 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.api.metrics import Metrics
 from ledger.api.middleware import request_method
-from ledger.core.envelope import parse_ts
-from ledger.core.keys import parse_vkey
+from ledger.core.canonical import canonical_bytes
+from ledger.core.envelope import Envelope, parse_ts
+from ledger.core.keys import Signer, parse_vkey
 from ledger.core.policy import LogPolicy
+from ledger.core.receipt import Receipt
 from ledger.core.request_auth import (
     HEADER_KEY,
     HEADER_ORG,
@@ -28,6 +30,8 @@ from ledger.core.request_auth import (
 )
 from ledger.errors import (
     BadSignature,
+    ConfigError,
+    LedgerError,
     RevokedKey,
     StaleTimestamp,
     Unauthenticated,
@@ -38,6 +42,8 @@ from ledger.service.bundles import page_bundle
 from ledger.service.group_commit import GroupCommitter
 from ledger.service.node import LedgerNode
 from ledger.service.pipeline import utc_now
+from ledger.service.proofs import receipts_for
+from ledger.service.sequencer import Accepted, parse_each
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import MemberRow, Repository
 
@@ -63,6 +69,7 @@ class Ledger:
     """What an app's route may use of the ledger serving it (through `LedgerDep`)."""
 
     node: LedgerNode
+    committer: GroupCommitter | None = None  # None outside a running server
 
     @property
     def policy(self) -> LogPolicy:
@@ -87,9 +94,36 @@ class Ledger:
         """The proof bundle a page's script verifies (ledger.service.bundles)."""
         return page_bundle(conn, indexes, self.node.log_policy)
 
+    def receipts(self, conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
+        """Offline receipts (ledger.core.receipt) for entries `indexes` against the latest
+        checkpoint, with its cosignatures; NotFound if one is beyond it."""
+        return receipts_for(conn, indexes)
+
     def secret(self, purpose: str) -> bytes:
         """A per-ledger secret for `purpose` (e.g. keying a hash of client addresses)."""
         return self.node.derived_secret(purpose)
+
+    def member_signer(self, org: str) -> Signer:
+        """The signing key of member `org` kept in this node's home, for entries the service
+        itself writes on a member's behalf (the evidence TSA records each stamped hash under
+        the platform that runs it). ConfigError when this home does not hold that key."""
+        return self.node.home.member_signer(org)
+
+    async def submit(self, envelope: Envelope) -> Accepted:
+        """Sequence an envelope signed here through the whole pipeline (steps 1-10) and wait
+        for its block to commit. Raises the LedgerError that refused it; an envelope already
+        on the ledger answers DuplicateEntry."""
+        if self.committer is None or self.node.sequencer is None:
+            raise ConfigError("this node does not sequence entries (it is read-only)")
+        sequencer = self.node.sequencer
+        parsed = parse_each([canonical_bytes(envelope.as_dict())])
+        (checked,) = await run_in_threadpool(sequencer.precheck_parsed, parsed)
+        if isinstance(checked, LedgerError):
+            raise checked
+        outcome = await self.committer.sequence(checked, receipt=False)
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        return outcome
 
     @property
     def engine(self) -> Engine:
@@ -99,7 +133,7 @@ class Ledger:
 def ledger_of(app: FastAPI) -> Ledger:
     """The ledger an application serves, for an app's lifespan hooks (routes use LedgerDep)."""
     state: ApiState = app.state.sealchain
-    return Ledger(state.node)
+    return Ledger(state.node, state.committer)
 
 
 async def get_ledger(request: Request) -> Ledger:

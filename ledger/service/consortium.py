@@ -62,7 +62,7 @@ DEMO_ORGS = [
     OrgPlan("bj-internet-court", "Beijing Internet Court", ("evidence.court",)),
     OrgPlan("author-li", "Author Li (rights holder)", ("evidence.party",)),
     OrgPlan("site-x", "Website X (respondent)", ("evidence.party",)),
-    OrgPlan("forensic-center", "Judicial forensic center", ("evidence.forensic",)),
+    OrgPlan("forensic-center", "Judicial forensic center", ("evidence.appraisal",)),
     OrgPlan("pboc", "People's Bank of China", ("certs.regulator",)),
     OrgPlan("nfcc", "National financial certification center", ("certs.body",)),
     OrgPlan("bctc", "Bank card test center", ("certs.body", "certs.lab")),

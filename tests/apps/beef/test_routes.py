@@ -189,8 +189,8 @@ def test_scans_after_a_sale_from_a_few_networks_are_the_buyers_own(
 def test_one_client_walking_through_many_codes_is_limited() -> None:
     """Past its rate a source is not counted: it cannot raise every code it can guess."""
     counter = ScanCounter(flush_every=3600, rate_per_minute=3)
-    assert [counter._within_rate("x") for _ in range(4)] == [True, True, True, False]
-    assert counter._within_rate("y")
+    assert [counter._rate.allow("x") for _ in range(4)] == [True, True, True, False]
+    assert counter._rate.allow("y")
 
 
 def test_sources_are_keyed_hashes_not_addresses() -> None:
