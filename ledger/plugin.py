@@ -18,6 +18,7 @@ from ledger.api.pages.site import Site
 from ledger.api.problems import problem_responses
 from ledger.api.ratelimit import MinuteRateLimit, client_source
 from ledger.bench.api import serving_hello, serving_ledger
+from ledger.bench.core import ed25519_verifies_per_second
 from ledger.bench.loadgen import run_wrk, wrk_available
 from ledger.bench.report import BenchRow
 from ledger.client import LedgerClient
@@ -105,6 +106,7 @@ __all__ = [
     "attachment",
     "client_source",
     "demo_plan",
+    "ed25519_verifies_per_second",
     "find_member",
     "init_home",
     "is_head",

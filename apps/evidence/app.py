@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from apps.evidence import member_api, models, public_api
+from apps.evidence import member_api, models, public_api, scenario
+from apps.evidence.bench import bench_evidence
+from apps.evidence.cli import cli
 from apps.evidence.projection import EvidenceProjection
 from apps.evidence.tables import metadata
 from ledger.plugin import App, RecordType
@@ -33,5 +35,8 @@ APP = App(
     projection=EvidenceProjection(),
     metadata=metadata,
     api=[public_api.router, member_api.router],
+    cli=cli,
+    scenario=scenario.run,
+    benches={"evidence": bench_evidence},
     body_limits={"/v1/evidence/verify": public_api.MAX_UPLOAD_BYTES},
 )

@@ -75,9 +75,19 @@ class TextIndex:
                 self._codes.extend(new)
                 self._last = new[-1][0]
 
+    def load(self, codes: list[tuple[int, int]]) -> None:
+        """Add (idx, bits) codes in index order (the benchmark fills an index this way)."""
+        with self._lock:
+            self._codes.extend(codes)
+            self._last = max(self._last, codes[-1][0]) if codes else self._last
+
     def search(self, conn: Connection, bits: int, threshold: float = THRESHOLD) -> list[Match]:
         """Registered texts at least `threshold` similar, earliest first."""
         self.catch_up(conn)
+        return self.match(bits, threshold)
+
+    def match(self, bits: int, threshold: float = THRESHOLD) -> list[Match]:
+        """The codes already loaded that are at least `threshold` similar, earliest first."""
         with self._lock:
             codes = self._codes
         limit = int((1 - threshold) * BITS)  # most differing bits allowed

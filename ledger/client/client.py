@@ -233,6 +233,11 @@ class LedgerClient:
         """A page of raw entries (signed member read)."""
         return self._object(self._signed_get("/v1/entries", {"after": after, "limit": limit}))
 
+    def member_get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A member read of any route (an app's case view, say), signed with the client's key
+        (docs/api.md); the JSON object answered, or the problem raised as its LedgerError."""
+        return self._object(self._signed_get(path, params))
+
     def block(self, height: int) -> dict[str, Any]:
         return self._object(self._signed_get(f"/v1/blocks/{height}"))
 
