@@ -7,10 +7,12 @@ witnesses/<org>.pem  witness cosigning keys (signature type 0x04)
 policy.txt           C2SP tlog-policy: log key, witnesses, quorum
 members.txt          <org> <vkey> [revoked-at-index], written from the ledger
 genesis.json         the signed genesis envelope (block 0)
+pki/                 the timestamping CA and TSA, members' document signers (ledger.timestamping)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -27,6 +29,13 @@ from ledger.core.policy import (
     parse_members,
 )
 from ledger.errors import ConfigError, NoteError, PolicyError
+from ledger.timestamping.pki import (
+    DocumentSigner,
+    Pki,
+    load_or_create_pki,
+    load_or_issue_signer,
+)
+from ledger.timestamping.rfc3161 import TimeStampAuthority
 
 KEY_NAMESPACE_DEFAULT = "sealchain.demo"
 T = TypeVar("T")
@@ -109,6 +118,36 @@ class Home:
 
     def exists(self) -> bool:
         return self.genesis_path.exists()
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.root / "pki"
+
+    def consortium(self) -> str:
+        """The consortium id from genesis.json (names the CA of a home made before pki/)."""
+        try:
+            genesis = json.loads(read_text_file(self.genesis_path))
+            return str(genesis["body"]["consortium"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return self.root.name
+
+    def pki(self, consortium: str | None = None) -> Pki:
+        """The home's CA and TSA (ledger.timestamping.pki), made on first use by a home that
+        predates them; `init` makes them with the rest."""
+        return load_or_create_pki(
+            self.pki_dir, consortium or self.consortium(), self.passphrase, write_private
+        )
+
+    def timestamp_authority(self) -> TimeStampAuthority:
+        pki = self.pki()
+        return TimeStampAuthority(pki.tsa_key, pki.tsa_cert, pki.ca_cert)
+
+    def document_signer(self, org: str, name: str) -> DocumentSigner:
+        """Member `org`'s document-signing key and certificate (issued by the home's CA on
+        first use): what a PDF certificate the node makes for that member is signed with."""
+        return load_or_issue_signer(
+            self.pki_dir / "signers", self.pki(), org, name, self.passphrase, write_private
+        )
 
     def save_key(self, path: Path, signer: Signer) -> None:
         write_private(path, signer.to_pem(self.passphrase))

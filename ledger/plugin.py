@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ledger.api.deps import Ledger, LedgerDep, MemberDep, ledger_of
+from ledger.api.deps import Ledger, LedgerDep, MemberDep, authenticate_member, ledger_of
 from ledger.api.i18n import N_, Localized, tr
 from ledger.api.middleware import request_method as _request_method
 from ledger.api.pages.embed import attachment, script_json
@@ -46,6 +46,13 @@ from ledger.service.pipeline import utc_now
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import MemberRow as Member
 from ledger.storage.repository import Repository as _Repository
+from ledger.timestamping.pki import DocumentSigner
+from ledger.timestamping.pki import cert_pem as certificate_pem
+from ledger.timestamping.rfc3161 import TimeStampAuthority, TokenInvalid
+from ledger.timestamping.rfc3161 import granted as timestamp_granted
+from ledger.timestamping.rfc3161 import parse_query as parse_timestamp_query
+from ledger.timestamping.rfc3161 import rejection as timestamp_rejection
+from ledger.timestamping.rfc3161 import verify_token as verify_timestamp_token
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -74,6 +81,7 @@ __all__ = [
     "Bench",
     "BenchRow",
     "ConfigError",
+    "DocumentSigner",
     "Forbidden",
     "Home",
     "InvalidBody",
@@ -100,10 +108,14 @@ __all__ = [
     "Site",
     "StateConflict",
     "Text",
+    "TimeStampAuthority",
+    "TokenInvalid",
     "Unauthenticated",
     "VerificationError",
     "VerifiedBundle",
     "attachment",
+    "authenticate_member",
+    "certificate_pem",
     "client_source",
     "demo_plan",
     "ed25519_verifies_per_second",
@@ -112,15 +124,19 @@ __all__ = [
     "is_head",
     "ledger_of",
     "list_members",
+    "parse_timestamp_query",
     "problem_responses",
     "read_transaction",
     "run_wrk",
     "script_json",
     "serving_hello",
     "serving_ledger",
+    "timestamp_granted",
+    "timestamp_rejection",
     "tr",
     "utc_now",
     "verify_page_bundle",
+    "verify_timestamp_token",
     "write_transaction",
     "wrk_available",
 ]

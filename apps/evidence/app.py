@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.evidence import member_api, models, public_api, scenario
+from apps.evidence import member_api, models, public_api, scenario, tsa_api
 from apps.evidence.bench import bench_evidence
 from apps.evidence.cli import cli
 from apps.evidence.projection import EvidenceProjection
@@ -34,7 +34,7 @@ APP = App(
     record_types=RECORD_TYPES,
     projection=EvidenceProjection(),
     metadata=metadata,
-    api=[public_api.router, member_api.router],
+    api=[public_api.router, tsa_api.router, member_api.router],
     cli=cli,
     scenario=scenario.run,
     benches={"evidence": bench_evidence},

@@ -46,6 +46,8 @@ from ledger.service.proofs import receipts_for
 from ledger.service.sequencer import Accepted, parse_each
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import MemberRow, Repository
+from ledger.timestamping.pki import DocumentSigner
+from ledger.timestamping.rfc3161 import TimeStampAuthority
 
 
 @dataclass
@@ -108,6 +110,19 @@ class Ledger:
         itself writes on a member's behalf (the evidence TSA records each stamped hash under
         the platform that runs it). ConfigError when this home does not hold that key."""
         return self.node.home.member_signer(org)
+
+    @property
+    def timestamp_authority(self) -> TimeStampAuthority:
+        """The ledger's RFC 3161 timestamping authority (docs/timestamping.md)."""
+        return self.node.timestamp_authority
+
+    def document_signer(self, org: str) -> DocumentSigner:
+        """Member `org`'s document-signing key and certificate chain, for signed PDFs."""
+        with self.read() as conn:
+            member = Repository(conn).member(org)
+        if member is None:
+            raise ConfigError(f"{org!r} is not a member: it has no document signer")
+        return self.node.home.document_signer(org, member.name)
 
     async def submit(self, envelope: Envelope) -> Accepted:
         """Sequence an envelope signed here through the whole pipeline (steps 1-10) and wait
@@ -185,3 +200,9 @@ async def signed_member(request: Request, state: StateDep) -> MemberRow:
 
 
 MemberDep = Annotated[MemberRow, Depends(signed_member)]
+
+
+async def authenticate_member(request: Request) -> MemberRow:
+    """The signed member a request comes from (as MemberDep), for a route that asks for a
+    signature only in some configurations (the evidence TSA, when restricted to members)."""
+    return await signed_member(request, await get_state(request))

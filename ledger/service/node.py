@@ -28,6 +28,7 @@ from ledger.service.sequencer import Sequencer
 from ledger.storage.engine import make_engine, read_transaction
 from ledger.storage.migrate import migrate
 from ledger.storage.repository import Repository
+from ledger.timestamping.rfc3161 import TimeStampAuthority
 
 
 def load_registry(extra: Iterable[App] = (), *, discover: bool = True) -> Registry:
@@ -58,6 +59,11 @@ class LedgerNode:
     def log_policy(self) -> LogPolicy:
         """The home's tlog policy, read once per process (pages verify against it per request)."""
         return self.home.log_policy()
+
+    @cached_property
+    def timestamp_authority(self) -> TimeStampAuthority:
+        """The home's RFC 3161 TSA, loaded once per process."""
+        return self.home.timestamp_authority()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -130,6 +136,7 @@ def init_home(
     for org, signer in keys.witnesses.items():
         home.save_key(home.witness_key_path(org), signer)
     write_public(home.policy_path, policy_text(plan, keys))
+    home.pki(plan.consortium)  # the timestamping CA and TSA (docs/timestamping.md)
     genesis = genesis_envelope(plan, keys)
     node = open_node(settings, extra_apps=extra_apps)
     assert node.sequencer is not None

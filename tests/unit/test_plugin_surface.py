@@ -56,6 +56,20 @@ SURFACE = [
     "verify_page_bundle",
     "wrk_available",
     "write_transaction",
+    "DocumentSigner",
+    "Forbidden",
+    "MinuteRateLimit",
+    "RateLimited",
+    "TimeStampAuthority",
+    "TokenInvalid",
+    "authenticate_member",
+    "certificate_pem",
+    "client_source",
+    "ed25519_verifies_per_second",
+    "parse_timestamp_query",
+    "timestamp_granted",
+    "timestamp_rejection",
+    "verify_timestamp_token",
 ]
 
 
