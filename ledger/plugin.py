@@ -23,6 +23,8 @@ from ledger.bench.loadgen import run_wrk, wrk_available
 from ledger.bench.report import BenchRow
 from ledger.client import LedgerClient
 from ledger.config import Settings
+from ledger.documents.pdf import Row, Section, render_certificate
+from ledger.documents.signing import LedgerTimeStamper, PdfVerdict, sign_pdf, validate_pdf
 from ledger.errors import (
     ConfigError,
     Forbidden,
@@ -43,12 +45,13 @@ from ledger.service.consortium import demo_plan
 from ledger.service.fields import Lines, OneLine, Paragraph, Text
 from ledger.service.node import init_home
 from ledger.service.pipeline import utc_now
+from ledger.service.sequencer import Accepted
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import MemberRow as Member
 from ledger.storage.repository import Repository as _Repository
 from ledger.timestamping.pki import DocumentSigner
 from ledger.timestamping.pki import cert_pem as certificate_pem
-from ledger.timestamping.rfc3161 import TimeStampAuthority, TokenInvalid
+from ledger.timestamping.rfc3161 import TimeStampAuthority, TimeStampQuery, TokenInvalid
 from ledger.timestamping.rfc3161 import granted as timestamp_granted
 from ledger.timestamping.rfc3161 import parse_query as parse_timestamp_query
 from ledger.timestamping.rfc3161 import rejection as timestamp_rejection
@@ -77,6 +80,7 @@ def is_head(request: Request) -> bool:
 __all__ = [
     "N_",
     "SECURITY_HEADERS",
+    "Accepted",
     "App",
     "Bench",
     "BenchRow",
@@ -90,6 +94,7 @@ __all__ = [
     "LedgerClient",
     "LedgerDep",
     "LedgerError",
+    "LedgerTimeStamper",
     "Lines",
     "Localized",
     "Member",
@@ -99,16 +104,20 @@ __all__ = [
     "OneLine",
     "Paragraph",
     "PayloadTooLarge",
+    "PdfVerdict",
     "Projection",
     "RateLimited",
     "RecordType",
+    "Row",
     "Scenario",
+    "Section",
     "SequencedEntry",
     "Settings",
     "Site",
     "StateConflict",
     "Text",
     "TimeStampAuthority",
+    "TimeStampQuery",
     "TokenInvalid",
     "Unauthenticated",
     "VerificationError",
@@ -127,14 +136,17 @@ __all__ = [
     "parse_timestamp_query",
     "problem_responses",
     "read_transaction",
+    "render_certificate",
     "run_wrk",
     "script_json",
     "serving_hello",
     "serving_ledger",
+    "sign_pdf",
     "timestamp_granted",
     "timestamp_rejection",
     "tr",
     "utc_now",
+    "validate_pdf",
     "verify_page_bundle",
     "verify_timestamp_token",
     "write_transaction",

@@ -6,7 +6,8 @@ from apps.evidence import member_api, models, public_api, scenario, tsa_api
 from apps.evidence.bench import bench_evidence
 from apps.evidence.cli import cli
 from apps.evidence.projection import EvidenceProjection
-from apps.evidence.tables import metadata
+from apps.evidence.site import SITE
+from apps.evidence.tables import metadata, pdfs
 from ledger.plugin import App, RecordType
 
 PLATFORM, NOTARY, COURT = "evidence.platform", "evidence.notary", "evidence.court"
@@ -34,6 +35,8 @@ APP = App(
     record_types=RECORD_TYPES,
     projection=EvidenceProjection(),
     metadata=metadata,
+    off_ledger_tables=frozenset({pdfs.name}),
+    site=SITE,
     api=[public_api.router, tsa_api.router, member_api.router],
     cli=cli,
     scenario=scenario.run,

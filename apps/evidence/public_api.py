@@ -16,8 +16,8 @@ from apps.evidence.certificate import certificate
 from apps.evidence.models import IsccText
 from apps.evidence.numbers import PATTERN as DEPOSIT_NUMBER
 from apps.evidence.numbers import deposit_index
-from apps.evidence.settings import EvidenceSettings
 from apps.evidence.similarity import NotAText, TextIndex, code_bits, text_code
+from apps.evidence.stamping import SETTINGS
 from apps.evidence.views import registration_json
 from ledger.plugin import (
     SECURITY_HEADERS,
@@ -32,7 +32,6 @@ from ledger.plugin import (
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # larger uploads are hashed, not read as text works
 MAX_QUERY_BYTES = 4 * 1024
-SETTINGS = EvidenceSettings.from_env()
 TEXTS = TextIndex()
 
 router = APIRouter(tags=["evidence"])

@@ -1,12 +1,13 @@
 """The evidence projection's tables, derived from entries (rebuilt by `sealchain reindex`).
 
 evidence_deposits holds deposits and RFC 3161 stamps alike: a file checked against the ledger
-is found whichever way its hash came in.
+is found whichever way its hash came in. evidence_pdfs is off the ledger: each signed PDF
+certificate made, kept so that downloading it again does not stamp it again.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -66,6 +67,15 @@ custody = Table(
     Column("deposit_idx", BigInteger, nullable=True),
     Column("detail", Text, nullable=True),
     Column("block_time", String(40), nullable=False),
+)
+
+pdfs = Table(
+    "evidence_pdfs",
+    metadata,
+    Column("idx", BigInteger, primary_key=True),
+    Column("locale", String(10), primary_key=True),
+    Column("pdf", LargeBinary, nullable=False),
+    Column("stamp_idx", BigInteger, nullable=False),  # the evidence.stamp of its signature
 )
 
 DERIVED = (custody, case_deposits, cases, deposits)

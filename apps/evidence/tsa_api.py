@@ -11,31 +11,24 @@ A query the TSA refuses is answered as RFC 3161 asks, with a TimeStampResp sayin
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Connection
 
-from apps.evidence import state
 from apps.evidence.numbers import deposit_number
-from apps.evidence.public_api import SETTINGS, DepositNumber, deposit_idx_or_404
-from ledger.core.envelope import parse_ts, sign_envelope
-from ledger.core.keys import Signer
+from apps.evidence.pdf import certificate_pdf
+from apps.evidence.public_api import DepositNumber, deposit_idx_or_404
+from apps.evidence.stamping import SETTINGS, deposit_token, stamp
 from ledger.plugin import (
     InvalidRequest,
-    Ledger,
     LedgerDep,
     MinuteRateLimit,
-    NotFound,
     authenticate_member,
     certificate_pem,
     client_source,
     is_head,
     parse_timestamp_query,
-    timestamp_granted,
     timestamp_rejection,
-    tr,
 )
 
 QUERY, REPLY = "application/timestamp-query", "application/timestamp-reply"
@@ -47,21 +40,6 @@ router = APIRouter(tags=["evidence"])
 
 def _reply(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type=REPLY, headers=headers)
-
-
-_SIGNERS: dict[tuple[int, str], Signer] = {}
-
-
-def _platform_signer(ledger: Ledger, org: str) -> Signer:
-    """The platform's key, read from the home once per process (and per ledger served)."""
-    key = (id(ledger.node), org)
-    if key not in _SIGNERS:
-        _SIGNERS[key] = ledger.member_signer(org)
-    return _SIGNERS[key]
-
-
-def block_time(text: str) -> dt.datetime:
-    return parse_ts(text)
 
 
 QUERY_BODY: dict[str, Any] = {
@@ -99,38 +77,13 @@ async def timestamp(request: Request, ledger: LedgerDep) -> Response:
         if "policy" in e.detail:
             failure = "unaccepted_policy"
         return _reply(timestamp_rejection(failure, e.detail), 400)
-    org = SETTINGS.platform
-    envelope = sign_envelope(
-        _platform_signer(ledger, org),
-        type="evidence.stamp",
-        org=org,
-        body={"algorithm": query.hash_algorithm, "digest": query.digest.hex(), "client": client},
-    )
-    accepted = await ledger.submit(envelope)
-    with ledger.read() as conn:
-        stamped = state.registration(conn, accepted.index)
-    assert stamped is not None  # the projection row is written with the entry
-    token = ledger.timestamp_authority.reply(query, block_time(stamped.block_time), accepted.index)
+    accepted, token = await stamp(ledger, query, client)
     headers = {
         "Sealchain-Deposit": deposit_number(accepted.index),
         "Sealchain-Tx-Id": accepted.tx_id,
         "Location": f"/v1/receipts/{accepted.tx_id}",
     }
     return _reply(token, headers=headers)
-
-
-def deposit_token(ledger: Ledger, conn: Connection, idx: int) -> bytes:
-    """The TimeStampResp of registration `idx` (a deposit's SHA-256, or a stamp's digest):
-    rebuilt from the ledger on each call, the same bytes every time (deterministic ECDSA)."""
-    found = state.registration(conn, idx)
-    if found is None:
-        raise NotFound(tr("%(number)s is not on this ledger.", number=deposit_number(idx)))
-    digest = found.digest if found.kind == "stamp" else found.sha256
-    assert digest is not None
-    token = ledger.timestamp_authority.token(
-        bytes.fromhex(digest), found.algorithm, block_time(found.block_time), idx
-    )
-    return timestamp_granted(token)
 
 
 @router.get(
@@ -146,6 +99,25 @@ def get_token(number: DepositNumber, request: Request, ledger: LedgerDep) -> Res
     disposition = f'attachment; filename="{number}.tsr"'
     body = b"" if is_head(request) else token
     return _reply(body, headers={"Content-Disposition": disposition})
+
+
+@router.get(
+    "/deposits/{number}/certificate.pdf",
+    summary="A deposit's evidence certificate as a PDF signed by the platform (PAdES B-T)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def get_certificate_pdf(
+    number: DepositNumber, request: Request, ledger: LedgerDep
+) -> Response:
+    idx = deposit_idx_or_404(number)
+    pdf = await certificate_pdf(request, ledger, idx, SETTINGS)
+    headers = {
+        "Content-Disposition": f'inline; filename="{number}.pdf"',
+        "Vary": "Accept-Language, Cookie",
+    }
+    body = b"" if is_head(request) else pdf
+    return Response(body, media_type="application/pdf", headers=headers)
 
 
 @router.get(

@@ -70,6 +70,15 @@ SURFACE = [
     "timestamp_granted",
     "timestamp_rejection",
     "verify_timestamp_token",
+    "LedgerTimeStamper",
+    "PdfVerdict",
+    "Row",
+    "Section",
+    "render_certificate",
+    "sign_pdf",
+    "validate_pdf",
+    "Accepted",
+    "TimeStampQuery",
 ]
 
 

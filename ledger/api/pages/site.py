@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,22 @@ class Site:
         """`message` in the language of the request being rendered."""
         text = self._gettext(message)
         return text % params if params else text
+
+    @contextmanager
+    def speaking(self, request: Request) -> Iterator[str]:
+        """Within: `gettext` and the date and number formats answer in the language of
+        `request` (for what is not a page: a PDF certificate, say); yields the locale."""
+        token = i18n.current_locale.set(i18n.negotiate(request))
+        try:
+            yield i18n.current_locale.get()
+        finally:
+            i18n.current_locale.reset(token)
+
+    def format_datetime(self, value: datetime) -> str:
+        return self._format_datetime(value)
+
+    def format_number(self, value: float, digits: int = 2) -> str:
+        return self._format_number(value, digits)
 
     # --- answers -----------------------------------------------------------------------------
 
