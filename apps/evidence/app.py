@@ -5,6 +5,7 @@ from __future__ import annotations
 from apps.evidence import member_api, models, public_api, scenario, tsa_api
 from apps.evidence.bench import bench_evidence
 from apps.evidence.cli import cli
+from apps.evidence.pages import pages
 from apps.evidence.projection import EvidenceProjection
 from apps.evidence.site import SITE
 from apps.evidence.tables import metadata, pdfs
@@ -36,6 +37,7 @@ APP = App(
     projection=EvidenceProjection(),
     metadata=metadata,
     off_ledger_tables=frozenset({pdfs.name}),
+    pages=[pages],
     site=SITE,
     api=[public_api.router, tsa_api.router, member_api.router],
     cli=cli,

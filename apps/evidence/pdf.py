@@ -49,76 +49,84 @@ def public_base(request: Request, ledger: Ledger) -> str:
 
 
 def _sections(cert: dict[str, Any]) -> list[Section]:
-    _ = SITE.gettext
+    gettext = SITE.gettext
     hashes, capture, on_ledger = cert["hashes"], cert["capture"], cert["ledger"]
     depositor, platform = cert["depositor"], cert["platform"]
     deposit = [
-        Row(_("Deposit number"), cert["number"]),
-        Row(_("Title"), cert["title"]),
-        Row(_("Category"), _(CATEGORIES[cert["category"]])),
-        Row(_("Media type"), cert["mediaType"], mono=True),
-        Row(_("Size"), _("%(bytes)s bytes", bytes=SITE.format_number(cert["size"], 0))),
+        Row(gettext("Deposit number"), cert["number"]),
+        Row(gettext("Title"), cert["title"]),
+        Row(gettext("Category"), gettext(CATEGORIES[cert["category"]])),
+        Row(gettext("Media type"), cert["mediaType"], mono=True),
+        Row(gettext("Size"), gettext("%(bytes)s bytes", bytes=SITE.format_number(cert["size"], 0))),
         Row("SHA-256", hashes["sha256"], mono=True),
     ]
     if hashes.get("sha3_256"):
         deposit.append(Row("SHA3-256", hashes["sha3_256"], mono=True))
     if cert.get("iscc"):
-        deposit.append(Row(_("ISCC text code"), cert["iscc"], mono=True))
+        deposit.append(Row(gettext("ISCC text code"), cert["iscc"], mono=True))
     capture_rows = [
-        Row(_("Method"), _(METHODS[capture["method"]])),
-        Row(_("Captured at (as signed)"), capture["capturedAt"], mono=True),
-        Row(_("Tool"), capture["tool"]),
-        Row(_("Operator"), capture["operator"]),
+        Row(gettext("Method"), gettext(METHODS[capture["method"]])),
+        Row(gettext("Captured at (as signed)"), capture["capturedAt"], mono=True),
+        Row(gettext("Tool"), capture["tool"]),
+        Row(gettext("Operator"), capture["operator"]),
     ]
     if capture.get("sourceUrl"):
-        capture_rows.insert(1, Row(_("Source URL"), capture["sourceUrl"], mono=True))
+        capture_rows.insert(1, Row(gettext("Source URL"), capture["sourceUrl"], mono=True))
     registered = SITE.format_datetime(block_time(cert["registered"]))
-    cases = ", ".join(c["case"] for c in platform["cases"]) or _("none yet")
-    independence = (
-        _("The platform is not a party to any case this deposit was submitted to (%(cases)s).",
-          cases=cases)
-        if platform["independent"]
-        else _("The platform IS a party to a case this deposit was submitted to (%(cases)s).",
-               cases=cases)
-    )  # fmt: skip
+    cases = ", ".join(c["case"] for c in platform["cases"]) or gettext("none yet")
+    if platform["independent"]:
+        independence = gettext(
+            "The platform is not a party to any case this deposit was submitted to (%(cases)s).",
+            cases=cases,
+        )
+    else:
+        independence = gettext(
+            "The platform IS a party to a case this deposit was submitted to (%(cases)s).",
+            cases=cases,
+        )
     return [
-        Section(_("Deposit"), deposit),
+        Section(gettext("Deposit"), deposit),
         Section(
-            _("Depositor"),
+            gettext("Depositor"),
             [
-                Row(_("Organisation"), f"{depositor['name']} ({depositor['org']})"),
-                Row(_("Filing number"), depositor["filing"] or "-"),
-                Row(_("Registered (block time)"), registered),
+                Row(gettext("Organisation"), f"{depositor['name']} ({depositor['org']})"),
+                Row(gettext("Filing number"), depositor["filing"] or "-"),
+                Row(gettext("Registered (block time)"), registered),
             ],
         ),
-        Section(_("Capture"), capture_rows),
+        Section(gettext("Capture"), capture_rows),
         Section(
-            _("On the ledger"),
+            gettext("On the ledger"),
             [
-                Row(_("Log index"), str(on_ledger["index"])),
-                Row(_("Block height"), str(on_ledger["block"])),
-                Row(_("Transaction id"), on_ledger["tx_id"], mono=True),
-                Row(_("Checkpoint (signed note)"), on_ledger["checkpoint"].rstrip(), mono=True),
-                Row(_("Consortium members"), str(on_ledger["members"])),
-            ],
-        ),
-        Section(
-            _("What a court weighs"),
-            [
-                Row(_("Platform"), f"{platform['name']} ({platform['org']}), {platform['filing']}"),
-                Row(_("Independence"), independence),
+                Row(gettext("Log index"), str(on_ledger["index"])),
+                Row(gettext("Block height"), str(on_ledger["block"])),
+                Row(gettext("Transaction id"), on_ledger["tx_id"], mono=True),
                 Row(
-                    _("Integrity of capture"),
-                    _(
+                    gettext("Checkpoint (signed note)"), on_ledger["checkpoint"].rstrip(), mono=True
+                ),
+                Row(gettext("Consortium members"), str(on_ledger["members"])),
+            ],
+        ),
+        Section(
+            gettext("What a court weighs"),
+            [
+                Row(
+                    gettext("Platform"),
+                    f"{platform['name']} ({platform['org']}), {platform['filing']}",
+                ),
+                Row(gettext("Independence"), independence),
+                Row(
+                    gettext("Integrity of capture"),
+                    gettext(
                         "%(method)s, with %(tool)s, by %(operator)s, as signed by the depositor.",
-                        method=_(METHODS[capture["method"]]),
+                        method=gettext(METHODS[capture["method"]]),
                         tool=capture["tool"],
                         operator=capture["operator"],
                     ),
                 ),
                 Row(
-                    _("Integrity of storage"),
-                    _(
+                    gettext("Integrity of storage"),
+                    gettext(
                         "Only the hashes are on the ledger; the file stays with its holder. Any "
                         "change to the file changes its SHA-256. The signed entry is included in "
                         "the checkpoint above, which the log key signs."
@@ -141,15 +149,15 @@ async def certificate_pdf(
             if kept is not None:
                 return bytes(kept)
             cert = certificate(ledger, conn, idx, settings)
-        _ = SITE.gettext
+        gettext = SITE.gettext
         url = f"{public_base(request, ledger)}/evidence/{cert['number']}"
         unsigned = render_certificate(
-            title=_("Evidence certificate"),
-            subtitle=_("%(number)s · %(title)s", number=cert["number"], title=cert["title"]),
+            title=gettext("Evidence certificate"),
+            subtitle=gettext("%(number)s · %(title)s", number=cert["number"], title=cert["title"]),
             sections=_sections(cert),
             qr_url=url,
             qr_caption=url,
-            footer=_(
+            footer=gettext(
                 "To verify without this ledger: openssl ts -verify -data FILE -in FILE.tsr "
                 "-CAfile tsa-ca.pem checks the timestamp; sealchain verify RECEIPT --file FILE "
                 "checks the signed entry and its inclusion; this PDF's signature chains to the "

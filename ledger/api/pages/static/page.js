@@ -88,15 +88,17 @@ function showBanner(banner) {
 // (throwing a VerifyError for one that is not about it) and returns {nodes, records, banner,
 // facts}: the elements to show, how many signed records they rest on, the status banner, and
 // the derived facts as plain data (kept on globalThis.sealchain for tests and the curious).
-export async function showVerified(derive) {
+// A page that fetches its bundle later (after the reader picks a file, say) passes it and its
+// subject in; by default both are the ones the server embedded in the page.
+export async function showVerified(derive, bundle = embedded("proof-data"), subject = embedded("subject")) {
   setMessages(embedded("messages") || {});
   const target = document.getElementById("verified");
   try {
     if (!globalThis.crypto || !crypto.subtle) {
       throw new Error(t("This browser cannot check signatures (it has no WebCrypto): please try another browser."));
     }
-    const verified = await verifyBundle(embedded("proof-data"));
-    const shown = await derive(verified, embedded("subject"));
+    const verified = await verifyBundle(bundle);
+    const shown = await derive(verified, subject);
     target.replaceChildren(...shown.nodes);
     target.hidden = false;
     showBanner(shown.banner);

@@ -1,0 +1,50 @@
+"""Public pages at the site root: check a file against the ledger, and one deposit's
+certificate.
+
+Neither page carries a fact from the projection tables. The check page's script hashes the
+file in the browser, asks /v1/evidence/verify for the proof bundle of that hash's
+registrations, verifies it and shows only the signed deposits whose hash is the file's
+(site/static/check.js). The certificate page embeds the bundle of its deposit, and its script
+binds the one entry to the deposit number (the number is the log index) before showing
+anything (site/static/certificate.js). What the server adds, the cases the deposit was
+submitted to, is set apart as its own statement.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from apps.evidence import state
+from apps.evidence.numbers import deposit_index
+from apps.evidence.site import SITE
+from ledger.plugin import LedgerDep
+
+pages = APIRouter(tags=["evidence pages"])
+
+
+@pages.get("/evidence/verify", summary="Check a file against the ledger (hashed in the browser)")
+def check_page(request: Request) -> Response:
+    return SITE.render(request, "check.html", {"bundle": None, "subject": None})
+
+
+@pages.get(
+    "/evidence/{number}",
+    summary="An evidence certificate page, verified in the browser",
+    responses={404: {"description": "no such deposit"}},
+)
+def certificate_page(request: Request, ledger: LedgerDep, number: str) -> Response:
+    idx = deposit_index(number)
+    with ledger.read() as conn:
+        found = None if idx is None else state.registration(conn, idx)
+        if idx is None or found is None or found.kind != "deposit":
+            return SITE.render(request, "unknown.html", {"number": number}, status_code=404)
+        bundle = ledger.page_bundle(conn, [idx])
+        cases = state.cases_with_deposit(conn, idx)
+    context = {
+        "number": number,
+        "bundle": bundle,
+        "subject": {"number": number, "index": idx},
+        "cases": cases,
+        "log_key_id": ledger.policy.logs[0].key_id_hex if ledger.policy.logs else "?",
+    }
+    return SITE.render(request, "certificate.html", context)
