@@ -13,6 +13,7 @@ submitted to, is set apart as its own statement.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 
 from apps.evidence import state
 from apps.evidence.numbers import deposit_index
@@ -22,7 +23,11 @@ from ledger.plugin import LedgerDep
 pages = APIRouter(tags=["evidence pages"])
 
 
-@pages.get("/evidence/verify", summary="Check a file against the ledger (hashed in the browser)")
+@pages.get(
+    "/evidence/verify",
+    summary="Check a file against the ledger (hashed in the browser)",
+    response_class=HTMLResponse,
+)
 def check_page(request: Request) -> Response:
     return SITE.render(request, "check.html", {"bundle": None, "subject": None})
 
@@ -30,7 +35,8 @@ def check_page(request: Request) -> Response:
 @pages.get(
     "/evidence/{number}",
     summary="An evidence certificate page, verified in the browser",
-    responses={404: {"description": "no such deposit"}},
+    response_class=HTMLResponse,
+    responses={404: {"description": "no such deposit", "content": {"text/html": {}}}},
 )
 def certificate_page(request: Request, ledger: LedgerDep, number: str) -> Response:
     idx = deposit_index(number)

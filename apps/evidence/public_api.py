@@ -25,6 +25,7 @@ from ledger.plugin import (
     Ledger,
     LedgerDep,
     NotFound,
+    PayloadTooLarge,
     problem_responses,
     tr,
 )
@@ -105,7 +106,7 @@ async def _hash_upload(request: Request) -> tuple[str, str, str | None]:
         "(earliest first), similar text works with their similarity, and the proof bundle a "
         "page verifies them with."
     ),
-    responses=problem_responses(InvalidRequest),
+    responses=problem_responses(InvalidRequest, PayloadTooLarge),
 )
 async def verify(request: Request, ledger: LedgerDep) -> JSONResponse:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -23,11 +23,13 @@ from ledger.plugin import (
     InvalidRequest,
     LedgerDep,
     MinuteRateLimit,
+    NotFound,
     authenticate_member,
     certificate_pem,
     client_source,
     is_head,
     parse_timestamp_query,
+    problem_responses,
     timestamp_rejection,
 )
 
@@ -54,7 +56,11 @@ QUERY_BODY: dict[str, Any] = {
     "/tsa",
     summary="RFC 3161 timestamping over HTTP (timestamp-query in, timestamp-reply out)",
     response_class=Response,
-    responses={200: {"content": {REPLY: {}}, "description": "a TimeStampResp"}},
+    responses={
+        200: {"content": {REPLY: {}}, "description": "a TimeStampResp granting the query"},
+        400: {"content": {REPLY: {}}, "description": "a TimeStampResp refusing it, saying why"},
+        429: {"content": {REPLY: {}}, "description": "refused: over the per-client rate"},
+    },
     openapi_extra=QUERY_BODY,
 )
 async def timestamp(request: Request, ledger: LedgerDep) -> Response:
@@ -90,7 +96,7 @@ async def timestamp(request: Request, ledger: LedgerDep) -> Response:
     "/deposits/{number}/token.tsr",
     summary="A deposit's RFC 3161 timestamp (TimeStampResp, for openssl ts -verify -in)",
     response_class=Response,
-    responses={200: {"content": {REPLY: {}}}},
+    responses={200: {"content": {REPLY: {}}}, **problem_responses(NotFound)},
 )
 def get_token(number: DepositNumber, request: Request, ledger: LedgerDep) -> Response:
     idx = deposit_idx_or_404(number)
@@ -105,7 +111,7 @@ def get_token(number: DepositNumber, request: Request, ledger: LedgerDep) -> Res
     "/deposits/{number}/certificate.pdf",
     summary="A deposit's evidence certificate as a PDF signed by the platform (PAdES B-T)",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={200: {"content": {"application/pdf": {}}}, **problem_responses(NotFound)},
 )
 async def get_certificate_pdf(
     number: DepositNumber, request: Request, ledger: LedgerDep

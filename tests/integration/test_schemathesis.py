@@ -23,6 +23,12 @@ app = create_app(_ledger.settings, node=_ledger.node)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
+@schemathesis.serializer("application/timestamp-query")
+def _timestamp_query(ctx: schemathesis.SerializationContext, value: object) -> dict[str, bytes]:
+    """RFC 3161 queries are DER: send whatever bytes the generator made, as bytes."""
+    return {"data": value if isinstance(value, bytes) else str(value).encode()}
+
+
 @schema.parametrize()
 @settings(
     max_examples=40,
