@@ -9,6 +9,7 @@ import io
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,6 +108,35 @@ def test_qpdf_finds_the_structure_sound(deposited, tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     assert subprocess.run([qpdf, "--check", str(path)], capture_output=True).returncode != 0
+
+
+def test_pyhankos_command_line_validator_accepts_it_and_refuses_a_changed_copy(
+    deposited, tmp_path: Path
+) -> None:
+    url, number, _ = deposited
+    pem = tmp_path / "tsa-ca.pem"
+    pem.write_bytes(httpx.get(url + "/v1/evidence/tsa-ca.pem").content)
+    good = tmp_path / "good.pdf"
+    good.write_bytes(_pdf(url, number, "zh-CN"))
+    tool = [
+        sys.executable,
+        "-m",
+        "pyhanko",
+        "sign",
+        "validate",
+        "--trust-replace",
+        "--trust",
+        str(pem),
+    ]
+    checked = subprocess.run([*tool, str(good)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert "INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,UNTOUCHED" in checked.stdout
+    bad = tmp_path / "bad.pdf"
+    changed = bytearray(good.read_bytes())
+    changed[len(changed) // 10] ^= 0x01
+    bad.write_bytes(bytes(changed))
+    refused = subprocess.run([*tool, str(bad)], capture_output=True, text=True)
+    assert refused.returncode != 0
 
 
 def test_a_certificate_is_made_once_per_language(deposited) -> None:
