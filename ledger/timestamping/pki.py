@@ -108,7 +108,7 @@ def _usage(**allowed: bool) -> x509.KeyUsage:
 def make_pki(consortium: str) -> Pki:
     """A new CA and TSA certificate for `consortium`."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(f"{consortium} timestamping CA", consortium)
+    ca_name = _name(f"{consortium} certificate authority", consortium)
     ca_cert = _issue(
         ca_name,
         ca_key,
