@@ -19,6 +19,8 @@ def deposit_number(index: int) -> str:
 
 def deposit_index(number: str) -> int | None:
     """The log index a deposit number names, or None if it is not a deposit number."""
-    if not _NUMBER.match(number):
+    if not _NUMBER.fullmatch(number):
         return None
-    return int(number[len(PREFIX) :])
+    index = int(number[len(PREFIX) :])
+    # One number per deposit: EV-000000042 (nine digits) is not another name for EV-00000042.
+    return index if deposit_number(index) == number else None
