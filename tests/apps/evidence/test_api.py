@@ -227,3 +227,48 @@ def test_a_case_is_read_only_by_its_court_and_parties(
     mine = _member_get(api, world, INFRINGER, "/v1/evidence/cases").json()["cases"]
     assert [c["case"] for c in mine] == [case]
     assert _member_get(api, world, "bj-internet-court", "/v1/evidence/cases").json()["cases"] == []
+
+
+def _query() -> bytes:
+    from apps.evidence.tsa_query import timestamp_query
+
+    return timestamp_query(hashlib.sha256(os.urandom(8)).digest())
+
+
+def test_the_tsa_answers_a_client_its_share_of_the_minute_then_429(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.evidence import tsa_api
+    from ledger.plugin import MinuteRateLimit
+
+    monkeypatch.setattr(tsa_api, "CLIENTS", MinuteRateLimit(2))
+    headers = {"content-type": "application/timestamp-query"}
+    answers = [api.post("/v1/evidence/tsa", content=_query(), headers=headers) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].headers["retry-after"] == "60"
+    assert answers[2].headers["content-type"] == "application/timestamp-reply"
+
+
+def test_a_tsa_for_members_only_refuses_anonymous_queries(
+    world: EvidenceWorld, api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from apps.evidence import tsa_api
+
+    monkeypatch.setattr(tsa_api, "SETTINGS", replace(tsa_api.SETTINGS, tsa_members_only=True))
+    query = _query()
+    anonymous = api.post(
+        "/v1/evidence/tsa", content=query, headers={"content-type": "application/timestamp-query"}
+    )
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthenticated"
+    signed = sign_request(
+        world.signers[AUTHOR], AUTHOR, "POST", "/v1/evidence/tsa", "", query,
+        format_ts(datetime.now(UTC)),
+    )  # fmt: skip
+    member = api.post(
+        "/v1/evidence/tsa",
+        content=query,
+        headers={**signed, "content-type": "application/timestamp-query"},
+    )
+    assert member.status_code == 200, member.text
