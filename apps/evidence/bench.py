@@ -107,7 +107,7 @@ def _search_ms(size: int, queries: int = 200) -> tuple[float, float]:
 
 
 def bench_evidence(*, quick: bool, console: Console) -> list[BenchRow]:
-    deposits, stamps = (3_000, 100) if quick else (20_000, 500)
+    deposits, stamps = (1_000, 30) if quick else (20_000, 500)
     verify_rate = ed25519_verifies_per_second(1.0 if quick else 3.0)
     with tempfile.TemporaryDirectory(prefix="sealchain-bench-evidence-") as tmp:
         home = Path(tmp) / "home"
@@ -125,7 +125,7 @@ def bench_evidence(*, quick: bool, console: Console) -> list[BenchRow]:
         BenchRow("evidence.tsa.tokens_per_s", tokens, "tokens/s", verify_rate),
     ]
     for size in (10_000, 100_000):
-        median, loop = _search_ms(size, 50 if quick else 200)
+        median, loop = _search_ms(size, 20 if quick else 200)
         rows.append(BenchRow(f"evidence.similarity.median_ms.n={size}", median, "ms", loop))
     table = Table(title="sealchain bench evidence")
     for column in ("measure", "value", "baseline", "ratio"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 
 from apps.evidence import state
 from apps.evidence.numbers import deposit_number
@@ -44,11 +45,15 @@ async def stamp(ledger: Ledger, query: TimeStampQuery, client: str) -> tuple[Acc
         body={"algorithm": query.hash_algorithm, "digest": query.digest.hex(), "client": client},
     )
     accepted = await ledger.submit(envelope)
+    # A database read and a signature: off the event loop, which serves everyone else.
+    return accepted, await run_in_threadpool(_reply, ledger, query, accepted.index)
+
+
+def _reply(ledger: Ledger, query: TimeStampQuery, index: int) -> bytes:
     with ledger.read() as conn:
-        stamped = state.registration(conn, accepted.index)
+        stamped = state.registration(conn, index)
     assert stamped is not None  # the projection row is written with the entry
-    reply = ledger.timestamp_authority.reply(query, block_time(stamped.block_time), accepted.index)
-    return accepted, reply
+    return ledger.timestamp_authority.reply(query, block_time(stamped.block_time), index)
 
 
 def deposit_token(ledger: Ledger, conn: Connection, idx: int) -> bytes:
