@@ -45,15 +45,10 @@ async def stamp(ledger: Ledger, query: TimeStampQuery, client: str) -> tuple[Acc
         body={"algorithm": query.hash_algorithm, "digest": query.digest.hex(), "client": client},
     )
     accepted = await ledger.submit(envelope)
-    # A database read and a signature: off the event loop, which serves everyone else.
-    return accepted, await run_in_threadpool(_reply, ledger, query, accepted.index)
-
-
-def _reply(ledger: Ledger, query: TimeStampQuery, index: int) -> bytes:
-    with ledger.read() as conn:
-        stamped = state.registration(conn, index)
-    assert stamped is not None  # the projection row is written with the entry
-    return ledger.timestamp_authority.reply(query, block_time(stamped.block_time), index)
+    # A signature: off the event loop, which serves everyone else.
+    when = block_time(accepted.block_time)
+    tsa = ledger.timestamp_authority
+    return accepted, await run_in_threadpool(tsa.reply, query, when, accepted.index)
 
 
 def deposit_token(ledger: Ledger, conn: Connection, idx: int) -> bytes:

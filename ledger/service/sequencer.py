@@ -51,6 +51,7 @@ class Accepted:
     block_height: int
     tree_size: int
     receipt: Receipt | None = None
+    block_time: str = ""  # the block's time, set when its commit answers (empty when recognised)
 
 
 Outcome = Accepted | LedgerError
@@ -263,7 +264,13 @@ class Sequencer:
         for outcome in outcomes:
             assert outcome is not None
             if isinstance(outcome, Accepted):
-                outcome = Accepted(outcome.tx_id, outcome.index, outcome.block_height, header.size)
+                outcome = Accepted(
+                    outcome.tx_id,
+                    outcome.index,
+                    outcome.block_height,
+                    header.size,
+                    block_time=header.time,
+                )
             final.append(outcome)
         return replace(written, outcomes=final)
 
