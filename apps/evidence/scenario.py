@@ -16,6 +16,7 @@ PDF certificate, and tsa-ca.pem for `openssl ts -verify -CAfile`.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -195,14 +196,16 @@ def _tell(s: Story) -> dict[str, Any]:
         f"{len(after['registrations'])} registrations, and against {capture}'s receipt: {why}"
     )
     base = s.url
-    return {
+    summary = {
         "case": case,
         "deposits": {"chapter": chapter, "capture": capture, "report": report},
         "entries": s.entries,
         "urls": {
-            "evidence: check a file": f"{base}/evidence/verify",
-            "evidence: certificate of the captured page": f"{base}/evidence/{capture}",
-            "evidence: certificate PDF": f"{base}/v1/evidence/deposits/{capture}/certificate.pdf",
+            "check a file": f"{base}/evidence/verify",
+            "certificate of the captured page": f"{base}/evidence/{capture}",
+            "certificate PDF": f"{base}/v1/evidence/deposits/{capture}/certificate.pdf",
         },
         "files": sorted(p.name for p in s.out.iterdir()),
     }
+    (s.out / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False), "utf-8")
+    return summary

@@ -73,7 +73,7 @@ def test_every_pdf_certificate_validates(told) -> None:
 def test_the_story_is_complete_and_the_ledger_audits_clean(told) -> None:
     url, home, out, summary = told
     assert set(summary["deposits"]) == {"chapter", "capture", "report"}
-    assert summary["urls"]["evidence: check a file"] == f"{url}/evidence/verify"
+    assert summary["urls"]["check a file"] == f"{url}/evidence/verify"
     assert (out / "site-x-chapter-12.altered.txt").exists()
     result = CliRunner().invoke(app, ["audit", "--home", str(home), "--projections"])
     assert result.exit_code == 0, result.output
