@@ -26,3 +26,17 @@ def running_server(home: Path, database_url: str | None = None, workers: int = 1
     command = serve_command(home, port, "--workers", str(workers))
     with background_server(command, port, env=env, log=home.parent / f"serve-{port}.log") as url:
         yield url
+
+
+@contextmanager
+def demo_server(root: Path) -> Iterator[tuple[str, Path]]:
+    """A fresh demo-consortium home in `root/home`, served; yields (URL, home)."""
+    from ledger.config import Settings
+    from ledger.service.consortium import demo_plan
+    from ledger.service.node import init_home
+
+    home = root / "home"
+    node, _ = init_home(Settings(home=home, database_url=None), demo_plan())
+    node.close()
+    with running_server(home) as url:
+        yield url, home

@@ -12,10 +12,7 @@ from typer.testing import CliRunner
 
 from apps.evidence.demo import AUTHOR, CHAPTER, PLATFORM, infringing_copy
 from ledger.cli import app
-from ledger.config import Settings
-from ledger.service.consortium import demo_plan
-from ledger.service.node import init_home
-from tests.support.server import running_server
+from tests.support.server import demo_server
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     root = tmp_path_factory.mktemp("evidence-cli")
-    home = root / "home"
-    node, _ = init_home(Settings(home=home, database_url=None), demo_plan())
-    node.close()
-    with running_server(home) as url:
+    with demo_server(root) as (url, home):
         yield url, home, root
 
 

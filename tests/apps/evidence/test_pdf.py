@@ -24,12 +24,9 @@ from apps.evidence import builders
 from apps.evidence.demo import AUTHOR, CHAPTER
 from apps.evidence.numbers import deposit_number
 from ledger.client import LedgerClient
-from ledger.config import Settings
 from ledger.documents.signing import validate_pdf
 from ledger.home import Home
-from ledger.service.consortium import demo_plan
-from ledger.service.node import init_home
-from tests.support.server import running_server
+from tests.support.server import demo_server
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +36,7 @@ def deposited(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, str, x509.Certificate]]:
     root = tmp_path_factory.mktemp("evidence-pdf")
-    home = root / "home"
-    node, _ = init_home(Settings(home=home, database_url=None), demo_plan())
-    node.close()
-    with running_server(home) as url:
+    with demo_server(root) as (url, home):
         h = Home(home)
         with LedgerClient(url, AUTHOR, h.member_signer(AUTHOR), h.trust_policy()) as client:
             record = builders.deposit(

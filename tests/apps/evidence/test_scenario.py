@@ -14,11 +14,8 @@ from typer.testing import CliRunner
 
 from apps.evidence import scenario
 from ledger.cli import app
-from ledger.config import Settings
 from ledger.documents.signing import validate_pdf
-from ledger.service.consortium import demo_plan
-from ledger.service.node import init_home
-from tests.support.server import running_server
+from tests.support.server import demo_server
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def told(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path, dict]]:
     root = tmp_path_factory.mktemp("evidence-scenario")
-    home = root / "home"
-    node, _ = init_home(Settings(home=home, database_url=None), demo_plan())
-    node.close()
-    with running_server(home) as url:
+    with demo_server(root) as (url, home):
         summary = scenario.run(url=url, home=home, out=root / "out")
         yield url, home, root / "out", summary
 

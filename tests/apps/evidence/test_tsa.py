@@ -16,11 +16,8 @@ from apps.evidence import builders
 from apps.evidence.demo import AUTHOR
 from apps.evidence.numbers import deposit_number
 from ledger.client import LedgerClient
-from ledger.config import Settings
 from ledger.home import Home
-from ledger.service.consortium import demo_plan
-from ledger.service.node import init_home
-from tests.support.server import running_server
+from tests.support.server import demo_server
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     root = tmp_path_factory.mktemp("evidence-tsa")
-    home = root / "home"
-    node, _ = init_home(Settings(home=home, database_url=None), demo_plan())
-    node.close()
-    with running_server(home) as url:
+    with demo_server(root) as (url, home):
         (root / "tsa-ca.pem").write_bytes(httpx.get(url + "/v1/evidence/tsa-ca.pem").content)
         yield url, home, root
 
