@@ -23,6 +23,7 @@ from ledger.bench.loadgen import run_wrk, wrk_available
 from ledger.bench.report import BenchRow
 from ledger.client import LedgerClient
 from ledger.config import Settings
+from ledger.core.keys import parse_vkey
 from ledger.documents.pdf import Row, Section, render_certificate
 from ledger.documents.signing import LedgerTimeStamper, PdfVerdict, sign_pdf, validate_pdf
 from ledger.errors import (
@@ -65,6 +66,13 @@ if TYPE_CHECKING:
 def find_member(conn: Connection, org: str) -> Member | None:
     """The member `org` as the governance entries define it now (name, roles, active)."""
     return _Repository(conn).member(org)
+
+
+def signer_public_key(conn: Connection, org: str, key_id: str) -> bytes | None:
+    """The Ed25519 public key `org` holds under `key_id` (an envelope's `key`), or None: what
+    binds a credential an app finds inside an entry to the member key that signed the entry."""
+    found = _Repository(conn).key(org, key_id)
+    return None if found is None else parse_vkey(found.vkey).public_key
 
 
 def list_members(conn: Connection) -> list[Member]:
@@ -142,6 +150,7 @@ __all__ = [
     "serving_hello",
     "serving_ledger",
     "sign_pdf",
+    "signer_public_key",
     "timestamp_granted",
     "timestamp_rejection",
     "tr",

@@ -63,12 +63,12 @@ DEMO_ORGS = [
     OrgPlan("author-li", "Author Li (rights holder)", ("evidence.party",)),
     OrgPlan("site-x", "Website X (respondent)", ("evidence.party",)),
     OrgPlan("forensic-center", "Judicial forensic center", ("evidence.appraisal",)),
-    OrgPlan("pboc", "People's Bank of China", ("certs.regulator",)),
+    OrgPlan("pboc", "People's Bank of China", ("certs.authority",)),
     OrgPlan("nfcc", "National financial certification center", ("certs.body",)),
     OrgPlan("bctc", "Bank card test center", ("certs.body", "certs.lab")),
     OrgPlan("lab-one", "Accredited test lab one", ("certs.lab",)),
-    OrgPlan("pos-maker", "POS terminal maker", ("certs.applicant",)),
-    OrgPlan("qr-terminal-maker", "QR payment terminal maker", ("certs.applicant",)),
+    OrgPlan("pos-maker", "POS terminal maker", ("certs.manufacturer",)),
+    OrgPlan("qr-terminal-maker", "QR payment terminal maker", ("certs.manufacturer",)),
 ]
 
 

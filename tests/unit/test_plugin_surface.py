@@ -79,6 +79,7 @@ SURFACE = [
     "validate_pdf",
     "Accepted",
     "TimeStampQuery",
+    "signer_public_key",
 ]
 
 

@@ -1,0 +1,38 @@
+"""The certs App: record types, who may write them, the projection, routes, commands."""
+
+from __future__ import annotations
+
+from apps.certs import models
+from apps.certs.projection import CertsProjection
+from apps.certs.tables import metadata
+from ledger.plugin import App, RecordType
+
+AUTHORITY, BODY, LAB, MANUFACTURER = (
+    "certs.authority",
+    "certs.body",
+    "certs.lab",
+    "certs.manufacturer",
+)
+
+
+def _roles(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+RECORD_TYPES = [
+    RecordType(
+        "certs.accredit", models.Accredit, _roles(AUTHORITY), "accredit a certification body"
+    ),
+    RecordType("certs.issue", models.Issue, _roles(BODY), "a certificate, as a signed credential"),
+    RecordType("certs.surveil", models.Surveil, _roles(BODY), "a surveillance result"),
+    RecordType("certs.suspend", models.Suspend, _roles(BODY), "suspend a certificate"),
+    RecordType("certs.reinstate", models.Reinstate, _roles(BODY), "reinstate a certificate"),
+    RecordType("certs.revoke", models.Revoke, _roles(BODY), "revoke a certificate, for good"),
+]
+
+APP = App(
+    name="certs",
+    record_types=RECORD_TYPES,
+    projection=CertsProjection(),
+    metadata=metadata,
+)

@@ -1,0 +1,116 @@
+"""Certification rules (pipeline step 9): each refusal is a StateConflict saying why.
+
+- only a body accredited for the product type, with the accreditation valid on the issue date,
+  may issue; the credential is signed by the key that signed the entry, names that body, and
+  its number and status index are new; a certificate lasts at most three years;
+- only the issuing body changes a certificate's status; a revoked certificate is final;
+- a suspension needs a certificate that is not suspended, a reinstatement one that is;
+- events come in date order, inside the certificate's validity;
+- a renewal names a certificate of the same manufacturer and product type, not revoked.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Connection
+
+from apps.certs import state
+from apps.certs.catalog import CATALOGS, VALIDITY_YEARS
+from apps.certs.credentials import CredentialInvalid, verify_credential
+from apps.certs.models import Issue, Reinstate, Revoke, Surveil, Suspend
+from apps.certs.statuslist import MIN_BITS
+from apps.certs.subject import Subject, read_subject
+from ledger.plugin import SequencedEntry, StateConflict, find_member, signer_public_key
+
+MANUFACTURER = "certs.manufacturer"
+
+
+def check(conn: Connection, entry: SequencedEntry) -> None:
+    body, org = entry.body, entry.envelope.org
+    if isinstance(body, Issue):
+        _check_issue(conn, entry, body)
+    elif isinstance(body, Surveil | Suspend | Reinstate | Revoke):
+        _check_event(conn, body, org)
+
+
+def issued_subject(conn: Connection, entry: SequencedEntry, body: Issue) -> Subject:
+    try:
+        key = verify_credential(body.credential)
+        subject = read_subject(body.credential)
+    except CredentialInvalid as e:
+        raise StateConflict(f"the credential does not hold: {e.detail}") from e
+    env = entry.envelope
+    if key != signer_public_key(conn, env.org, env.key):
+        raise StateConflict("the credential is not signed by the key that signed this entry")
+    if subject.body != env.org:
+        raise StateConflict(f"the credential names {subject.body}, not the issuing body {env.org}")
+    return subject
+
+
+def _check_issue(conn: Connection, entry: SequencedEntry, body: Issue) -> None:
+    subject = issued_subject(conn, entry, body)
+    catalog = CATALOGS.get(subject.catalog)
+    if catalog is None or subject.product_type not in catalog:
+        raise StateConflict(
+            f"{subject.product_type} is not in the {subject.catalog} catalog of product types"
+        )
+    if not state.accredited(conn, subject.body, subject.product_type, subject.valid_from):
+        raise StateConflict(
+            f"{subject.body} is not accredited for {subject.product_type} on "
+            f"{subject.valid_from}: only an accredited body may certify it"
+        )
+    if state.certificate(conn, subject.number) is not None:
+        raise StateConflict(f"certificate {subject.number} already exists")
+    if not subject.valid_from < subject.valid_until <= _years_after(subject.valid_from):
+        raise StateConflict(f"a certificate is valid for at most {VALIDITY_YEARS} years")
+    if not 0 <= subject.status_index < MIN_BITS:
+        raise StateConflict(f"status index {subject.status_index} is outside the status list")
+    if state.status_index_taken(conn, subject.body, subject.status_index):
+        raise StateConflict(f"{subject.body} already used status index {subject.status_index}")
+    member = find_member(conn, subject.manufacturer)
+    if member is None or not member.active or MANUFACTURER not in member.roles:
+        raise StateConflict(f"{subject.manufacturer} is not a registered manufacturer")
+    if subject.previous is not None:
+        previous = state.certificate(conn, subject.previous)
+        if previous is None:
+            raise StateConflict(f"the renewed certificate {subject.previous} does not exist")
+        if (previous.manufacturer, previous.product_type) != (
+            subject.manufacturer,
+            subject.product_type,
+        ):
+            raise StateConflict("a renewal is for the same manufacturer and product type")
+        if any(e.kind == "revoke" for e in state.history(conn, subject.previous)):
+            raise StateConflict(f"{subject.previous} was revoked: it cannot be renewed")
+
+
+def _years_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + VALIDITY_YEARS)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + VALIDITY_YEARS, day=28)
+
+
+def _check_event(conn: Connection, body: Surveil | Suspend | Reinstate | Revoke, org: str) -> None:
+    cert = state.certificate(conn, body.number)
+    if cert is None:
+        raise StateConflict(f"certificate {body.number} does not exist")
+    if cert.body != org:
+        raise StateConflict(
+            f"certificate {body.number} was issued by {cert.body}: only it changes its status"
+        )
+    past = state.history(conn, body.number)
+    if any(e.kind == "revoke" for e in past):
+        raise StateConflict(f"certificate {body.number} is revoked: revocation is final")
+    if not cert.valid_from <= body.date <= cert.valid_until:
+        raise StateConflict(f"{body.date} is outside the certificate's validity")
+    if past and body.date < past[-1].day:
+        raise StateConflict(f"{body.date} is before the certificate's last event ({past[-1].day})")
+    suspended = False
+    for event in past:
+        if event.kind in ("suspend", "reinstate"):
+            suspended = event.kind == "suspend"
+    if isinstance(body, Suspend) and suspended:
+        raise StateConflict(f"certificate {body.number} is already suspended")
+    if isinstance(body, Reinstate) and not suspended:
+        raise StateConflict(f"certificate {body.number} is not suspended")

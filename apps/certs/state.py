@@ -1,0 +1,87 @@
+"""Reading the certs projection. Every query of the app is here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, func, or_, select
+
+from apps.certs.status import Event
+from apps.certs.tables import accreditations, certificates, events
+
+
+@dataclass(frozen=True)
+class Certificate:
+    number: str
+    idx: int
+    body: str
+    manufacturer: str
+    product_type: str
+    catalog: str
+    product_name: str
+    model: str
+    version: str
+    valid_from: date
+    valid_until: date
+    status_index: int
+    previous: str | None
+
+
+def certificate(conn: Connection, number: str) -> Certificate | None:
+    row = conn.execute(select(certificates).where(certificates.c.number == number)).first()
+    return None if row is None else Certificate(**row._mapping)
+
+
+def history(conn: Connection, number: str) -> list[Event]:
+    rows = conn.execute(
+        select(events.c.kind, events.c.day, events.c.idx)
+        .where(events.c.number == number)
+        .order_by(events.c.idx)
+    )
+    return [Event(r.kind, r.day, r.idx) for r in rows]
+
+
+def accredited(conn: Connection, body: str, product_type: str, on: date) -> bool:
+    rows = conn.execute(
+        select(accreditations.c.scope).where(
+            accreditations.c.body == body,
+            accreditations.c.valid_from <= on,
+            accreditations.c.valid_until >= on,
+        )
+    )
+    return any(product_type in json.loads(r.scope) for r in rows)
+
+
+def status_index_taken(conn: Connection, body: str, index: int) -> bool:
+    found = conn.execute(
+        select(func.count())
+        .select_from(certificates)
+        .where(certificates.c.body == body, certificates.c.status_index == index)
+    ).scalar_one()
+    return bool(found)
+
+
+def certificates_of_body(conn: Connection, body: str) -> list[Certificate]:
+    rows = conn.execute(select(certificates).where(certificates.c.body == body))
+    return [Certificate(**r._mapping) for r in rows]
+
+
+def search(conn: Connection, text: str, limit: int = 100) -> list[Certificate]:
+    """Certificates whose manufacturer, model, product name or type contains `text`."""
+    like = f"%{text.lower()}%"
+    rows = conn.execute(
+        select(certificates)
+        .where(
+            or_(
+                func.lower(certificates.c.manufacturer).like(like),
+                func.lower(certificates.c.model).like(like),
+                func.lower(certificates.c.product_name).like(like),
+                certificates.c.product_type == text,
+            )
+        )
+        .order_by(certificates.c.number)
+        .limit(limit)
+    )
+    return [Certificate(**r._mapping) for r in rows]
