@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.certs import models
+from apps.certs import models, public_api
 from apps.certs.projection import CertsProjection
 from apps.certs.tables import metadata
 from ledger.plugin import App, RecordType
@@ -35,4 +35,6 @@ APP = App(
     record_types=RECORD_TYPES,
     projection=CertsProjection(),
     metadata=metadata,
+    api=[public_api.router],
+    body_limits={"/v1/certs/bulk/verify.csv": public_api.MAX_CSV_BYTES},
 )

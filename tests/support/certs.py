@@ -75,7 +75,7 @@ def certs_world(home: Path, database_url: str | None = None) -> CertsWorld:
     node, signers = init_home(Settings(home=home, database_url=database_url), demo_plan())
     world = CertsWorld(node, signers)
     world.ok(
-        "pboc", builders.accredit("nfcc", ["pos", "atm"], date(2019, 1, 1), date(2024, 12, 31))
+        "pboc", builders.accredit("nfcc", ["pos", "atm"], date(2019, 1, 1), date(2029, 12, 31))
     )
     world.ok(
         "pboc",

@@ -31,11 +31,11 @@ def test_a_body_outside_its_scope_or_accreditation_dates_is_refused(world: Certs
     assert "not accredited for pos" in detail
     late = world.credential(
         "nfcc",
-        valid_from=date(2025, 1, 1),
-        valid_until=date(2027, 1, 1),
-        number="PBOC-POS-2025-0001",
+        valid_from=date(2030, 1, 1),
+        valid_until=date(2032, 1, 1),
+        number="PBOC-POS-2030-0001",
     )
-    assert "not accredited for pos on 2025-01-01" in world.refused("nfcc", builders.issue(late))
+    assert "not accredited for pos on 2030-01-01" in world.refused("nfcc", builders.issue(late))
     assert _size(world) == before
     world.certify("bctc", product_type="barcode-terminal", number="PBOC-QR-2019-0001",
                   manufacturer="qr-terminal-maker")  # fmt: skip

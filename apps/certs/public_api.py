@@ -1,0 +1,149 @@
+"""Public routes under /v1/certs: a certificate, its status on any date with the receipts it
+rests on, search, bulk verification of a CSV, and the bodies' status lists."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from apps.certs import state, views
+from ledger.plugin import (
+    SECURITY_HEADERS,
+    InvalidRequest,
+    Ledger,
+    LedgerDep,
+    NotFound,
+    PayloadTooLarge,
+    problem_responses,
+    tr,
+)
+
+MAX_CSV_BYTES = 2 * 1024 * 1024  # 10,000 rows of a number and a date fit in a fifth of this
+MAX_CSV_ROWS = 20_000
+router = APIRouter(tags=["certs"])
+Number = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,40}$", examples=["PBOC-POS-2019-0001"])]
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+@router.get("/status-lists/{body}/{purpose}", summary="A body's Bitstring Status List credential",
+            responses=problem_responses(NotFound))  # fmt: skip
+def get_status_list(
+    body: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")],
+    purpose: Literal["revocation", "suspension"],
+    request: Request,
+    ledger: LedgerDep,
+) -> JSONResponse:
+    with ledger.read() as conn:
+        if not state.certificates_of_body(conn, body):
+            raise NotFound(tr("%(body)s has issued no certificate on this ledger.", body=body))
+        base = (ledger.public_url or str(request.base_url)).rstrip("/")
+        credential = views.status_list_credential(ledger, conn, body, purpose, base)
+    return JSONResponse(credential, headers={**SECURITY_HEADERS, "Cache-Control": "max-age=300"})
+
+
+@router.get("/search", summary="Certificates by manufacturer, model, product name or type")
+def search(
+    q: Annotated[str, Query(min_length=2, max_length=60)], ledger: LedgerDep
+) -> JSONResponse:
+    today = _today()
+    with ledger.read() as conn:
+        found = [
+            {
+                "number": c.number,
+                "manufacturer": c.manufacturer,
+                "productType": c.product_type,
+                "productName": c.product_name,
+                "model": c.model,
+                "status": views.status_of(conn, c, today).status,
+            }
+            for c in state.search(conn, q)
+        ]
+    return JSONResponse({"certificates": found}, headers=SECURITY_HEADERS)
+
+
+@router.post(
+    "/bulk/verify.csv",
+    summary="Bulk check: a CSV of certificate numbers (optional date column) in, a CSV out",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {}}},
+        **problem_responses(InvalidRequest, PayloadTooLarge),
+    },
+)
+async def verify_csv(request: Request, ledger: LedgerDep) -> Response:
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InvalidRequest(tr("The CSV is not UTF-8 text.")) from e
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) > MAX_CSV_ROWS:
+        raise InvalidRequest(tr("At most %(n)s rows in one request.", n=MAX_CSV_ROWS))
+    answer = await run_in_threadpool(_answer_rows, ledger, rows)
+    return Response(answer, media_type="text/csv; charset=utf-8", headers=SECURITY_HEADERS)
+
+
+def _answer_rows(ledger: Ledger, rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row", "number", "date", "status", "since", "error"])
+    today = _today()
+    with ledger.read() as conn:
+        for n, row in enumerate(rows, 1):
+            cells = [c.strip() for c in row]
+            if n == 1 and cells and cells[0].lower() in ("number", "certificate"):
+                continue  # a header row
+            if not cells or not any(cells):
+                continue
+            number = cells[0]
+            try:
+                day = date.fromisoformat(cells[1]) if len(cells) > 1 and cells[1] else today
+            except ValueError:
+                writer.writerow([n, number, cells[1], "", "", "the date is not YYYY-MM-DD"])
+                continue
+            cert = state.certificate(conn, number)
+            if cert is None:
+                writer.writerow([n, number, day.isoformat(), "unknown", "", "no such certificate"])
+                continue
+            found = views.status_of(conn, cert, day)
+            since = "" if found.since is None else found.since.isoformat()
+            writer.writerow([n, number, day.isoformat(), found.status, since, ""])
+    return out.getvalue()
+
+
+@router.get("/{number}", summary="A certificate: its credential, today's status, its history",
+            responses=problem_responses(NotFound))  # fmt: skip
+def get_certificate(number: Number, ledger: LedgerDep) -> JSONResponse:
+    with ledger.read() as conn:
+        cert = views.certificate_or_404(conn, number)
+        body = {
+            "credential": views.credential_of(ledger, conn, cert),
+            "status": views.status_json(ledger, conn, cert, _today()),
+            "history": [
+                {"kind": e.kind, "date": e.day.isoformat(), "index": e.index}
+                for e in state.history(conn, number)
+            ],
+        }
+    return JSONResponse(body, headers=SECURITY_HEADERS)
+
+
+@router.get("/{number}/status", summary="A certificate's status on a date, with its receipts",
+            responses=problem_responses(NotFound, InvalidRequest))  # fmt: skip
+def get_status(
+    number: Number,
+    ledger: LedgerDep,
+    at: Annotated[date | None, Query(description="YYYY-MM-DD; default today (UTC)")] = None,
+) -> JSONResponse:
+    with ledger.read() as conn:
+        cert = views.certificate_or_404(conn, number)
+        body = views.status_json(ledger, conn, cert, at or _today())
+    return JSONResponse(body, headers=SECURITY_HEADERS)
