@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from apps.certs import models, public_api
+from apps.certs import models, public_api, scenario
+from apps.certs.cli import cli
 from apps.certs.projection import CertsProjection
 from apps.certs.tables import metadata
 from ledger.plugin import App, RecordType
@@ -36,5 +37,7 @@ APP = App(
     projection=CertsProjection(),
     metadata=metadata,
     api=[public_api.router],
+    cli=cli,
+    scenario=scenario.run,
     body_limits={"/v1/certs/bulk/verify.csv": public_api.MAX_CSV_BYTES},
 )
