@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from apps.certs import models, public_api, scenario
 from apps.certs.cli import cli
+from apps.certs.pages import pages
 from apps.certs.projection import CertsProjection
+from apps.certs.site import SITE
 from apps.certs.tables import metadata
 from ledger.plugin import App, RecordType
 
@@ -37,6 +39,8 @@ APP = App(
     projection=CertsProjection(),
     metadata=metadata,
     api=[public_api.router],
+    pages=[pages],
+    site=SITE,
     cli=cli,
     scenario=scenario.run,
     body_limits={"/v1/certs/bulk/verify.csv": public_api.MAX_CSV_BYTES},

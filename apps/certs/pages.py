@@ -1,0 +1,47 @@
+"""Public pages: a certificate's page at /certs/{number}, with its QR code and a status the
+reader's browser computes from the signed entries (site/static/certificate.js): the issue
+entry, whose credential names the certificate, and every status entry about it."""
+
+from __future__ import annotations
+
+import qrcode
+import qrcode.image.svg
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from apps.certs import state
+from apps.certs.site import SITE
+from ledger.plugin import LedgerDep
+
+pages = APIRouter(tags=["certs pages"])
+
+
+def qr_svg(url: str) -> Markup:
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    svg: str = image.to_string(encoding="unicode")
+    return Markup(svg)  # noqa: S704 - made here by qrcode from a URL, not from input text
+
+
+@pages.get(
+    "/certs/{number}",
+    summary="A certificate's page, its status verified in the browser",
+    response_class=HTMLResponse,
+    responses={404: {"description": "no such certificate", "content": {"text/html": {}}}},
+)
+def certificate_page(request: Request, ledger: LedgerDep, number: str) -> Response:
+    with ledger.read() as conn:
+        cert = state.certificate(conn, number)
+        if cert is None:
+            return SITE.render(request, "unknown.html", {"number": number}, status_code=404)
+        indexes = [cert.idx, *(e.index for e in state.history(conn, number))]
+        bundle = ledger.page_bundle(conn, indexes)
+    base = (ledger.public_url or str(request.base_url)).rstrip("/")
+    context = {
+        "number": number,
+        "bundle": bundle,
+        "subject": {"number": number},
+        "qr": qr_svg(f"{base}/certs/{number}"),
+        "log_key_id": ledger.policy.logs[0].key_id_hex if ledger.policy.logs else "?",
+    }
+    return SITE.render(request, "certificate.html", context)
