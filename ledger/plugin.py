@@ -23,7 +23,7 @@ from ledger.bench.loadgen import run_wrk, wrk_available
 from ledger.bench.report import BenchRow
 from ledger.client import LedgerClient
 from ledger.config import Settings
-from ledger.core.keys import parse_vkey
+from ledger.core.keys import parse_vkey as _parse_vkey
 from ledger.documents.pdf import Row, Section, render_certificate
 from ledger.documents.signing import LedgerTimeStamper, PdfVerdict, sign_pdf, validate_pdf
 from ledger.errors import (
@@ -72,7 +72,7 @@ def signer_public_key(conn: Connection, org: str, key_id: str) -> bytes | None:
     """The Ed25519 public key `org` holds under `key_id` (an envelope's `key`), or None: what
     binds a credential an app finds inside an entry to the member key that signed the entry."""
     found = _Repository(conn).key(org, key_id)
-    return None if found is None else parse_vkey(found.vkey).public_key
+    return None if found is None else _parse_vkey(found.vkey).public_key
 
 
 def list_members(conn: Connection) -> list[Member]:
