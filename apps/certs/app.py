@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apps.certs import models, public_api, scenario
+from apps.certs.bench import bench_certs
 from apps.certs.cli import cli
 from apps.certs.pages import pages
 from apps.certs.projection import CertsProjection
@@ -43,5 +44,6 @@ APP = App(
     site=SITE,
     cli=cli,
     scenario=scenario.run,
+    benches={"certs": bench_certs},
     body_limits={"/v1/certs/bulk/verify.csv": public_api.MAX_CSV_BYTES},
 )

@@ -160,6 +160,8 @@ def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> d
             "entries": entries,
             "statuses": answers,
             "urls": {
+                "certificate page (renewed)": f"{url}/certs/{renewed}",
+                "certificate page (suspended in 2021)": f"{url}/certs/{first}",
                 "certificate JSON": f"{url}/v1/certs/{renewed}",
                 "status on 2021-12-01": f"{url}/v1/certs/{first}/status?at=2021-12-01",
                 "NFCC revocation list": f"{url}/v1/certs/status-lists/{NFCC}/revocation",
