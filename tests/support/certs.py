@@ -10,39 +10,19 @@ from typing import Any
 
 from apps.certs import builders
 from ledger.config import Settings
-from ledger.core.envelope import sign_envelope
 from ledger.core.keys import Signer
-from ledger.errors import LedgerError
 from ledger.service.consortium import demo_plan
 from ledger.service.node import LedgerNode, init_home
-from ledger.service.sequencer import Accepted
+from tests.support.worlds import Recorder
 
 BASE = "http://127.0.0.1:8000"
-Record = tuple[str, dict[str, Any]]
 
 
 @dataclass
-class CertsWorld:
+class CertsWorld(Recorder):
     node: LedgerNode
     signers: dict[str, Signer]
     next_index: int = 0
-
-    def do(self, org: str, record: Record) -> Accepted | LedgerError:
-        env = sign_envelope(self.signers[org], type=record[0], org=org, body=record[1])
-        assert self.node.sequencer is not None
-        (outcome,) = self.node.sequencer.submit([env.raw])
-        return outcome
-
-    def ok(self, org: str, record: Record) -> Accepted:
-        outcome = self.do(org, record)
-        assert isinstance(outcome, Accepted), f"{record[0]} by {org}: {outcome!r}"
-        return outcome
-
-    def refused(self, org: str, record: Record, code: str = "state-conflict") -> str:
-        outcome = self.do(org, record)
-        assert isinstance(outcome, LedgerError), f"{record[0]} by {org} was accepted"
-        assert outcome.code == code, outcome.detail
-        return outcome.detail
 
     def credential(self, body: str = "nfcc", **kw: Any) -> dict[str, Any]:
         fields: dict[str, Any] = {

@@ -11,38 +11,16 @@ from apps.evidence import builders
 from apps.evidence.demo import AUTHOR, CASE, CASE_TITLE, CAUSE, COURT, INFRINGER
 from apps.evidence.numbers import deposit_number
 from ledger.config import Settings
-from ledger.core.envelope import sign_envelope
 from ledger.core.keys import Signer
-from ledger.errors import LedgerError
 from ledger.service.consortium import demo_plan
 from ledger.service.node import LedgerNode, init_home
-from ledger.service.sequencer import Accepted
-
-Record = tuple[str, dict[str, Any]]
+from tests.support.worlds import Recorder
 
 
 @dataclass
-class EvidenceWorld:
+class EvidenceWorld(Recorder):
     node: LedgerNode
     signers: dict[str, Signer]
-
-    def do(self, org: str, record: Record) -> Accepted | LedgerError:
-        record_type, body = record
-        env = sign_envelope(self.signers[org], type=record_type, org=org, body=body)
-        assert self.node.sequencer is not None
-        (outcome,) = self.node.sequencer.submit([env.raw])
-        return outcome
-
-    def ok(self, org: str, record: Record) -> Accepted:
-        outcome = self.do(org, record)
-        assert isinstance(outcome, Accepted), f"{record[0]} by {org}: {outcome!r}"
-        return outcome
-
-    def refused(self, org: str, record: Record, code: str = "state-conflict") -> str:
-        outcome = self.do(org, record)
-        assert isinstance(outcome, LedgerError), f"{record[0]} by {org} was accepted"
-        assert outcome.code == code, outcome.detail
-        return outcome.detail
 
     def deposit(self, org: str, data: bytes, **kw: Any) -> str:
         kw.setdefault("title", "a file")
