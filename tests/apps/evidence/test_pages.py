@@ -45,6 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     single = world.deposit(
         PLATFORM, b"<html>page</html>", title="captured page", media_type="text/html",
         method="web-page", source_url="https://site-x.example/p",
+        captured_at="2026-03-01T09:30:15+08:00",
     )  # fmt: skip
     world.node.close()
     with running_server(home) as url:
@@ -97,16 +98,38 @@ def test_a_changed_file_has_no_registration(browser: Browser, site: Site) -> Non
     assert page.locator("section.registration").count() == 0
 
 
-def test_a_tampered_answer_fails(browser: Browser, site: Site) -> None:
+def _change_one_character(text: str) -> str:
+    return ("B" if text[0] != "B" else "C") + text[1:]
+
+
+@pytest.mark.parametrize("part", ["proof", "entry"])
+def test_a_tampered_answer_fails(browser: Browser, site: Site, part: str) -> None:
     def tamper(route: Route) -> None:
         answer = route.fetch().json()
-        proof = answer["verification"]["entries"][-1]["proof"]
-        proof[0] = ("B" if proof[0][0] != "B" else "C") + proof[0][1:]
+        item = answer["verification"]["entries"][-1]
+        if part == "proof":
+            item["proof"][0] = _change_one_character(item["proof"][0])
+        else:
+            item["entry"] = _change_one_character(item["entry"])
         route.fulfill(body=json.dumps(answer), content_type="application/json")
 
     page = check(browser, site, FILE, route=tamper)
     assert page.locator("#verdict").get_attribute("data-verdict") == "failed"
+    assert "NOT VERIFIED" in page.locator("#verdict").inner_text()
     assert page.locator("#verified").is_hidden()
+    assert page.locator("section.registration").count() == 0
+
+
+def test_a_second_file_replaces_the_first_files_verdict(browser: Browser, site: Site) -> None:
+    page = check(browser, site, FILE)
+    assert page.locator("section.registration").count() == 2
+    page.set_input_files(
+        "#file", files=[{"name": "g.bin", "mimeType": "text/plain", "buffer": b"another file"}]
+    )
+    page.locator("#status[data-status=none]").wait_for()
+    assert settled(page) == "verified"
+    assert page.locator("section.registration").count() == 0
+    assert _sha(b"another file") in page.locator("#hash").inner_text()
 
 
 def test_another_files_registration_smuggled_in_fails(browser: Browser, site: Site) -> None:
@@ -164,6 +187,32 @@ def test_the_certificate_page_verifies_in_the_readers_language(
     assert all(word in text for word in words), text
     assert "https://site-x.example/p" in text
     assert page.locator("#cases[data-source=server]").count() == 1
+
+
+def test_the_certificate_page_shows_signed_times_at_the_signers_offset(
+    browser: Browser, site: Site
+) -> None:
+    page = browser.new_context(locale="en-US", timezone_id="America/New_York").new_page()
+    page.goto(f"{site.url}/evidence/{site.single}")
+    assert settled(page) == "verified"
+    captured = page.locator("time[datetime='2026-03-01T09:30:15+08:00']")
+    assert "9:30:15" in captured.inner_text() and "(UTC+08:00)" in captured.inner_text()
+
+
+def test_another_deposits_genuine_page_under_this_number_fails(
+    browser: Browser, site: Site
+) -> None:
+    """A server that answers EV-b with the (genuine, verifiable) page of EV-a is caught."""
+
+    def other(route: Route) -> None:
+        route.fulfill(response=route.fetch(url=f"{site.url}/evidence/{site.first}"))
+
+    page = browser.new_context().new_page()
+    page.route(f"**/evidence/{site.single}", other)
+    page.goto(f"{site.url}/evidence/{site.single}")
+    assert settled(page) == "failed"
+    assert f"not deposit {site.single}" in page.locator("#verdict").inner_text()
+    assert page.locator("#verified").is_hidden()
 
 
 def test_the_certificate_page_compares_a_file(browser: Browser, site: Site) -> None:

@@ -1,14 +1,18 @@
-// The certificate page: the one deposit entry in the bundle, bound to the deposit number of the
-// page (its log index) and to the evidence.deposit type, then every fact from its signed body.
+// The certificate page: the one deposit entry in the bundle, bound to the deposit number in the
+// address the reader opened (the number is the log index) and to the evidence.deposit type,
+// then every fact from its signed body.
 import { el, showVerified, t } from "/static/ledger/page.js";
 import { VerifyError } from "/static/ledger/verify.js";
-import { checkpointTable, depositTable, isGovernance, sha256Hex } from "./evidence.js";
+import { checkpointTable, depositNumber, depositTable, hashFile, isGovernance } from "./evidence.js";
 
-function derive(verified, subject) {
+function derive(verified) {
+  // The reader's address, not the server's subject, names the deposit: a server that embeds
+  // another deposit's genuine entry under this number fails here.
+  const number = decodeURIComponent(location.pathname.split("/").pop());
   const mine = verified.entries.filter((entry) => !isGovernance(entry));
-  const entry = mine.find((e) => e.index === subject.index);
-  if (mine.length !== 1 || !entry || entry.type !== "evidence.deposit") {
-    throw new VerifyError(t("the signed entry is not deposit %(number)s", { number: subject.number }));
+  const entry = mine.length === 1 ? mine[0] : null;
+  if (!entry || depositNumber(entry.index) !== number || entry.type !== "evidence.deposit") {
+    throw new VerifyError(t("the signed entry is not deposit %(number)s", { number }));
   }
   enableCompare(entry.body.sha256);
   return {
@@ -18,7 +22,7 @@ function derive(verified, subject) {
     ],
     records: 1,
     banner: { status: "registered", title: t("Registered"), message: " " + t("The depositor signed these hashes, and the ledger includes the entry.") },
-    facts: { number: subject.number, org: entry.org, title: entry.body.title, sha256: entry.body.sha256 },
+    facts: { number, org: entry.org, title: entry.body.title, sha256: entry.body.sha256 },
   };
 }
 
@@ -30,7 +34,18 @@ function enableCompare(signed) {
   input.addEventListener("change", async () => {
     const file = input.files[0];
     if (!file) return;
-    const mine = await sha256Hex(await file.arrayBuffer());
+    let mine;
+    try {
+      mine = await hashFile(file, (text) => {
+        result.className = "";
+        delete result.dataset.match;
+        result.textContent = text;
+      });
+    } catch (err) {
+      result.className = "mismatch";
+      result.textContent = err.message;
+      return;
+    }
     const same = mine === signed;
     result.className = same ? "match" : "mismatch";
     result.dataset.match = String(same);

@@ -4,10 +4,9 @@
 import { el, embedded, showVerified, t, tn } from "/static/ledger/page.js";
 import { setMessages, showVerdict } from "/static/ledger/verify.js";
 import {
-  checkpointTable, depositNumber, depositTable, isGovernance, registrationOf, sha256Hex, stampTable,
+  checkpointTable, depositNumber, depositTable, hashFile, isGovernance, registrationOf, stampTable,
 } from "./evidence.js";
 
-const LIMIT = 512 * 1024 * 1024; // WebCrypto digests a whole buffer: larger files would not fit
 const input = document.getElementById("file");
 const drop = document.getElementById("drop");
 const progress = document.getElementById("progress");
@@ -28,7 +27,7 @@ function derive(verified, subject) {
     ? { status: "registered", title: t("Registered"), message: " " + tn(
       "This file was registered %(n)s time; the earliest registration comes first.",
       "This file was registered %(n)s times; the earliest registration comes first.", found) }
-    : { status: "none", title: t("No registration"), message: " " + t("No registration of this file is on the ledger: it is not the file that was deposited, or it was never deposited.") };
+    : { status: "none", title: t("No registration"), message: " " + t("The server knows of no registration of this file: it is not a file that was deposited, or it was never deposited. Your browser checks every registration the server shows, but cannot check that it showed them all.") };
   return {
     nodes,
     records: found,
@@ -42,40 +41,58 @@ function derive(verified, subject) {
   };
 }
 
+// Back to "checking": nothing from an earlier file stays on the page while this one is checked.
+function reset(text) {
+  const verified = document.getElementById("verified");
+  verified.replaceChildren();
+  verified.hidden = true;
+  document.getElementById("status").hidden = true;
+  const verdict = document.getElementById("verdict");
+  verdict.textContent = text;
+  verdict.className = "verdict pending";
+  verdict.dataset.verdict = "waiting";
+}
+
 async function check(file) {
+  const say = (text) => { progress.textContent = text; };
+  reset(t("Checking the signed records in your browser…"));
   hashLine.hidden = true;
-  if (file.size > LIMIT) {
-    progress.textContent = t("This file is over 512 MiB: your browser cannot hash it here. Use `sealchain evidence verify FILE` instead.");
-    return;
+  try {
+    const sha256 = await hashFile(file, say);
+    hashLine.textContent = "SHA-256 " + sha256;
+    hashLine.hidden = false;
+    say(t("Asking the ledger for registrations of this hash…"));
+    const answer = await fetch("/v1/evidence/verify", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ sha256 }),
+    });
+    if (!answer.ok) throw new Error(t("The ledger did not answer (HTTP %(status)s).", { status: answer.status }));
+    const body = await answer.json();
+    say("");
+    await showVerified(derive, body.verification, { sha256 });
+  } catch (err) {
+    say("");
+    showVerdict(false, t("NOT VERIFIED: %(reason)s", { reason: err.message }));
   }
-  progress.textContent = t("Computing the SHA-256 of %(name)s in your browser…", { name: file.name });
-  const sha256 = await sha256Hex(await file.arrayBuffer());
-  hashLine.textContent = "SHA-256 " + sha256;
-  hashLine.hidden = false;
-  progress.textContent = t("Asking the ledger for registrations of this hash…");
-  const answer = await fetch("/v1/evidence/verify", {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify({ sha256 }),
-  });
-  if (!answer.ok) {
-    showVerdict(false, t("The ledger did not answer (HTTP %(status)s).", { status: answer.status }));
-    progress.textContent = "";
-    return;
-  }
-  const body = await answer.json();
-  progress.textContent = "";
-  await showVerified(derive, body.verification, { sha256 });
+}
+
+// One check at a time, so that an earlier file's verdict never lands after a later one's; a
+// file chosen while another is checked replaces any that was waiting.
+let chosen = 0;
+let running = Promise.resolve();
+function choose(file) {
+  const mine = ++chosen;
+  running = running.then(() => (mine === chosen ? check(file) : null));
 }
 
 setMessages(embedded("messages") || {});
-showVerdict(true, t("Choose a file: the verdict appears here."));
-document.getElementById("verdict").dataset.verdict = "waiting";
-input.addEventListener("change", () => input.files[0] && check(input.files[0]));
+reset(t("Choose a file: the verdict appears here."));
+input.addEventListener("change", () => input.files[0] && choose(input.files[0]));
 drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (event) => {
   event.preventDefault();
   drop.classList.remove("over");
-  if (event.dataTransfer.files[0]) check(event.dataTransfer.files[0]);
+  if (event.dataTransfer.files[0]) choose(event.dataTransfer.files[0]);
 });

@@ -1,7 +1,10 @@
 // What the evidence pages show, derived from verified entries alone (the Python twin of the
 // binding is apps/evidence/cli.py, which checks each receipt against the file's hash).
-import { el, formatNumber, t, timeElement } from "/static/ledger/page.js";
+import { el, formatNumber, language, t } from "/static/ledger/page.js";
 import { VerifyError, b64encode } from "/static/ledger/verify.js";
+
+// WebCrypto digests a whole buffer at once: a larger file would not fit in the page's memory.
+export const LIMIT = 512 * 1024 * 1024;
 
 // The deposit number is the log index: verifying the entry's inclusion verifies its number.
 export function depositNumber(index) {
@@ -36,6 +39,20 @@ export function registrationOf(entry, sha256) {
   throw new VerifyError(t("entry %(index)s is not a registration of this file", { index: entry.index }));
 }
 
+// A time as its signer wrote it ("2026-03-01T09:30:00+08:00"), shown in the reader's language at
+// the signer's own offset, to the second and with the offset named; the signed text stays in
+// the element's datetime (and its tooltip).
+export function signedTime(iso) {
+  const found = /(Z|([+-])([0-9]{2}):([0-9]{2}))$/.exec(iso);
+  const moment = Date.parse(iso);
+  if (!found || Number.isNaN(moment)) return el("time", { datetime: iso }, iso);
+  const minutes = found[1] === "Z" ? 0 : (found[2] === "-" ? -1 : 1) * (60 * +found[3] + +found[4]);
+  const local = new Intl.DateTimeFormat(language(), { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" })
+    .format(new Date(moment + minutes * 60000));
+  const zone = found[1] === "Z" ? "UTC" : "UTC" + found[1];
+  return el("time", { datetime: iso, title: iso }, local + " (" + zone + ")");
+}
+
 function party(members, org) {
   const member = members.get(org);
   return member ? member.name + " (" + org + ")" : org;
@@ -65,10 +82,10 @@ export function depositTable(entry, members) {
   rows.push(row(t("Capture method"), METHODS()[capture.method] || capture.method));
   if (capture.sourceUrl) rows.push(row(t("Source URL"), capture.sourceUrl, true));
   rows.push(
-    row(t("Captured at (as signed)"), timeElement(capture.capturedAt)),
+    row(t("Captured at (as signed)"), signedTime(capture.capturedAt)),
     row(t("Tool"), capture.tool),
     row(t("Operator"), capture.operator),
-    row(t("Submitted at (signed)"), timeElement(entry.envelope.ts)),
+    row(t("Submitted at (signed)"), signedTime(entry.envelope.ts)),
     row(t("Transaction id"), entry.txId, true),
   );
   return el("table", { class: "facts" }, rows);
@@ -76,11 +93,11 @@ export function depositTable(entry, members) {
 
 export function stampTable(entry, members) {
   return el("table", { class: "facts" },
-    row(t("Deposit number"), depositNumber(entry.index)),
+    row(t("Registration number"), depositNumber(entry.index)),
     row(t("Kind"), t("RFC 3161 timestamp request")),
     row(t("Recorded by"), party(members, entry.org)),
     row("SHA-256", entry.body.digest, true),
-    row(t("Submitted at (signed)"), timeElement(entry.envelope.ts)),
+    row(t("Submitted at (signed)"), signedTime(entry.envelope.ts)),
   );
 }
 
@@ -97,4 +114,20 @@ export function checkpointTable(checkpoint) {
 export async function sha256Hex(buffer) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The SHA-256 of a file the reader chose, computed here; `say` shows what is happening. Throws
+// an Error with a sentence for the reader if the file is too large or cannot be read.
+export async function hashFile(file, say) {
+  if (file.size > LIMIT) {
+    throw new Error(t("%(name)s is over 512 MiB: your browser cannot hash it here. Hash it with `sealchain evidence verify FILE` instead.", { name: file.name }));
+  }
+  say(t("Computing the SHA-256 of %(name)s (%(size)s bytes) in your browser…", { name: file.name, size: formatNumber(file.size, 0) }));
+  let buffer;
+  try {
+    buffer = await file.arrayBuffer();
+  } catch {
+    throw new Error(t("Your browser could not read %(name)s.", { name: file.name }));
+  }
+  return sha256Hex(buffer);
 }
