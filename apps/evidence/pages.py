@@ -49,6 +49,7 @@ def certificate_page(request: Request, ledger: LedgerDep, number: str) -> Respon
     context = {
         "number": number,
         "bundle": bundle,
+        # For programs reading the page; its script takes the number from the reader's address.
         "subject": {"number": number, "index": idx},
         "cases": cases,
         "log_key_id": ledger.policy.logs[0].key_id_hex if ledger.policy.logs else "?",

@@ -215,6 +215,15 @@ def test_another_deposits_genuine_page_under_this_number_fails(
     assert page.locator("#verified").is_hidden()
 
 
+def test_the_certificate_pages_downloads_answer(browser: Browser, site: Site) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{site.url}/evidence/{site.single}")
+    links = page.locator(".downloads a").evaluate_all("links => links.map(a => a.href)")
+    assert len(links) == 4
+    for link in links:
+        assert page.request.get(link).status == 200, link
+
+
 def test_the_certificate_page_compares_a_file(browser: Browser, site: Site) -> None:
     page = browser.new_context().new_page()
     page.goto(f"{site.url}/evidence/{site.single}")
