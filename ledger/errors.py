@@ -18,12 +18,15 @@
     │   ├── StateConflict            state-conflict      409
     │   ├── NotFound                 not-found           404
     │   ├── InvalidRequest           invalid-request     400  (query, path or header)
-    │   └── Unauthenticated          unauthenticated     401  (member read without signature)
+    │   ├── Unauthenticated          unauthenticated     401  (member read without signature)
+    │   └── PdfUnreadable            bad-pdf             422  (ledger.documents cannot sign it)
     ├── VerificationError            (bytes we were given do not verify)
     │   ├── ProofError               bad-proof           422
     │   ├── NoteError                bad-note            422
     │   ├── PolicyError              bad-policy          422
-    │   └── ReceiptInvalid           bad-receipt         422
+    │   ├── ReceiptInvalid           bad-receipt         422
+    │   ├── TokenInvalid             bad-timestamp       422  (RFC 3161 token, ledger.timestamping)
+    │   └── TimestampMismatch        timestamp-mismatch  422  (a token that stamps other bytes)
     ├── ConfigError                  bad-config          500  (operator's fault, never a client's)
     ├── StorageError                 storage             503
     └── Unreachable                  unreachable         503  (client side: no answer from server)
@@ -180,6 +183,14 @@ class Unauthenticated(InputError):
     title = "Member signature required"
 
 
+class PdfUnreadable(InputError):
+    """A PDF that ledger.documents cannot parse, and so cannot sign or validate."""
+
+    code = "bad-pdf"
+    status = 422
+    title = "Not a PDF we can sign"
+
+
 class Forbidden(InputError):
     """A signed-in member asks for what is not theirs to read (another court's case)."""
 
@@ -228,6 +239,21 @@ class ReceiptInvalid(VerificationError):
     def __init__(self, step: int, detail: str, **extra: Any) -> None:
         super().__init__(f"step {step}: {detail}", step=step, **extra)
         self.step = step
+
+
+class TokenInvalid(VerificationError):
+    """An RFC 3161 timestamp token does not verify (ledger.timestamping.rfc3161.verify_token)."""
+
+    code = "bad-timestamp"
+    title = "Timestamp token does not verify"
+
+
+class TimestampMismatch(VerificationError):
+    """A timestamp token, valid or not, whose imprint is not the digest of the signature it
+    was asked to stamp (ledger.documents.CallbackTimeStamper)."""
+
+    code = "timestamp-mismatch"
+    title = "The timestamp token does not stamp this signature"
 
 
 class ConfigError(LedgerError):

@@ -21,7 +21,7 @@ import io
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from asn1crypto import cms, keys, tsp
 from asn1crypto import x509 as asn1_x509
@@ -40,7 +40,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from ledger.errors import ConfigError, InputError, VerificationError
+from ledger.errors import ConfigError, PdfUnreadable, TimestampMismatch
 from ledger.timestamping.pki import DocumentSigner
 from ledger.timestamping.rfc3161 import TimeStampAuthority, TimeStampQuery, granted, parse_query
 
@@ -53,18 +53,6 @@ FIELD_NAME = "Signature1"
 # What pyhanko raises on a file it cannot parse: its own PdfError tree (read and stream errors)
 # and, from deeper in its object parser and asn1crypto, plain Python errors.
 _UNREADABLE = (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError)
-
-
-class PdfUnreadable(InputError):
-    code: ClassVar[str] = "bad-pdf"
-    status: ClassVar[int] = 422
-    title: ClassVar[str] = "Not a PDF we can sign"
-
-
-class TimestampMismatch(VerificationError):
-    code: ClassVar[str] = "bad-timestamp"
-    status: ClassVar[int] = 422
-    title: ClassVar[str] = "The timestamp token does not stamp this signature"
 
 
 class TimestampCallback(Protocol):

@@ -1,9 +1,15 @@
 """The consortium's small PKI: a CA, the timestamping authority's certificate, and the
 certificates members sign documents (PDF evidence certificates) with.
 
-Keys are ECDSA P-256, not the Ed25519 of the ledger's own signatures: `openssl ts -verify`
-(its TS code verifies through PKCS#7, which has no Ed25519) and PDF readers accept ECDSA
-everywhere. Signatures are deterministic (RFC 6979), so a token is a function of its inputs.
+Keys are ECDSA P-256, not the Ed25519 of the ledger's own signatures: OpenSSL 3.0's TS code
+signs and verifies through PKCS#7, which has no Ed25519 (tried with 3.0.19: `openssl ts -reply`
+with an Ed25519 TSA key fails in PKCS7_SIGNER_INFO_set, "signing not supported for this key
+type"; the same set-up with P-256 gives "Verification: OK"), and PDF readers and pyhanko
+accept ECDSA everywhere. P-256 rather than RSA because cryptography signs it
+deterministically (RFC 6979), so a token is a function of its inputs.
+
+A home made before pki/ existed gets its PKI on first use (`load_or_create_pki`), under a lock
+file, so that several API workers starting at once make one CA, not a mix of several.
 
 Files, in the home's pki/ directory (private keys mode 0600, PKCS#8 PEM):
     ca.pem, ca.crt           the CA; its certificate is what `openssl ts -verify -CAfile` needs
@@ -13,9 +19,13 @@ Files, in the home's pki/ directory (private keys mode 0600, PKCS#8 PEM):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import os
 import secrets
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,7 +179,11 @@ def _key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None) -> bytes
 
 def _load_key(path: Path, passphrase: bytes | None) -> ec.EllipticCurvePrivateKey:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), passphrase or None)
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path} ({e.strerror}); pki/ is incomplete") from e
+    try:
+        key = serialization.load_pem_private_key(data, passphrase or None)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{path}: cannot read the key ({e}); is the passphrase right?") from e
     if not isinstance(key, ec.EllipticCurvePrivateKey):
@@ -179,7 +193,11 @@ def _load_key(path: Path, passphrase: bytes | None) -> ec.EllipticCurvePrivateKe
 
 def _load_cert(path: Path) -> x509.Certificate:
     try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path} ({e.strerror}); pki/ is incomplete") from e
+    try:
+        return x509.load_pem_x509_certificate(data)
     except ValueError as e:
         raise ConfigError(f"{path} is not a PEM certificate: {e}") from e
 
@@ -188,22 +206,48 @@ def cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def _write_public(path: Path, data: bytes) -> None:
+    # Atomic, so that a reader that sees the file never sees half of it.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _creating(directory: Path) -> Iterator[None]:
+    """Hold `directory`/.lock while making files there: processes sharing the home (API
+    workers) must not interleave two CAs' or two signers' files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def save_pki(
     directory: Path, pki: Pki, passphrase: bytes | None, write_private: WritePrivate
 ) -> None:
+    """Write the four files; tsa.crt last, as it is what says the PKI is complete."""
     write_private(directory / "ca.pem", _key_pem(pki.ca_key, passphrase))
     write_private(directory / "tsa.pem", _key_pem(pki.tsa_key, passphrase))
-    (directory / "ca.crt").write_bytes(cert_pem(pki.ca_cert))
-    (directory / "tsa.crt").write_bytes(cert_pem(pki.tsa_cert))
+    _write_public(directory / "ca.crt", cert_pem(pki.ca_cert))
+    _write_public(directory / "tsa.crt", cert_pem(pki.tsa_cert))
 
 
 def load_or_create_pki(
     directory: Path, consortium: str, passphrase: bytes | None, write_private: WritePrivate
 ) -> Pki:
-    """The PKI in `directory`, made there first if the home predates it (init writes it now)."""
+    """The PKI in `directory`, made there first if the home predates it (init writes it now).
+
+    Raises ConfigError for a key that cannot be read (wrong passphrase) or a bad certificate."""
     if not (directory / "tsa.crt").exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        save_pki(directory, make_pki(consortium), passphrase, write_private)
+        with _creating(directory):
+            if not (directory / "tsa.crt").exists():  # another process may have made it
+                save_pki(directory, make_pki(consortium), passphrase, write_private)
     return Pki(
         _load_key(directory / "ca.pem", passphrase),
         _load_cert(directory / "ca.crt"),
@@ -220,13 +264,16 @@ def load_or_issue_signer(
     passphrase: bytes | None,
     write_private: WritePrivate,
 ) -> DocumentSigner:
+    """Member `org`'s signer from `directory`, issued by the CA and saved there on first use.
+
+    The certificate is written after the key, so one that exists has its key beside it."""
     key_path, cert_path = directory / f"{org}.pem", directory / f"{org}.crt"
     if not cert_path.exists():
-        signer = issue_signer(pki, org, name)
-        directory.mkdir(parents=True, exist_ok=True)
-        write_private(key_path, _key_pem(signer.key, passphrase))
-        cert_path.write_bytes(cert_pem(signer.cert))
-        return signer
-    return DocumentSigner(
-        _load_key(key_path, passphrase), _load_cert(cert_path), (_load_cert(cert_path), pki.ca_cert)
-    )
+        with _creating(directory):
+            if not cert_path.exists():
+                signer = issue_signer(pki, org, name)
+                write_private(key_path, _key_pem(signer.key, passphrase))
+                _write_public(cert_path, cert_pem(signer.cert))
+                return signer
+    cert = _load_cert(cert_path)
+    return DocumentSigner(_load_key(key_path, passphrase), cert, (cert, pki.ca_cert))

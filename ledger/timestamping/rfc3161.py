@@ -24,7 +24,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ledger.errors import InvalidRequest, VerificationError
+from ledger.errors import InvalidRequest, TokenInvalid
+
+__all__ = [
+    "POLICY",
+    "TimeStampAuthority",
+    "TimeStampQuery",
+    "TokenInfo",
+    "TokenInvalid",  # defined in ledger.errors (code bad-timestamp), named here for callers
+    "granted",
+    "parse_query",
+    "rejection",
+    "verify_token",
+]
 
 # Under the private-enterprise arc reserved for documentation and examples (RFC 5612: 32473):
 # a policy says what a token promises, and this one is documented in docs/timestamping.md.
@@ -33,11 +45,6 @@ DIGEST_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64, "sha3_256": 32}
 NAMES = {"sha3_256": "sha3-256"}  # asn1crypto's names to the ones the ledger speaks
 MAX_QUERY_BYTES = 4096
 _HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
-
-
-class TokenInvalid(VerificationError):
-    code = "bad-timestamp"
-    title = "Timestamp token does not verify"
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,9 @@ def parse_query(der: bytes) -> TimeStampQuery:
     try:
         request = tsp.TimeStampReq.load(der, strict=True)
         native = request.native
-    except (ValueError, TypeError, OverflowError) as e:
+    except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as e:
+        # asn1crypto parses lazily and fails wherever damage is first read: a field holding
+        # another universal type (a REAL where the nonce's INTEGER was) is an AttributeError.
         raise InvalidRequest(f"not a DER TimeStampReq (RFC 3161): {e}") from None
     if native["version"] != "v1":
         raise InvalidRequest(f"TimeStampReq version must be 1, not {native['version']}")

@@ -26,13 +26,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 
 from ledger.documents.pdf import MARGIN, Row, Section, render_certificate
-from ledger.documents.signing import (
-    PdfUnreadable,
-    TimestampMismatch,
-    sign_pdf_with_key,
-    validate_pdf,
-)
-from ledger.errors import ConfigError
+from ledger.documents.signing import sign_pdf_with_key, validate_pdf
+from ledger.errors import ConfigError, PdfUnreadable, TimestampMismatch
 from tests.support.pki_fixture import DummyTimestampCallback, ThrowawayPki, make_test_pki
 
 URL = "https://ledger.example/evidence/EV-00000003"
