@@ -98,7 +98,7 @@ def _measure(
 ) -> dict[str, float]:
     """wrk when installed (apt-get install wrk), else the Python load generator."""
     if not wrk_available():
-        return _load(mode, url, **options, **({"home": home} if home else {}))
+        return _load(mode, url, seconds=seconds, **options, **({"home": home} if home else {}))
     if mode == "hello":
         return run_wrk(url, "/hello", method="GET", lines=[], concurrency=32, seconds=seconds)
     assert home is not None

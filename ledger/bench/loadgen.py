@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import shutil
 import statistics
 import subprocess
@@ -52,9 +53,13 @@ async def _run(args: argparse.Namespace) -> dict[str, float]:
     )
     async with httpx.AsyncClient(base_url=args.url, timeout=120, limits=limits) as client:
 
+        # Like wrk's -d: with --seconds, no request starts after the deadline, so a slow
+        # machine measures for as long as a fast one instead of working through the queue.
+        deadline = math.inf if args.seconds is None else time.perf_counter() + args.seconds
+
         async def worker() -> None:
             nonlocal errors
-            while not queue.empty():
+            while not queue.empty() and time.perf_counter() < deadline:
                 body = queue.get_nowait()
                 started = time.perf_counter()
                 if args.mode == "hello":
@@ -148,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, help="start no request after this many seconds")
     parser.add_argument("--home", type=Path)
     parser.add_argument("--org", default="bench-writer")
     parser.add_argument("--type", default="bench.note")
