@@ -27,11 +27,18 @@ RECORD_TYPES = [
     RecordType(
         "certs.accredit", models.Accredit, _roles(AUTHORITY), "accredit a certification body"
     ),
+    RecordType(
+        "certs.apply", models.Apply, _roles(MANUFACTURER), "apply to a body for a certificate"
+    ),
+    RecordType(
+        "certs.lab-report", models.LabReport, _roles(LAB), "a test result and its report's hash"
+    ),
     RecordType("certs.issue", models.Issue, _roles(BODY), "a certificate, as a signed credential"),
     RecordType("certs.surveil", models.Surveil, _roles(BODY), "a surveillance result"),
     RecordType("certs.suspend", models.Suspend, _roles(BODY), "suspend a certificate"),
     RecordType("certs.reinstate", models.Reinstate, _roles(BODY), "reinstate a certificate"),
     RecordType("certs.revoke", models.Revoke, _roles(BODY), "revoke a certificate, for good"),
+    RecordType("certs.change", models.Change, _roles(BODY), "a change of model or version"),
 ]
 
 APP = App(

@@ -71,8 +71,66 @@ def credential(
     return sign_credential(document, signer, created)
 
 
-def issue(signed_credential: dict[str, Any]) -> Record:
-    return "certs.issue", {"credential": signed_credential}
+def issue(signed_credential: dict[str, Any], application: str) -> Record:
+    return "certs.issue", {"application": application, "credential": signed_credential}
+
+
+def apply(
+    number: str,
+    day: date,
+    body: str,
+    *,
+    product_type: str,
+    catalog: str,
+    product_name: str,
+    model: str,
+    version: str,
+) -> Record:
+    return "certs.apply", {
+        "number": number,
+        "date": day.isoformat(),
+        "body": body,
+        "productType": product_type,
+        "catalog": catalog,
+        "productName": product_name,
+        "model": model,
+        "version": version,
+    }
+
+
+def application_for(number: str, day: date, signed_credential: dict[str, Any]) -> Record:
+    """The application a credential answers: what it certifies, applied for on `day`."""
+    s = signed_credential["credentialSubject"]
+    return apply(
+        number, day, s["certificationBody"], product_type=s["productType"],
+        catalog=s["catalog"], product_name=s["productName"], model=s["model"],
+        version=s["version"],
+    )  # fmt: skip
+
+
+def lab_report(application: str, day: date, result: str, report_sha256: str, title: str) -> Record:
+    return "certs.lab-report", {
+        "application": application,
+        "date": day.isoformat(),
+        "result": result,
+        "report": {"sha256": report_sha256, "title": title},
+    }
+
+
+def change(
+    number: str,
+    day: date,
+    description: str,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+) -> Record:
+    body: dict[str, Any] = {"number": number, "date": day.isoformat(), "description": description}
+    if model is not None:
+        body["model"] = model
+    if version is not None:
+        body["version"] = version
+    return "certs.change", body
 
 
 def accredit(body: str, scope: list[str], valid_from: date, valid_until: date) -> Record:

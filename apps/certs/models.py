@@ -1,5 +1,8 @@
 """Body models of the certs record types. Dates are business dates (`YYYY-MM-DD`), the days a
-certificate's status changes on, independent of when the entry was submitted."""
+certificate's status changes on, independent of when the entry was submitted.
+
+The lifecycle: apply (manufacturer) -> lab-report (testing lab, the report's hash) -> issue
+(body, citing the application) -> surveil / suspend / reinstate / revoke / change (body)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from apps.certs.catalog import CATALOGS
 from ledger.plugin import Lines, Text
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 Org = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Number = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,40}$")]
@@ -39,10 +44,48 @@ class Accredit(_Model):
         return self
 
 
+class Apply(_Model):
+    """certs.apply: a manufacturer asks a certification body to certify one product, as
+    named here; the certificate must name it the same way (a renewal is a new application)."""
+
+    number: Number
+    date: dt.date
+    body: Org
+    productType: str
+    catalog: Catalog
+    productName: Text
+    model: Text
+    version: Text
+
+    @model_validator(mode="after")
+    def _in_catalog(self) -> Apply:
+        if self.productType not in CATALOGS[self.catalog]:
+            raise ValueError(f"{self.productType} is not in the {self.catalog} catalog")
+        return self
+
+
+class TestReport(_Model):
+    """The test report a lab registers: its hash only; the report stays with the lab."""
+
+    sha256: Sha256
+    title: Text
+
+
+class LabReport(_Model):
+    """certs.lab-report: a testing lab's result for an application, with its report's hash."""
+
+    application: Number
+    date: dt.date
+    result: Literal["pass", "fail"]
+    report: TestReport
+
+
 class Issue(_Model):
     """certs.issue: the body's certificate, as a W3C credential it signed (apps/certs/
-    credentials.py); renewals name the certificate they replace in credentialSubject.previous."""
+    credentials.py), for an application with a passing lab report; renewals name the
+    certificate they replace in credentialSubject.previous."""
 
+    application: Number
     credential: dict[str, Any]
 
 
@@ -68,3 +111,20 @@ class Revoke(_Model):
     number: Number
     date: dt.date
     reason: Reason
+
+
+class Change(_Model):
+    """certs.change: the body records a change of the certified product's model or version
+    (the credential keeps what was certified; pages and search show the change)."""
+
+    number: Number
+    date: dt.date
+    model: Text | None = None
+    version: Text | None = None
+    description: Reason
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Change:
+        if self.model is None and self.version is None:
+            raise ValueError("a change names a new model, a new version or both")
+        return self

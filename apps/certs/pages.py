@@ -1,6 +1,7 @@
 """Public pages: a certificate's page at /certs/{number}, with its QR code and a status the
-reader's browser computes from the signed entries (site/static/certificate.js): the issue
-entry, whose credential names the certificate, and every status entry about it."""
+reader's browser computes from the signed entries (site/static/certificate.js): the
+application and its lab reports, the issue entry, whose credential names the certificate, and
+every status or change entry about it."""
 
 from __future__ import annotations
 
@@ -34,7 +35,11 @@ def certificate_page(request: Request, ledger: LedgerDep, number: str) -> Respon
         cert = state.certificate(conn, number)
         if cert is None:
             return SITE.render(request, "unknown.html", {"number": number}, status_code=404)
-        indexes = [cert.idx, *(e.index for e in state.history(conn, number))]
+        applied = state.application(conn, cert.application)
+        assert applied is not None  # the rules refuse an issue without its application
+        reports = state.lab_reports_of(conn, cert.application)
+        indexes = [applied.idx, *(r.idx for r in reports), cert.idx]
+        indexes += [e.index for e in state.history(conn, number)]
         bundle = ledger.page_bundle(conn, indexes)
     base = (ledger.public_url or str(request.base_url)).rstrip("/")
     context = {

@@ -120,7 +120,7 @@ def _answer_rows(ledger: Ledger, rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
-@router.get("/{number}", summary="A certificate: its credential, today's status, its history",
+@router.get("/{number}", summary="A certificate: credential, status, application, tests, history",
             responses=problem_responses(NotFound))  # fmt: skip
 def get_certificate(number: Number, ledger: LedgerDep) -> JSONResponse:
     with ledger.read() as conn:
@@ -128,6 +128,8 @@ def get_certificate(number: Number, ledger: LedgerDep) -> JSONResponse:
         body = {
             "credential": views.credential_of(ledger, conn, cert),
             "status": views.status_json(ledger, conn, cert, _today()),
+            "current": {"model": cert.model, "version": cert.version},
+            "application": views.application_json(conn, cert),
             "history": [
                 {"kind": e.kind, "date": e.day.isoformat(), "index": e.index}
                 for e in state.history(conn, number)

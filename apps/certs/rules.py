@@ -6,7 +6,12 @@
 - only the issuing body changes a certificate's status; a revoked certificate is final;
 - a suspension needs a certificate that is not suspended, a reinstatement one that is;
 - events come in date order, inside the certificate's validity;
-- a renewal names a certificate of the same manufacturer and product type, not revoked.
+- a renewal names a certificate of the same manufacturer and product type, not revoked;
+- an application names a certification body and a product of the catalog; a lab report is for
+  an application not yet certified, dated on or after it; a certificate cites an application
+  made to its body for the very product it names, not certified before, whose latest lab
+  report, dated on or before the first day of validity, is a pass;
+- a change of model or version is recorded by the issuing body, like a status event.
 """
 
 from __future__ import annotations
@@ -18,20 +23,86 @@ from sqlalchemy import Connection
 from apps.certs import state
 from apps.certs.catalog import CATALOGS, VALIDITY_YEARS
 from apps.certs.credentials import CredentialInvalid, verify_credential
-from apps.certs.models import Issue, Reinstate, Revoke, Surveil, Suspend
+from apps.certs.models import (
+    Apply,
+    Change,
+    Issue,
+    LabReport,
+    Reinstate,
+    Revoke,
+    Surveil,
+    Suspend,
+)
 from apps.certs.statuslist import MIN_BITS
 from apps.certs.subject import Subject, read_subject
 from ledger.plugin import SequencedEntry, StateConflict, find_member, signer_public_key
 
 MANUFACTURER = "certs.manufacturer"
+BODY = "certs.body"
 
 
 def check(conn: Connection, entry: SequencedEntry) -> None:
     body, org = entry.body, entry.envelope.org
-    if isinstance(body, Issue):
+    if isinstance(body, Apply):
+        _check_application(conn, body)
+    elif isinstance(body, LabReport):
+        _check_lab_report(conn, body)
+    elif isinstance(body, Issue):
         _check_issue(conn, entry, body)
-    elif isinstance(body, Surveil | Suspend | Reinstate | Revoke):
+    elif isinstance(body, Surveil | Suspend | Reinstate | Revoke | Change):
         _check_event(conn, body, org)
+
+
+def _check_application(conn: Connection, body: Apply) -> None:
+    if state.application(conn, body.number) is not None:
+        raise StateConflict(f"application {body.number} already exists")
+    member = find_member(conn, body.body)
+    if member is None or not member.active or BODY not in member.roles:
+        raise StateConflict(f"{body.body} is not a certification body")
+
+
+def _check_lab_report(conn: Connection, body: LabReport) -> None:
+    applied = state.application(conn, body.application)
+    if applied is None:
+        raise StateConflict(f"application {body.application} does not exist")
+    if body.date < applied.day:
+        raise StateConflict(f"{body.date} is before the application ({applied.day})")
+    certified = state.certified_application(conn, body.application)
+    if certified is not None:
+        raise StateConflict(f"application {body.application} is already certified ({certified})")
+
+
+def _check_application_for(conn: Connection, number: str, subject: Subject) -> None:
+    applied = state.application(conn, number)
+    if applied is None:
+        raise StateConflict(f"application {number} does not exist")
+    named = (
+        applied.manufacturer, applied.body, applied.product_type, applied.catalog,
+        applied.product_name, applied.model, applied.version,
+    )  # fmt: skip
+    certified = (
+        subject.manufacturer, subject.body, subject.product_type, subject.catalog,
+        subject.product_name, subject.model, subject.version,
+    )  # fmt: skip
+    if named != certified:
+        raise StateConflict(
+            f"application {number} is not for this product: it names "
+            f"{applied.manufacturer}'s {applied.product_name} {applied.model} {applied.version} "
+            f"({applied.product_type}, {applied.catalog} catalog) to {applied.body}"
+        )
+    previous = state.certified_application(conn, number)
+    if previous is not None:
+        raise StateConflict(f"application {number} is already certified ({previous})")
+    tested = [r for r in state.lab_reports_of(conn, number) if r.day <= subject.valid_from]
+    if not tested:
+        raise StateConflict(
+            f"application {number} has no lab report dated on or before {subject.valid_from}"
+        )
+    if tested[-1].result != "pass":
+        raise StateConflict(
+            f"the latest lab report for application {number} ({tested[-1].day}, "
+            f"{tested[-1].lab}) is a fail: only a passed test may be certified"
+        )
 
 
 def issued_subject(conn: Connection, entry: SequencedEntry, body: Issue) -> Subject:
@@ -71,6 +142,7 @@ def _check_issue(conn: Connection, entry: SequencedEntry, body: Issue) -> None:
     member = find_member(conn, subject.manufacturer)
     if member is None or not member.active or MANUFACTURER not in member.roles:
         raise StateConflict(f"{subject.manufacturer} is not a registered manufacturer")
+    _check_application_for(conn, body.application, subject)
     if subject.previous is not None:
         previous = state.certificate(conn, subject.previous)
         if previous is None:
@@ -91,7 +163,9 @@ def _years_after(day: date) -> date:
         return day.replace(year=day.year + VALIDITY_YEARS, day=28)
 
 
-def _check_event(conn: Connection, body: Surveil | Suspend | Reinstate | Revoke, org: str) -> None:
+def _check_event(
+    conn: Connection, body: Surveil | Suspend | Reinstate | Revoke | Change, org: str
+) -> None:
     cert = state.certificate(conn, body.number)
     if cert is None:
         raise StateConflict(f"certificate {body.number} does not exist")

@@ -2,17 +2,20 @@
 kept under surveillance, suspended and reinstated, renewed in 2022 under the 2022 catalog, told
 against a running server, each party signing with its own key.
 
-The authority (PBoC) accredits two bodies with different scopes; NFCC certifies the terminal
-in November 2019; surveillance passes in 2020 and fails in 2021, so NFCC suspends it, and
-reinstates it once fixed; BCTC's sister attempt, NFCC certifying a barcode payment terminal
-outside its scope, is refused; a forged credential (its model name changed) fails; the
-certificate is renewed in 2022; and the status on chosen dates is asked and checked.
-`--out DIR` receives every credential and the status list credentials as JSON.
+The authority (PBoC) accredits two bodies with different scopes; the maker applies to NFCC, a
+lab's first test fails and NFCC cannot certify on it, the retest passes and NFCC certifies the
+terminal in November 2019; a firmware update is recorded as a change; surveillance passes in
+2020 and fails in 2021, so NFCC suspends it, and reinstates it once fixed; NFCC's attempt to
+certify a barcode payment terminal, outside its scope, is refused; a forged credential (its
+model name changed) fails; the certificate is renewed in 2022 after a new application and lab
+test; and the status on chosen dates is asked and checked. `--out DIR` receives every
+credential, the status list credentials as JSON and the signed PDF certificates.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -29,6 +32,7 @@ from ledger.plugin import Home, LedgerClient, LedgerError
 
 HTTP_TIMEOUT = 30.0
 AUTHORITY, NFCC, BCTC, MAKER, QR_MAKER = "pboc", "nfcc", "bctc", "pos-maker", "qr-terminal-maker"
+LAB = "lab-one"
 DATES = {
     "2019-11-14": "not-yet-valid",
     "2019-11-15": "valid",
@@ -40,12 +44,29 @@ DATES = {
 }
 
 
+def _report(name: str) -> tuple[str, str]:
+    """A lab report's hash and title: the report itself stays with the lab."""
+    text = f"Test report {name}: EMV level 1 and 2, PCI PTS, PBoC JR/T 0001".encode()
+    return hashlib.sha256(text).hexdigest(), f"Test report {name}"
+
+
+def _refused(client: LedgerClient, rec: tuple[str, dict[str, Any]], reason: str) -> str:
+    """Submit what the rules must refuse, and say why they did."""
+    try:
+        client.submit(*rec)
+    except LedgerError as e:
+        if reason not in e.detail:
+            raise
+        return e.detail
+    raise LedgerError(f"{rec[0]} was accepted; it should have been refused ({reason})")
+
+
 def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> dict[str, Any]:
     console = console or Console()
     out.mkdir(parents=True, exist_ok=True)
     h = Home(home)
     trust = h.trust_policy()
-    signers = {org: h.member_signer(org) for org in (AUTHORITY, NFCC, BCTC)}
+    signers = {org: h.member_signer(org) for org in (AUTHORITY, NFCC, BCTC, MAKER, QR_MAKER, LAB)}
     clients = {
         org: LedgerClient(url, org, s, trust, timeout=HTTP_TIMEOUT) for org, s in signers.items()
     }
@@ -87,11 +108,20 @@ def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> d
             return b.credential(signers[fields["body"]], **fields)
 
         issued = credential(first, 2 * (run_id % 60000))
-        record(NFCC, b.issue(issued))
+        application = f"APP-2019-{run_id:05d}"
+        record(MAKER, b.application_for(application, date(2019, 9, 2), issued))
+        say(f"[bold]{MAKER}[/bold] applies to {NFCC} for its POS terminal SP-100: {application}")
+        record(LAB, b.lab_report(application, date(2019, 10, 8), "fail", *_report("SP-100 #1")))
+        refused = _refused(clients[NFCC], b.issue(issued, application), "is a fail")
+        say(f"  {LAB}'s test fails on 2019-10-08; {NFCC} cannot certify on it: {refused}")
+        record(LAB, b.lab_report(application, date(2019, 10, 30), "pass", *_report("SP-100 #2")))
+        record(NFCC, b.issue(issued, application))
         say(
-            f"[bold]{NFCC}[/bold] certifies {MAKER}'s POS terminal SP-100: {first}, "
+            f"  the retest passes on 2019-10-30; [bold]{NFCC}[/bold] certifies it: {first}, "
             "2019-11-15 to 2022-11-14"
         )
+        record(NFCC, b.change(first, date(2020, 6, 15), "firmware update", version="1.1"))
+        say("  a firmware update (version 1.0 to 1.1) is recorded as a change on 2020-06-15")
         record(NFCC, b.surveil(first, date(2020, 11, 10), "pass", "annual surveillance"))
         record(NFCC, b.surveil(first, date(2021, 11, 8), "fail", "key injection process"))
         record(NFCC, b.suspend(first, date(2021, 11, 20), "surveillance of 2021-11-08 failed"))
@@ -109,13 +139,11 @@ def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> d
             valid_from=date(2020, 3, 1),
             valid_until=date(2023, 2, 28),
         )
-        try:
-            clients[NFCC].submit(*b.issue(out_of_scope))
-            raise LedgerError("a body certified outside its scope")
-        except LedgerError as e:
-            if "not accredited" not in e.detail:
-                raise
-            say(f"  {NFCC} tries to certify a barcode payment terminal: refused ({e.detail})")
+        qr_application = f"APP-2020-{run_id:05d}"
+        record(QR_MAKER, b.application_for(qr_application, date(2020, 1, 6), out_of_scope))
+        record(BCTC, b.lab_report(qr_application, date(2020, 2, 10), "pass", *_report("QR-1")))
+        refused = _refused(clients[NFCC], b.issue(out_of_scope, qr_application), "not accredited")
+        say(f"  {NFCC} tries to certify a barcode payment terminal: refused ({refused})")
 
         forged = copy.deepcopy(issued)
         forged["credentialSubject"]["model"] = "SP-100 Pro"
@@ -130,10 +158,15 @@ def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> d
             2 * (run_id % 60000) + 1,
             catalog="2022",
             previous=first,
+            version="1.1",
             valid_from=date(2022, 11, 1),
             valid_until=date(2025, 10, 31),
         )
-        record(NFCC, b.issue(renewal))
+        renewal_application = f"APP-2022-{run_id:05d}"
+        record(MAKER, b.application_for(renewal_application, date(2022, 8, 1), renewal))
+        record(BCTC, b.lab_report(renewal_application, date(2022, 10, 12), "pass",
+                                  *_report("SP-100 2022")))  # fmt: skip
+        record(NFCC, b.issue(renewal, renewal_application))
         say(f"  renewed on 2022-11-01 under the 2022 catalog: {renewed}, to 2025-10-31")
 
         with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT) as http:

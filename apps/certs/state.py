@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import Connection, func, or_, select
 
 from apps.certs.status import Event
-from apps.certs.tables import accreditations, certificates, events
+from apps.certs.tables import accreditations, applications, certificates, events, lab_reports
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,54 @@ class Certificate:
     valid_until: date
     status_index: int
     previous: str | None
+    application: str
+
+
+@dataclass(frozen=True)
+class Application:
+    number: str
+    idx: int
+    manufacturer: str
+    body: str
+    product_type: str
+    catalog: str
+    product_name: str
+    model: str
+    version: str
+    day: date
+
+
+@dataclass(frozen=True)
+class LabReport:
+    idx: int
+    application: str
+    lab: str
+    day: date
+    result: str
+    sha256: str
+
+
+def application(conn: Connection, number: str) -> Application | None:
+    row = conn.execute(select(applications).where(applications.c.number == number)).first()
+    return None if row is None else Application(**row._mapping)
+
+
+def lab_reports_of(conn: Connection, application_number: str) -> list[LabReport]:
+    """An application's lab reports in log order (a retest comes after the failed test)."""
+    rows = conn.execute(
+        select(lab_reports)
+        .where(lab_reports.c.application == application_number)
+        .order_by(lab_reports.c.idx)
+    )
+    return [LabReport(**r._mapping) for r in rows]
+
+
+def certified_application(conn: Connection, application_number: str) -> str | None:
+    """The certificate issued for an application, if one was."""
+    found: str | None = conn.execute(
+        select(certificates.c.number).where(certificates.c.application == application_number)
+    ).scalar()
+    return found
 
 
 def certificate(conn: Connection, number: str) -> Certificate | None:

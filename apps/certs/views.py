@@ -28,6 +28,27 @@ def status_of(conn: Connection, cert: state.Certificate, day: date) -> Status:
     )
 
 
+def application_json(conn: Connection, cert: state.Certificate) -> dict[str, Any]:
+    """The application a certificate answers and its lab reports (hashes of the reports)."""
+    applied = state.application(conn, cert.application)
+    assert applied is not None  # the rules refuse an issue without its application
+    return {
+        "number": applied.number,
+        "date": applied.day.isoformat(),
+        "index": applied.idx,
+        "labReports": [
+            {
+                "lab": r.lab,
+                "date": r.day.isoformat(),
+                "result": r.result,
+                "sha256": r.sha256,
+                "index": r.idx,
+            }
+            for r in state.lab_reports_of(conn, cert.application)
+        ],
+    }
+
+
 def credential_of(ledger: Ledger, conn: Connection, cert: state.Certificate) -> dict[str, Any]:
     (receipt,) = ledger.receipts(conn, [cert.idx])
     credential: dict[str, Any] = receipt.entry["body"]["credential"]

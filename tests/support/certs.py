@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ledger.config import Settings
 from ledger.core.keys import Signer
 from ledger.service.consortium import demo_plan
 from ledger.service.node import LedgerNode, init_home
-from tests.support.worlds import Recorder
+from tests.support.worlds import Record, Recorder
 
 BASE = "http://127.0.0.1:8000"
 
@@ -43,10 +44,32 @@ class CertsWorld(Recorder):
         self.next_index += 1
         return builders.credential(self.signers[body], **fields)
 
+    def issue(self, signed: dict[str, Any], lab: str = "lab-one") -> Record:
+        """The issue record for `signed`, once the application it answers and a passing lab
+        report are on the ledger. Either may be refused (a credential made to be refused may
+        name what no application can): the issue entry then says why it is refused."""
+        subject = signed["credentialSubject"]
+        application = application_number(subject["certificateNumber"])
+        valid_from = date.fromisoformat(signed["validFrom"][:10])
+        applied = builders.application_for(application, valid_from - timedelta(days=60), signed)
+        self.do(subject["manufacturer"], applied)
+        report = builders.lab_report(
+            application, valid_from - timedelta(days=20), "pass", REPORT_SHA256, "Test report"
+        )
+        self.do(lab, report)
+        return builders.issue(signed, application)
+
     def certify(self, body: str = "nfcc", **kw: Any) -> str:
         signed = self.credential(body, **kw)
-        self.ok(body, builders.issue(signed))
+        self.ok(body, self.issue(signed))
         return str(signed["credentialSubject"]["certificateNumber"])
+
+
+def application_number(certificate_number: str) -> str:
+    return "APP-" + certificate_number
+
+
+REPORT_SHA256 = hashlib.sha256(b"test report").hexdigest()
 
 
 def certs_world(home: Path, database_url: str | None = None) -> CertsWorld:

@@ -11,11 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page
+from sqlalchemy import create_engine, update
 
 from apps.certs import builders
 from apps.certs.status import Event, status_on
+from apps.certs.tables import certificates
 from tests.support.browser import change_first_proof_hash, chromium
-from tests.support.certs import certs_world
+from tests.support.certs import REPORT_SHA256, certs_world
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.browser
@@ -38,12 +40,29 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "suspended": world.certify(number="PBOC-POS-2026-0002", **current),
         "revoked": world.certify(number="PBOC-POS-2026-0003", **current),
         "expired": world.certify(number="PBOC-POS-2019-0001"),
+        "changed": world.certify(number="PBOC-POS-2026-0004", **current),
+        "forged": world.certify(number="PBOC-POS-2026-0005", **current),
     }
+    # An application for another model, tested and passed, that no certificate answers: what
+    # an operator could point a certificate's projection row at.
+    other = world.credential(number="PBOC-POS-2026-0006", model="SP-900", **current)
+    world.ok("pos-maker", builders.application_for("APP-OTHER", TODAY - timedelta(days=90), other))
+    world.ok("lab-one", builders.lab_report("APP-OTHER", TODAY - timedelta(days=80), "pass",
+                                            "ef" * 32, "Other report"))  # fmt: skip
+    world.ok("nfcc", builders.change(numbers["changed"], TODAY - timedelta(days=3),
+                                     "firmware update", version="1.2"))  # fmt: skip
+    world.node.close()
+    with create_engine(world.node.settings.db_url()).begin() as conn:
+        done = conn.execute(
+            update(certificates)
+            .where(certificates.c.number == numbers["forged"])
+            .values(application="APP-OTHER")
+        )
+        assert done.rowcount == 1
     yesterday = TODAY - timedelta(days=1)
     world.ok("nfcc", builders.surveil(numbers["valid"], yesterday - timedelta(days=5), "pass"))
     world.ok("nfcc", builders.suspend(numbers["suspended"], yesterday, "surveillance failed"))
     world.ok("nfcc", builders.revoke(numbers["revoked"], yesterday, "fraudulent test report"))
-    world.node.close()
     with running_server(home) as url:
         yield Site(url, numbers)
 
@@ -74,6 +93,29 @@ def test_the_page_shows_the_status_computed_in_the_browser(
     assert page.locator(".qr svg").count() == 1
 
 
+def test_the_application_lab_tests_and_changes_are_shown(browser: Browser, site: Site) -> None:
+    page = _open(browser, f"{site.url}/certs/{site.numbers['changed']}")
+    assert page.locator("#verdict").get_attribute("data-verdict") == "verified"
+    tests = page.locator("#lab-reports li")
+    assert tests.count() == 1 and tests.first.get_attribute("data-result") == "pass"
+    assert REPORT_SHA256 in tests.first.inner_text()
+    assert "Accredited test lab one" in tests.first.inner_text()
+    change = page.locator("#history li[data-kind=change]")
+    assert "version 1.2: firmware update" in change.inner_text()
+    assert page.locator("#status").get_attribute("data-status") == "valid"
+    facts = page.locator("#facts").inner_text()
+    assert "APP-PBOC-POS-2026-0004" in facts
+
+
+def test_an_application_of_another_product_fails_the_verdict(browser: Browser, site: Site) -> None:
+    # The operator points the certificate at another product's passed application: the
+    # entries are all genuine, but the browser binds the application to the credential.
+    page = _open(browser, f"{site.url}/certs/{site.numbers['forged']}")
+    assert page.locator("#verdict").get_attribute("data-verdict") == "failed"
+    assert "application" in page.locator("#verdict").inner_text()
+    assert page.locator("#verified").is_hidden()
+
+
 def test_altered_proof_data_fails(browser: Browser, site: Site) -> None:
     page = _open(browser, f"{site.url}/certs/{site.numbers['valid']}", tamper=True)
     assert page.locator("#verdict").get_attribute("data-verdict") == "failed"
@@ -102,7 +144,7 @@ def test_status_js_agrees_with_status_py(browser: Browser, site: Site) -> None:
             start + timedelta(days=rng.randrange(0, 1200)) for _ in range(rng.randrange(0, 5))
         )
         kinds = [
-            rng.choice(["surveil-pass", "surveil-fail", "suspend", "reinstate", "revoke"])
+            rng.choice(["surveil-pass", "surveil-fail", "suspend", "reinstate", "revoke", "change"])
             for _ in days
         ]
         events = [Event(k, d, i) for i, (k, d) in enumerate(zip(kinds, days, strict=True))]
