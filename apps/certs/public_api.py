@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from apps.certs import state, views
+from apps.certs.pdf import certificate_pdf
 from ledger.plugin import (
     SECURITY_HEADERS,
     InvalidRequest,
@@ -20,6 +21,8 @@ from ledger.plugin import (
     LedgerDep,
     NotFound,
     PayloadTooLarge,
+    certificate_pem,
+    is_head,
     problem_responses,
     tr,
 )
@@ -118,6 +121,36 @@ def _answer_rows(ledger: Ledger, rows: list[list[str]]) -> str:
             since = "" if found.since is None else found.since.isoformat()
             writer.writerow([n, number, day.isoformat(), found.status, since, ""])
     return out.getvalue()
+
+
+@router.get(
+    "/ca.pem",
+    summary="The consortium CA that the bodies' PDF signing certificates chain to",
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {}}}},
+)
+def get_ca(ledger: LedgerDep) -> Response:
+    return Response(
+        certificate_pem(ledger.timestamp_authority.ca_cert), media_type="application/x-pem-file"
+    )
+
+
+@router.get(
+    "/{number}/certificate.pdf",
+    summary="The certificate as a PDF signed by its body, with a QR code to its page",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **problem_responses(NotFound)},
+)
+async def get_certificate_pdf(number: Number, request: Request, ledger: LedgerDep) -> Response:
+    with ledger.read() as conn:
+        cert = views.certificate_or_404(conn, number)
+    pdf = await certificate_pdf(request, ledger, cert)
+    headers = {
+        "Content-Disposition": f'inline; filename="{number}.pdf"',
+        "Vary": "Accept-Language, Cookie",
+        "Cache-Control": "no-store",  # it states the day's status
+    }
+    return Response(b"" if is_head(request) else pdf, media_type="application/pdf", headers=headers)
 
 
 @router.get("/{number}", summary="A certificate: credential, status, application, tests, history",

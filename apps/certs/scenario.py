@@ -186,6 +186,11 @@ def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> d
                 (out / f"status-list-{NFCC}-{purpose}.json").write_text(
                     json.dumps(listed, indent=1)
                 )
+            for name in (first, renewed):
+                pdf = http.get(f"/v1/certs/{name}/certificate.pdf")
+                pdf.raise_for_status()
+                (out / f"{name}.pdf").write_bytes(pdf.content)
+            (out / "ca.pem").write_bytes(http.get("/v1/certs/ca.pem").content)
         for name, document in ((first, issued), (renewed, renewal)):
             (out / f"{name}.json").write_text(json.dumps(document, indent=1, ensure_ascii=False))
         summary = {
@@ -196,6 +201,7 @@ def run(*, url: str, home: Path, out: Path, console: Console | None = None) -> d
                 "certificate page (renewed)": f"{url}/certs/{renewed}",
                 "certificate page (suspended in 2021)": f"{url}/certs/{first}",
                 "certificate JSON": f"{url}/v1/certs/{renewed}",
+                "certificate PDF": f"{url}/v1/certs/{renewed}/certificate.pdf",
                 "status on 2021-12-01": f"{url}/v1/certs/{first}/status?at=2021-12-01",
                 "NFCC revocation list": f"{url}/v1/certs/status-lists/{NFCC}/revocation",
             },

@@ -128,7 +128,7 @@ async def _sign(
     pdf: bytes,
     key: ec.EllipticCurvePrivateKey,
     chain: Sequence[x509.Certificate],
-    timestamper: TimeStamper,
+    timestamper: TimeStamper | None,
     *,
     reason: str,
     location: str,
@@ -175,13 +175,14 @@ async def _sign(
 async def sign_pdf(
     pdf: bytes,
     signer: DocumentSigner,
-    timestamper: TimeStamper,
+    timestamper: TimeStamper | None,
     *,
     reason: str,
     location: str,
     name: str,
 ) -> bytes:
-    """`pdf` with a PAdES B-T signature by `signer`, its timestamp from `timestamper`."""
+    """`pdf` with a PAdES B-T signature by `signer`, its timestamp from `timestamper`; with no
+    timestamper, PAdES B-B, whose signing time is only the signer's claim."""
     return await _sign(
         pdf,
         signer.key,
@@ -243,10 +244,13 @@ class PdfVerdict:
     timestamp_valid: bool = False  # a signature timestamp, intact, valid and trusted
 
 
-def validate_pdf(pdf: bytes, trust_roots: Sequence[x509.Certificate]) -> PdfVerdict:
+def validate_pdf(
+    pdf: bytes, trust_roots: Sequence[x509.Certificate], *, require_timestamp: bool = True
+) -> PdfVerdict:
     """Validate the PDF's one signature against `trust_roots`: intact, valid, trusted, covering
-    the whole file, with a valid timestamp. Never raises for bad input: a file that is not a
-    signed PDF gives a verdict that is not ok and says why."""
+    the whole file, with a valid timestamp (unless `require_timestamp` is False; a timestamp
+    present must still verify). Never raises for bad input: a file that is not a signed PDF
+    gives a verdict that is not ok and says why."""
     roots = [_asn1(c) for c in trust_roots]
     context = ValidationContext(trust_roots=roots, allow_fetching=False)
     try:
@@ -270,14 +274,16 @@ def validate_pdf(pdf: bytes, trust_roots: Sequence[x509.Certificate]) -> PdfVerd
             (not status.valid, "the signature does not verify"),
             (not status.trusted, "the signer does not chain to a trusted root"),
             (not whole, "the file was changed after it was signed"),
-            (stamp is None, "the signature has no timestamp"),
+            (stamp is None and require_timestamp, "the signature has no timestamp"),
             (stamp is not None and not stamp_ok, "the timestamp does not verify"),
         )
         if failed
     ]
     return PdfVerdict(
         not problems,
-        "; ".join(problems) or "signature intact, valid, trusted, timestamped, whole file",
+        "; ".join(problems)
+        or f"signature intact, valid, trusted, {'timestamped' if stamp_ok else 'untimestamped'}, "
+        "whole file",
         subject,
         stamp.timestamp if stamp is not None else None,
         whole,

@@ -128,6 +128,9 @@ class Site:
         finally:
             i18n.current_locale.reset(token)
 
+    def format_date(self, value: date | str) -> str:
+        return self._format_date(value)
+
     def format_datetime(self, value: datetime) -> str:
         return self._format_datetime(value)
 

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from typer.testing import CliRunner
 
 from apps.certs import scenario
 from ledger.cli import app
+from ledger.documents.signing import validate_pdf
 from tests.support.server import demo_server
 
 pytestmark = pytest.mark.slow
@@ -67,3 +69,11 @@ def test_the_ledger_audits_clean_with_its_projections(told) -> None:
     _, home, _, _ = told
     result = CliRunner().invoke(app, ["audit", "--home", str(home), "--projections"])
     assert result.exit_code == 0 and "projections ok" in result.output, result.output
+
+
+def test_out_holds_pdf_certificates_signed_by_the_body(told) -> None:
+    _, _, out, summary = told
+    ca = x509.load_pem_x509_certificate((out / "ca.pem").read_bytes())
+    for number in summary["certificates"]:
+        verdict = validate_pdf((out / f"{number}.pdf").read_bytes(), [ca], require_timestamp=False)
+        assert verdict.ok and "nfcc" in verdict.signer, verdict.reason
