@@ -52,7 +52,6 @@ async def _run(args: argparse.Namespace) -> dict[str, float]:
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
     async with httpx.AsyncClient(base_url=args.url, timeout=120, limits=limits) as client:
-
         # Like wrk's -d: with --seconds, no request starts after the deadline, so a slow
         # machine measures for as long as a fast one instead of working through the queue.
         deadline = math.inf if args.seconds is None else time.perf_counter() + args.seconds
