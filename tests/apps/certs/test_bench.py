@@ -19,6 +19,7 @@ def test_bench_certs_quick_returns_every_figure() -> None:
         "certs.verify_per_s",
         "certs.bulk_csv_rows_per_s.n=500",
         "certs.status_rps.n=500",
+        "certs.status_vs_checkpoint_rps.n=500",
     ]
     for row in rows:
         assert math.isfinite(row.value) and row.value > 0, row
