@@ -31,7 +31,7 @@ from ledger.api.middleware import (
 from ledger.api.models import Envelope, Problem
 from ledger.api.pages.routes import static_router
 from ledger.api.problems import PROBLEM_JSON, install_problem_handlers
-from ledger.api.routes import entries, log, members, ops
+from ledger.api.routes import entries, log, members, ops, tiles
 from ledger.config import Settings
 from ledger.core.canonical import MAX_ENTRY_BYTES
 from ledger.service.app import App
@@ -88,7 +88,7 @@ def create_app(
     app.state.sealchain = ApiState(node, committer, metrics)
     app.state.background = set()
     install_problem_handlers(app)
-    for module in (entries, log, members, ops):
+    for module in (entries, log, members, ops, tiles):
         app.include_router(module.router)
     # The route FastAPI records for a request is the app router's own, whose path lacks the
     # prefix it was included under; metrics and logs want the path a client sees.

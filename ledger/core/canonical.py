@@ -18,7 +18,7 @@ import rfc8785
 
 from ledger.errors import MalformedJSON, PayloadTooLarge
 
-MAX_ENTRY_BYTES = 64 * 1024
+MAX_ENTRY_BYTES = 64 * 1024 - 1  # fits a C2SP tlog-tiles entry bundle's uint16 length
 MAX_DEPTH = 32
 MAX_SAFE_INTEGER = 2**53 - 1
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")

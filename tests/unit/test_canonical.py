@@ -134,13 +134,14 @@ def test_rejects_hostile_nesting_without_recursion_error() -> None:
     _rejects(_nested(30_000))
 
 
-def test_accepts_input_of_exactly_64_kib() -> None:
+def test_accepts_input_of_the_largest_size_an_entry_bundle_holds() -> None:
+    # 64 KiB less one byte: the largest length a C2SP tlog-tiles bundle's uint16 prefix says.
     data = b'"' + b"x" * (MAX_ENTRY_BYTES - 2) + b'"'
-    assert len(data) == 64 * 1024
+    assert len(data) == 0xFFFF
     assert parse_strict(data) == "x" * (MAX_ENTRY_BYTES - 2)
 
 
-def test_rejects_input_over_64_kib_as_payload_too_large() -> None:
+def test_rejects_input_of_64_kib_and_over_as_payload_too_large() -> None:
     data = b'"' + b"x" * (MAX_ENTRY_BYTES - 1) + b'"'
     error = _rejects(data, PayloadTooLarge)
     assert error.code == "payload-too-large"

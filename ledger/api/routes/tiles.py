@@ -1,0 +1,104 @@
+"""The log as C2SP tlog-tiles (docs/api.md "Tiles"): `/checkpoint`, `/tile/<L>/<N>[.p/<W>]`
+and `/tile/entries/<N>[.p/<W>]`, served at the root so the log's prefix is the server's URL.
+
+Tiles and bundles never change once they exist (a partial tile of width W is the same bytes
+forever; the full tile is another URL), so they are cacheable for a year by any CDN or peer;
+the checkpoint changes with every block and is cacheable for a few seconds at most. Only what
+the latest checkpoint covers is served: a tile is never ahead of a signed tree head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from ledger.api.deps import StateDep
+from ledger.api.problems import problem_responses
+from ledger.core import tiles
+from ledger.errors import InvalidRequest, NotFound
+from ledger.service import proofs
+from ledger.storage.engine import read_transaction
+from ledger.storage.repository import Repository
+
+router = APIRouter(tags=["tiles"])
+IMMUTABLE = "public, max-age=31536000, immutable"
+OCTETS = "application/octet-stream"
+TilePath = Annotated[str, Path(description="<N>[.p/<W>]: x-prefixed 3-digit groups, e.g. x001/234")]
+
+
+@router.get(
+    "/checkpoint",
+    summary="The latest checkpoint as a C2SP signed note (tlog-tiles)",
+    response_class=PlainTextResponse,
+    responses=problem_responses(NotFound),
+)
+def checkpoint(state: StateDep) -> Response:
+    with read_transaction(state.node.engine) as conn:
+        _, note_text = proofs.checkpoint_with_cosignatures(conn, None)
+    return PlainTextResponse(
+        note_text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "max-age=2"}
+    )
+
+
+def _parse(rest: str) -> tuple[int, int]:
+    try:
+        return tiles.parse_tile_path(rest)
+    except ValueError as e:
+        raise InvalidRequest(f"{e} (tlog-tiles paths: tile/<L>/<N>[.p/<W>])") from None
+
+
+def _immutable(request: Request, body: bytes) -> Response:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": IMMUTABLE, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=OCTETS, headers=headers)
+
+
+def _covered_width(repo: Repository, level: int, n: int) -> int:
+    latest = repo.checkpoint()
+    return 0 if latest is None else tiles.width_at(level, n, latest[0])
+
+
+@router.get(
+    "/tile/entries/{rest:path}",
+    summary="An entry bundle: 256 entries (fewer if partial), uint16 length-prefixed",
+    response_class=Response,
+    responses={200: {"content": {OCTETS: {}}}, **problem_responses(NotFound, InvalidRequest)},
+)
+def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Response:
+    n, width = _parse(rest)
+    with read_transaction(state.node.engine) as conn:
+        repo = Repository(conn)
+        if width > _covered_width(repo, 0, n):
+            raise NotFound(f"no entry bundle {tiles.tile_path('entries', n, width)} in this log")
+        first = n * tiles.WIDTH
+        found = repo.entry_data(range(first, first + width))
+    return _immutable(request, tiles.entry_bundle([found[first + i] for i in range(width)]))
+
+
+@router.get(
+    "/tile/{level}/{rest:path}",
+    summary="A tile of Merkle tree hashes: 256 (fewer if partial) 32-byte hashes",
+    response_class=Response,
+    responses={200: {"content": {OCTETS: {}}}, **problem_responses(NotFound, InvalidRequest)},
+)
+def tile(
+    request: Request,
+    state: StateDep,
+    level: Annotated[int, Path(ge=0, le=63)],
+    rest: TilePath,
+) -> Response:
+    if request.path_params.get("level") != str(level):  # "01" is not level 1: one URL each
+        raise InvalidRequest("a tile level is a decimal integer with no leading zeroes")
+    n, width = _parse(rest)
+    with read_transaction(state.node.engine) as conn:
+        repo = Repository(conn)
+        if width > _covered_width(repo, level, n):
+            raise NotFound(f"no tile {tiles.tile_path(level, n, width)} in this log")
+        found = repo.get_nodes(tiles.node_coords(level, n, width))
+    hashes = [found[c] for c in tiles.node_coords(level, n, width)]
+    return _immutable(request, tiles.encode_tile(hashes))
