@@ -1,0 +1,32 @@
+"""The witness over HTTP: `POST /add-checkpoint` (C2SP tlog-witness) and, for monitors and
+people, `GET /` naming the witness, its key and the logs it follows."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from ledger.witness.protocol import MAX_BODY, Witness
+
+
+def witness_app(witness: Witness) -> FastAPI:
+    app = FastAPI(title=f"Sealchain witness {witness.signer.name}", docs_url=None, redoc_url=None)
+
+    @app.post("/add-checkpoint", response_class=PlainTextResponse)
+    async def add_checkpoint(request: Request) -> Response:
+        body = bytearray()
+        async for chunk in request.stream():  # read no more than a request may hold
+            body += chunk
+            if len(body) > MAX_BODY:
+                return PlainTextResponse(f"the request is over {MAX_BODY} bytes\n", 413)
+        # The state is a database: keep its wait off the event loop.
+        answer = await run_in_threadpool(witness.add_checkpoint, bytes(body))
+        return Response(answer.body, answer.status, media_type=answer.content_type)
+
+    @app.get("/", response_class=PlainTextResponse)
+    def about() -> str:
+        logs = "".join(f"log {origin}\n" for origin in sorted(witness.logs))
+        return f"witness {witness.signer.name}\nvkey {witness.signer.vkey}\n{logs}"
+
+    return app
