@@ -19,13 +19,14 @@ demo: $(STAMP)
 	$(BIN)/sealchain demo --home $(HOME_DIR)
 
 # Lint, type-check, then the whole suite. PostgreSQL tests run when a server is reachable:
-# scripts/postgres.sh starts the local cluster (installed on these machines) and prints its URL.
+# scripts/postgres.sh local starts the local cluster when it is installed (never installs it)
+# and prints its URL, so a newcomer's `make test` runs the PostgreSQL half too.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	SEALCHAIN_TEST_PG_URL="$${SEALCHAIN_TEST_PG_URL:-$$(scripts/postgres.sh url 2>/dev/null)}" \
+	SEALCHAIN_TEST_PG_URL="$${SEALCHAIN_TEST_PG_URL:-$$(scripts/postgres.sh local 2>/dev/null)}" \
 		$(BIN)/pytest -n 2 --dist loadfile -q
 
 test-fast: $(STAMP)

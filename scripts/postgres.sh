@@ -2,6 +2,8 @@
 # Start the local PostgreSQL 15 cluster for the tests and print its admin URL.
 #   scripts/postgres.sh start   install if missing (apt), start, set the test password, print URL
 #   scripts/postgres.sh url     print the URL if the server answers (exit 1 if not)
+#   scripts/postgres.sh local   start it if it is installed here and we may (root), never install;
+#                               print the URL if a server answers (what `make test` uses)
 set -euo pipefail
 PASSWORD=${SEALCHAIN_PG_PASSWORD:-sealchain}
 URL="postgresql+psycopg://postgres:${PASSWORD}@127.0.0.1:5432/postgres"
@@ -10,6 +12,12 @@ answers() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 
 case "${1:-start}" in
   url)
+    answers && echo "$URL" || exit 1
+    ;;
+  local)
+    if ! answers && command -v pg_ctlcluster >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      exec "$0" start
+    fi
     answers && echo "$URL" || exit 1
     ;;
   start)
@@ -34,6 +42,6 @@ case "${1:-start}" in
     echo "$URL"
     ;;
   *)
-    echo "usage: $0 start|url" >&2; exit 2
+    echo "usage: $0 start|url|local" >&2; exit 2
     ;;
 esac
