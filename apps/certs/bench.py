@@ -36,7 +36,7 @@ BODY = "nfcc"
 REPORT = "0" * 64  # a lab report's SHA-256: what it is does not change the cost
 
 
-def _populate(home: Path, count: int) -> list[dict[str, Any]]:
+def _populate(home: Path, count: int, console: Console | None = None) -> list[dict[str, Any]]:
     node, signers = init_home(Settings(home=home), demo_plan())
     assert node.sequencer is not None
     record = builders.accredit(BODY, ["pos"], date(2019, 1, 1), date(2029, 12, 31))
@@ -63,6 +63,8 @@ def _populate(home: Path, count: int) -> list[dict[str, Any]]:
         if len(batch) >= 600:
             node.sequencer.submit(batch)
             batch = []
+        if console is not None and (n + 1) % 10_000 == 0:
+            console.print(f"  {n + 1:,} of {count:,} certificates on the ledger")
     if batch:
         node.sequencer.submit(batch)
     node.close()
@@ -105,7 +107,7 @@ def bench_certs(*, quick: bool, console: Console) -> list[BenchRow]:
     verify_rate = ed25519_verifies_per_second(1.0 if quick else 3.0)
     with tempfile.TemporaryDirectory(prefix="sealchain-bench-certs-") as tmp:
         home = Path(tmp) / "home"
-        credentials = _populate(home, count)
+        credentials = _populate(home, count, console)
         trust = Home(home).trust_policy()
         checks = _checks_per_second(credentials[:2000], trust)
         rows = "\n".join(f"PBOC-POS-B-{n % count:07d},2021-06-01" for n in range(requests * 5))

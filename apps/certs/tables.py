@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -33,6 +43,8 @@ certificates = Table(
     Column("status_index", Integer, nullable=False),
     Column("previous", String(41), nullable=True),
     Column("application", String(41), nullable=False, unique=True),
+    # The rules ask, for every issue, whether the body used this status index already.
+    UniqueConstraint("body", "status_index"),
 )
 
 applications = Table(
