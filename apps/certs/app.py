@@ -5,6 +5,7 @@ from __future__ import annotations
 from apps.certs import models, public_api, scenario
 from apps.certs.bench import bench_certs
 from apps.certs.cli import cli
+from apps.certs.lookup_pages import lookup_pages
 from apps.certs.pages import pages
 from apps.certs.projection import CertsProjection
 from apps.certs.site import SITE
@@ -47,7 +48,7 @@ APP = App(
     projection=CertsProjection(),
     metadata=metadata,
     api=[public_api.router],
-    pages=[pages],
+    pages=[lookup_pages, pages],  # /certs/search and /certs/bulk before /certs/{number}
     site=SITE,
     cli=cli,
     scenario=scenario.run,

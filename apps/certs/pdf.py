@@ -19,18 +19,11 @@ from sqlalchemy import Connection
 
 from apps.certs import state
 from apps.certs.catalog import CATALOGS
+from apps.certs.labels import STATUS
 from apps.certs.site import SITE
 from apps.certs.status import Event, status_on
-from ledger.plugin import N_, Ledger, Row, Section, find_member, render_certificate, sign_pdf
+from ledger.plugin import Ledger, Row, Section, find_member, render_certificate, sign_pdf
 
-STATUS = {
-    "valid": N_("Valid"),
-    "suspended": N_("Suspended"),
-    "revoked": N_("Revoked"),
-    "expired": N_("Expired"),
-    "not-yet-valid": N_("Not yet valid"),
-    "non-compliant": N_("Non-compliant: a failed surveillance was not acted on"),
-}
 EVENTS = {
     "certs.suspend": "suspend",
     "certs.reinstate": "reinstate",
