@@ -118,14 +118,16 @@ def certificates_of_body(conn: Connection, body: str) -> list[Certificate]:
 
 def search(conn: Connection, text: str, limit: int = 100) -> list[Certificate]:
     """Certificates whose manufacturer, model, product name or type contains `text`."""
-    like = f"%{text.lower()}%"
+    # % and _ are LIKE's wildcards: a search for them means the characters themselves.
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
     rows = conn.execute(
         select(certificates)
         .where(
             or_(
-                func.lower(certificates.c.manufacturer).like(like),
-                func.lower(certificates.c.model).like(like),
-                func.lower(certificates.c.product_name).like(like),
+                func.lower(certificates.c.manufacturer).like(like, escape="\\"),
+                func.lower(certificates.c.model).like(like, escape="\\"),
+                func.lower(certificates.c.product_name).like(like, escape="\\"),
                 certificates.c.product_type == text,
             )
         )

@@ -62,7 +62,15 @@ def test_search_finds_by_manufacturer_and_model_and_links_to_pages(site: Site) -
     assert 'id="results"' not in httpx.get(site.url + "/certs/search").text
 
 
-@pytest.mark.parametrize("q", ["x", "y" * 61])
+def test_wildcards_are_searched_as_characters(site: Site) -> None:
+    for q in ("%%", "__", "p%s"):
+        page = httpx.get(site.url + "/certs/search", params={"q": q}).text
+        assert 'id="none"' in page, q
+    api = httpx.get(site.url + "/v1/certs/search", params={"q": "%%"}).json()
+    assert api == {"certificates": []}
+
+
+@pytest.mark.parametrize("q", ["x", "y" * 61, "z" * 201])
 def test_a_query_of_the_wrong_length_is_a_message(site: Site, q: str) -> None:
     answer = httpx.get(site.url + "/certs/search", params={"q": q})
     assert answer.status_code == 422 and "text/html" in answer.headers["content-type"]
@@ -96,9 +104,8 @@ def test_the_csv_upload_answers(browser: Browser, site: Site, tmp_path: Path) ->
     assert statuses == ["valid", "suspended", "unknown", "error", "not-yet-valid"]
     assert page.locator("tr.row-error td").last.inner_text() == "the date is not YYYY-MM-DD"
     summary = page.locator("#summary").inner_text()
-    assert (
-        summary.startswith("5 rows:") and "1 valid" in summary and "2 with an error" in summary
-    )  # unknown, bad date
+    # The unknown number and the bad date are the two rows with an error.
+    assert summary == "5 rows: 1 valid, 1 suspended, 1 not yet valid, 2 with an error"
     with page.expect_download() as download:
         page.click("#download")
     saved = tmp_path / "answer.csv"
@@ -128,6 +135,7 @@ def test_the_pages_read_in_chinese(browser: Browser, site: Site) -> None:
     page.click("#bulk button")
     page.locator("#answer:not([hidden])").wait_for(timeout=15000)
     assert "已暂停" in page.locator("#rows").inner_text()
+    assert "日期格式不是 YYYY-MM-DD" in page.locator("tr.row-error").last.inner_text()
     search = browser.new_context(locale="zh-CN").new_page()
     search.goto(site.url + "/certs/search?q=pos-maker")
     assert "服务器的答复" in search.locator("#results").inner_text()

@@ -13,6 +13,11 @@ const STATUSES = () => ({
   valid: t("valid"), suspended: t("suspended"), revoked: t("revoked"), expired: t("expired"),
   "not-yet-valid": t("not yet valid"), "non-compliant": t("non-compliant"), unknown: t("unknown"),
 });
+// The row errors the bulk route writes (apps/certs/public_api.py), in the reader's language.
+const ROW_ERRORS = () => ({
+  "the date is not YYYY-MM-DD": t("the date is not YYYY-MM-DD"),
+  "no such certificate": t("no such certificate"),
+});
 
 // The server writes its CSV with Python's csv module: fields with a comma, quote or newline
 // are quoted, quotes doubled. This reads exactly that.
@@ -35,7 +40,7 @@ function parseCsv(text) {
 }
 
 function show(csvText) {
-  const [header, ...rows] = parseCsv(csvText);
+  const rows = parseCsv(csvText).slice(1);  // after the header row
   const counts = {};
   let errors = 0;
   const table = document.getElementById("rows");
@@ -46,7 +51,7 @@ function show(csvText) {
       else counts[status] = (counts[status] || 0) + 1;
       return el("tr", { "data-row": row, "data-status": status || "error", class: error ? "row-error" : null },
         el("td", {}, row), el("td", {}, number), el("td", {}, day),
-        el("td", {}, status ? STATUSES()[status] || status : ""), el("td", {}, since), el("td", {}, error));
+        el("td", {}, status ? STATUSES()[status] || status : ""), el("td", {}, since), el("td", {}, ROW_ERRORS()[error] || error));
     })));
   const parts = Object.entries(counts).map(([status, n]) => formatNumber(n, 0) + " " + (STATUSES()[status] || status));
   if (errors) parts.push(t("%(n)s with an error", { n: formatNumber(errors, 0) }));
@@ -56,7 +61,6 @@ function show(csvText) {
   if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
   link.href = URL.createObjectURL(new Blob([csvText], { type: "text/csv" }));
   answer.hidden = false;
-  return header;
 }
 
 form.addEventListener("submit", async (event) => {
