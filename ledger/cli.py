@@ -16,6 +16,7 @@ Apps add sub-commands through their App.cli (a typer app) found by entry point.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -255,7 +256,7 @@ def demo(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _fail(f"cannot use {out} for the demo's output: {e.strerror or e}") from e
-    with _served(settings.home, port, out / "server.log") as url:
+    with _sigterm_interrupts(), _served(settings.home, port, out / "server.log") as url:
         try:
             with _database(settings):
                 summaries = _run_scenarios(url, settings.home, out)
@@ -275,6 +276,22 @@ def demo(
             _wait_while_up(url)
         except KeyboardInterrupt:
             console.print("stopped")
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a service manager, `kill`, docker stop) stops the demo as Ctrl-C does: by
+    unwinding, so the server it started is stopped too. Python's default for SIGTERM ends the
+    process at once and would leave that server running."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _wait_while_up(url: str) -> None:

@@ -174,6 +174,42 @@ def test_demo_initialises_serves_and_reports(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "already initialised" in again.output
 
 
+@pytest.mark.slow
+def test_sigterm_stops_the_demo_and_the_server_it_started(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    port = free_port()
+    args = [SEALCHAIN, "demo", "--home", str(tmp_path / "demo"), "--port", str(port),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "SEALCHAIN_EXTRA_APPS"}
+    demo = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert demo.stdout is not None
+    seen = []
+    for line in demo.stdout:  # the scenarios run first; then it serves until stopped
+        seen.append(line)
+        if "press Ctrl-C to stop" in line:
+            break
+    assert any("press Ctrl-C" in s for s in seen), "".join(seen)
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    demo.send_signal(signal.SIGTERM)
+    rest, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 0 and "stopped" in rest, "".join(seen) + rest
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the server child stops with it
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        except httpx.TransportError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the demo's server still answers after SIGTERM")
+
+
 def test_audit_without_a_home_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke("audit", "--home", str(tmp_path / "missing"))
     assert result.exit_code == 2
