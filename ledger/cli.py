@@ -186,6 +186,13 @@ def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], T]) 
 def init(
     home: HomeOpt = None,
     demo: Annotated[bool, typer.Option("--demo", help="the demo consortium of DESIGN 4")] = False,
+    witnesses: Annotated[
+        bool,
+        typer.Option(
+            "--witnesses",
+            help="with --demo: its three witnesses run (`sealchain witness`), 2 of 3 must cosign",
+        ),
+    ] = False,
     namespace: Annotated[str, typer.Option(help="key-name namespace")] = "sealchain.local",
     admin: Annotated[str, typer.Option(help="admin org id (without --demo)")] = "admin",
     if_missing: Annotated[
@@ -193,16 +200,22 @@ def init(
     ] = False,
 ) -> None:
     """Create a ledger home: keys (mode 0600), genesis, policy.txt, members.txt, database."""
-    from ledger.service.consortium import demo_plan, single_admin_plan
+    from ledger.service.consortium import demo_plan, demo_witness_plan, single_admin_plan
     from ledger.service.node import init_home
 
+    if witnesses and not demo:
+        raise _fail("--witnesses goes with --demo (the demo consortium's three witnesses)")
     settings = _settings(home)
     if if_missing and Home(settings.home).exists():
         console.print(f"[bold]Ledger home[/bold] {settings.home.resolve()} exists; left as it is")
         return
     if not demo:
         _check_org_id(admin, "admin org id")
-    plan = demo_plan() if demo else single_admin_plan(namespace, admin)
+    plan = (
+        (demo_witness_plan() if witnesses else demo_plan())
+        if demo
+        else single_admin_plan(namespace, admin)
+    )
     _check_database(settings)
     try:
         with _database(settings):
@@ -580,6 +593,62 @@ def serve(
         raise _fail(str(e)) from e
     if status:
         raise _fail(f"the server stopped (exit status {status}); see its log above")
+
+
+@app.command()
+def witness(
+    name: Annotated[str, typer.Option("--name", help="the witness (member org) this peer is")],
+    log_url: Annotated[str, typer.Option("--log", help="the log's base URL, e.g. http://log:8000")],
+    home: HomeOpt = None,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8101,
+    data: Annotated[
+        Path | None, typer.Option(help="the peer's replica and state (default HOME/witness/NAME)")
+    ] = None,
+    follow_seconds: Annotated[
+        float, typer.Option(min=0.05, max=3600, help="how often to follow the log's checkpoint")
+    ] = 1.0,
+) -> None:
+    """Run a validating witness peer (DESIGN 10): replicate the log from its tiles, replay
+    every entry through the pipeline into its own database, and cosign (C2SP tlog-witness
+    POST /add-checkpoint) only checkpoints its replica agrees with. docs/witness.md."""
+    import uvicorn
+
+    from ledger import serving
+    from ledger.witness.service import open_witness
+
+    _check_org_id(name, "witness name")
+    settings = _settings(home)
+    if not log_url.startswith(("http://", "https://")):
+        raise _fail(f"--log must be the log's http(s) base URL, not {log_url!r}")
+    try:
+        peer = open_witness(
+            settings.home, name, log_url, data=data, passphrase=settings.passphrase()
+        )
+    except LedgerError as e:
+        raise _fail(e.detail) from e
+    try:
+        sock = serving.bound_socket(host, port, reuse_port=False)
+    except serving.CannotListen as e:
+        peer.close()
+        raise _fail(str(e)) from e
+    if peer.peer.fault:
+        err.print(f"[red]{escape(peer.peer.fault)}[/red]")
+    where = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    err.print(
+        f"witness {name} on {where}: following {log_url}, replica {peer.data} "
+        f"(size {peer.peer.replica.size()})"
+    )
+    peer.start_following(follow_seconds)
+    server = uvicorn.Server(uvicorn.Config(peer.app(), log_level="warning", access_log=False))
+    try:
+        with _sigterm_interrupts():
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+        peer.close()
 
 
 @app.command()

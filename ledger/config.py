@@ -81,6 +81,19 @@ def check_database_url(value: str) -> None:
         raise ValueError(f"the driver for {url.drivername} is not installed ({e})") from e
 
 
+def witness_url_map(text: str) -> dict[str, str]:
+    """`name=http://host:port,...` as a dict; ValueError for an item that is not NAME=URL."""
+    found: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise ValueError(f"{item!r} is not NAME=http(s)://HOST:PORT")
+        found[name] = url
+    return found
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEALCHAIN_", extra="ignore")
 
@@ -114,6 +127,16 @@ class Settings(BaseSettings):
         DEFAULT_METRICS_ALLOW,
         description="comma-separated IP addresses and CIDR networks that may read /metrics "
         "(default loopback only); others get 404 not-found; empty: nobody",
+    )
+    witness_urls: str = Field(
+        "",
+        description="comma-separated NAME=URL: where the log sends checkpoints to the trust "
+        "policy's witnesses (add-checkpoint), over the URLs policy.txt gives; empty: those",
+    )
+    push_checkpoints: bool = Field(
+        True,
+        description="send checkpoints to the witnesses from this process (a multi-worker "
+        "server does it from its first worker only)",
     )
 
     @field_validator("database_url")
@@ -156,6 +179,15 @@ class Settings(BaseSettings):
                 "https://trace.example.cn (no user, query, fragment, spaces or quotes)"
             )
         return value
+
+    @field_validator("witness_urls")
+    @classmethod
+    def _witness_urls(cls, value: str) -> str:
+        witness_url_map(value)  # raises ValueError naming the item that is not NAME=URL
+        return value
+
+    def witness_url_overrides(self) -> dict[str, str]:
+        return witness_url_map(self.witness_urls)
 
     def metrics_networks(self) -> tuple[Network, ...]:
         """SEALCHAIN_METRICS_ALLOW as networks (a single address is a /32 or /128)."""

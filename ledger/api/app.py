@@ -33,8 +33,11 @@ from ledger.api.pages.routes import static_router
 from ledger.api.problems import PROBLEM_JSON, install_problem_handlers
 from ledger.api.routes import entries, log, members, ops, tiles
 from ledger.config import Settings
+from ledger.core.block import BlockHeader
 from ledger.core.canonical import MAX_ENTRY_BYTES
+from ledger.errors import ConfigError
 from ledger.service.app import App
+from ledger.service.cosigning import CheckpointPusher
 from ledger.service.group_commit import GroupCommitter
 from ledger.service.node import LedgerNode, open_node
 
@@ -56,17 +59,28 @@ def create_app(
     node = node or open_node(settings, extra_apps=extra_apps)
     assert node.sequencer is not None, "the API needs a writable node (log key)"
     metrics = Metrics()
+    pusher = _checkpoint_pusher(settings, node)
+
+    def on_block(header: BlockHeader) -> None:
+        metrics.block_committed(header)
+        if pusher is not None:
+            pusher.wake()
+
     committer = GroupCommitter(
         node.sequencer,
         max_entries=settings.block_max_entries,
         max_wait_ms=settings.block_max_wait_ms,
-        on_block=metrics.block_committed,
+        on_block=on_block,
     ).start()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if pusher is not None:
+            pusher.start()
         yield
         committer.stop()
+        if pusher is not None:
+            pusher.stop()
         node.close()
 
     app = FastAPI(
@@ -127,6 +141,18 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, route_paths=route_paths)
     return app
+
+
+def _checkpoint_pusher(settings: Settings, node: LedgerNode) -> CheckpointPusher | None:
+    """The thread sending checkpoints to the policy's witnesses, if it has any with a URL
+    (policy.txt, or SEALCHAIN_WITNESS_URLS) and this process is the one that sends."""
+    urls = {**node.log_policy.witness_urls, **settings.witness_url_overrides()}
+    if not urls or not settings.push_checkpoints:
+        return None
+    try:
+        return CheckpointPusher(node.engine, node.log_policy, urls)
+    except ValueError as e:
+        raise ConfigError(f"SEALCHAIN_WITNESS_URLS: {e}") from e
 
 
 def _offline_docs(app: FastAPI) -> None:

@@ -98,8 +98,9 @@ class Ledger:
 
     def receipts(self, conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
         """Offline receipts (ledger.core.receipt) for entries `indexes` against the latest
-        checkpoint, with its cosignatures; NotFound if one is beyond it."""
-        return receipts_for(conn, indexes)
+        final checkpoint holding them (else the latest), with its cosignatures; NotFound if
+        one is beyond the latest."""
+        return receipts_for(conn, indexes, self.node.log_policy)
 
     def secret(self, purpose: str) -> bytes:
         """A per-ledger secret for `purpose` (e.g. keying a hash of client addresses)."""

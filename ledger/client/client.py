@@ -11,6 +11,7 @@ therefore always means that the client's own offline check failed.
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -18,11 +19,12 @@ from urllib.parse import urlencode
 import httpx
 
 from ledger.core.canonical import canonical_bytes
-from ledger.core.envelope import Envelope, format_ts, sign_envelope
+from ledger.core.envelope import Envelope, envelope_from_dict, format_ts, sign_envelope
 from ledger.core.keys import Signer
 from ledger.core.note import Checkpoint, parse_checkpoint, parse_note
 from ledger.core.policy import TrustPolicy
 from ledger.core.receipt import (
+    FINAL_HEADER,
     Receipt,
     ReceiptVerification,
     receipt_from_json,
@@ -63,10 +65,15 @@ class LedgerClient:
         verify: bool = True,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        final_wait: float = 30.0,
     ) -> None:
+        """`final_wait`: when the policy asks for witnesses' cosignatures, how long to wait
+        for the final receipt of an entry just committed (the commit answers before the
+        witnesses have cosigned); past it the receipt fails step (4), not final."""
         if verify and policy is None:
             raise ConfigError("verifying receipts needs a trust policy (or pass verify=False)")
         self.org, self.key, self.policy, self.verify = org, key, policy, verify
+        self.final_wait = final_wait
         try:
             self.http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
         except httpx.InvalidURL as e:
@@ -165,30 +172,67 @@ class LedgerClient:
         if not isinstance(items, list) or len(items) != len(envelopes):
             raise self._foreign(response, "no item list, one per envelope")
         results: list[Receipt | LedgerError] = []
+        deadline = time.monotonic() + self.final_wait  # one wait for the whole batch
         for envelope, item in zip(envelopes, items, strict=True):
             if not isinstance(item, dict):
                 raise self._foreign(response, "an item is not an object")
             if item.get("receipt"):
-                results.append(self._checked(self._receipt(response, item["receipt"]), envelope))
+                receipt = self._receipt(response, item["receipt"])
+                results.append(self._checked(receipt, envelope, deadline))
             elif isinstance(item.get("problem"), dict) and isinstance(item.get("status"), int):
                 results.append(error_from_problem(item["problem"], item["status"]))
             else:
                 raise self._foreign(response, "an item has neither a receipt nor a problem")
         return results
 
-    def _checked(self, receipt: Receipt, envelope: Envelope | None = None) -> Receipt:
-        """With verify=False the receipt is returned unchecked: see check_receipt."""
-        if self.verify:
-            assert self.policy is not None
+    def _checked(
+        self, receipt: Receipt, envelope: Envelope | None = None, deadline: float | None = None
+    ) -> Receipt:
+        """With verify=False the receipt is returned unchecked: see check_receipt. A receipt
+        that passes every step but (4), the quorum, is asked for again until the witnesses
+        have cosigned (`final_wait`)."""
+        if not self.verify:
+            return receipt
+        assert self.policy is not None
+        try:
             check_receipt(receipt, self.policy, envelope)
-        return receipt
+            return receipt
+        except ReceiptInvalid as e:
+            if e.step != 4 or self.final_wait <= 0:
+                raise
+            not_final = e
+        tx_id = envelope.tx_id if envelope else envelope_from_dict(receipt.entry).tx_id
+        deadline = deadline or time.monotonic() + self.final_wait
+        pause = 0.02
+        while time.monotonic() < deadline:
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.5)
+            response = self._request("GET", f"/v1/receipts/{tx_id}")
+            if response.headers.get(FINAL_HEADER) == "false":
+                continue
+            later = self._receipt(response, self._json(response))
+            try:
+                check_receipt(later, self.policy, envelope)
+            except ReceiptInvalid as e:
+                if e.step != 4:
+                    raise
+                not_final = e
+                continue
+            return later
+        raise ReceiptInvalid(4, f"not final after {self.final_wait:g} s: {not_final.detail}")
 
     # --- reading -------------------------------------------------------------------------------
 
     def get_receipt(self, tx_id: str, size: int | None = None) -> Receipt:
         params = {"size": size} if size else None
         response = self._request("GET", f"/v1/receipts/{tx_id}", params=params)
-        return self._checked(self._receipt(response, self._json(response)))
+        receipt = self._receipt(response, self._json(response))
+        if size is None:
+            return self._checked(receipt)
+        if self.verify:  # a receipt against a chosen checkpoint is what it is: no waiting
+            assert self.policy is not None
+            check_receipt(receipt, self.policy)
+        return receipt
 
     def get_checkpoint(self) -> tuple[Checkpoint, str]:
         """The latest checkpoint and its note text. When verifying, a key the policy lists for

@@ -31,6 +31,8 @@ class LogPolicy:
     witnesses: dict[str, Verifier] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     quorum: str = "none"
+    witness_urls: dict[str, str] = field(default_factory=dict)
+    """Where each witness takes add-checkpoint requests (the spec's optional URL), if given."""
 
     def logs_for_origin(self, origin: str) -> list[Verifier]:
         """Every log key named `origin`: a log that rotates its key is listed once per key, and
@@ -52,7 +54,10 @@ class LogPolicy:
 
     def to_text(self) -> str:
         lines = [f"log {log.vkey}" for log in self.logs]
-        lines += [f"witness {name} {w.vkey}" for name, w in self.witnesses.items()]
+        lines += [
+            " ".join(filter(None, ("witness", name, w.vkey, self.witness_urls.get(name))))
+            for name, w in self.witnesses.items()
+        ]
         for g in self.groups.values():
             lines.append(f"group {g.name} {g.threshold} {' '.join(g.members)}")
         lines.append(f"quorum {self.quorum}")
@@ -104,6 +109,10 @@ def parse_log_policy(text: str) -> LogPolicy:
                 raise PolicyError(f"{where}: duplicate key")
             keys_seen.add(witness.public_key)
             policy.witnesses[name] = witness
+            if len(args) == 3:
+                if not args[2].startswith(("http://", "https://")):
+                    raise PolicyError(f"{where}: a witness URL must be http(s), not {args[2]!r}")
+                policy.witness_urls[name] = args[2]
             defined.add(name)
         elif keyword == "group" and len(args) >= 3:
             name, threshold_text, members = args[0], args[1], tuple(args[2:])

@@ -33,6 +33,7 @@ STEPS = {
     4: "witness cosignatures meet the quorum",
     5: "data matches the hash the entry commits to",
 }
+FINAL_HEADER = "Sealchain-Final"  # a server's answer: "true" if the receipt meets the quorum
 DATA_FIELD = "sha256"  # body field holding hex SHA-256 of off-ledger data an entry notarizes
 
 
@@ -142,6 +143,27 @@ def verify_log_signature(note: Note, checkpoint: Checkpoint, policy: LogPolicy) 
     return signers[0]
 
 
+def witness_cosigners(note: Note, policy: LogPolicy) -> list[str]:
+    """The names (in `policy`) of the witnesses whose cosignature on `note` verifies, sorted.
+    Raises NoteError if a line with a witness's name and key id does not verify."""
+    by_key = {w.key_id: name for name, w in policy.witnesses.items()}
+    return sorted(by_key[w.key_id] for w in verified_signers(note, policy.witnesses.values()))
+
+
+def is_final(note_text: str, policy: LogPolicy) -> bool:
+    """Whether a checkpoint note carries cosignatures meeting the policy's quorum (a note that
+    does not parse, or whose cosignature lines do not verify, is not final)."""
+    try:
+        return policy.quorum_met(set(witness_cosigners(parse_note(note_text), policy)))
+    except LedgerError:
+        return False
+
+
+def finality(note_text: str, policy: LogPolicy) -> str:
+    """The FINAL_HEADER value for a receipt whose checkpoint is `note_text`."""
+    return "true" if policy.quorum == "none" or is_final(note_text, policy) else "false"
+
+
 @dataclass
 class ReceiptVerification:
     """What a successful verification established."""
@@ -200,12 +222,10 @@ def verify_receipt(
     done.append((3, STEPS[3]))
 
     # (4) witness cosignatures meet the quorum
-    by_key = {w.key_id: name for name, w in policy.log.witnesses.items()}
     try:
-        cosigners = verified_signers(note, policy.log.witnesses.values())
+        names = witness_cosigners(note, policy.log)
     except LedgerError as e:
         raise ReceiptInvalid(4, e.detail) from e
-    names = sorted(by_key[w.key_id] for w in cosigners)
     if not policy.log.quorum_met(set(names)):
         raise ReceiptInvalid(4, f"cosigned by {names or 'no witness'}, quorum {policy.log.quorum}")
     done.append((4, STEPS[4]))

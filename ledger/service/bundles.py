@@ -31,7 +31,7 @@ from ledger.core.receipt import Receipt, verify_receipt
 from ledger.errors import LedgerError, ReceiptInvalid, StateConflict
 from ledger.service.app import Registry
 from ledger.service.membership import GOVERNANCE_APP, GovernanceState
-from ledger.service.proofs import checkpoint_with_cosignatures, inclusion_proofs
+from ledger.service.proofs import best_checkpoint, checkpoint_with_cosignatures, inclusion_proofs
 from ledger.storage.repository import MemberRow, Repository
 
 GOVERNANCE_REGISTRY = Registry([GOVERNANCE_APP])
@@ -51,9 +51,12 @@ def policy_json(policy: LogPolicy) -> dict[str, Any]:
 
 
 def page_bundle(conn: Connection, indexes: Iterable[int], policy: LogPolicy) -> dict[str, Any]:
-    """The bundle for entries `indexes` and every governance entry, against the latest
-    checkpoint; raises NotFound if an index is beyond it."""
-    size, note = checkpoint_with_cosignatures(conn)
+    """The bundle for entries `indexes` and every governance entry, against the latest final
+    checkpoint that holds them (else the latest); raises NotFound if an index is beyond it."""
+    indexes = list(indexes)
+    size, note = checkpoint_with_cosignatures(
+        conn, best_checkpoint(conn, policy, max(indexes, default=-1) + 1)
+    )
     repo = Repository(conn)
     wanted = sorted({*indexes, *repo.governance_indexes(size)})
     data = repo.entry_data(wanted)

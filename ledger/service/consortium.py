@@ -28,6 +28,7 @@ class ConsortiumPlan:
     orgs: list[OrgPlan]
     witnesses: list[str] = field(default_factory=list)
     quorum: int = 0
+    witness_urls: dict[str, str] = field(default_factory=dict)  # where each takes checkpoints
 
     @property
     def origin(self) -> str:
@@ -82,6 +83,19 @@ def demo_plan() -> ConsortiumPlan:
         witnesses=["gacc-shanghai", "bj-internet-court", "pboc"],
         quorum=0,  # 2 of 3 once witnesses run; until then no cosignature is required
     )
+
+
+DEMO_WITNESS_PORT = 8101  # gacc-shanghai; bj-internet-court and pboc on the next two
+
+
+def demo_witness_plan(
+    host: str = "127.0.0.1", first_port: int = DEMO_WITNESS_PORT
+) -> ConsortiumPlan:
+    """The demo consortium with its three witnesses running: 2 of 3 must cosign (DESIGN 4)."""
+    plan = demo_plan()
+    plan.quorum = 2
+    plan.witness_urls = {w: f"http://{host}:{first_port + i}" for i, w in enumerate(plan.witnesses)}
+    return plan
 
 
 def single_admin_plan(namespace: str, admin: str) -> ConsortiumPlan:
@@ -144,7 +158,10 @@ def policy_text(plan: ConsortiumPlan, keys: ConsortiumKeys, *, quorum: int | Non
     """The C2SP tlog-policy for this consortium (`quorum none` while no witness runs)."""
     wanted = plan.quorum if quorum is None else quorum
     lines = [f"# Trust policy of {plan.consortium}: c2sp.org/tlog-policy", f"log {keys.log.vkey}"]
-    lines += [f"witness {w} {keys.witnesses[w].vkey}" for w in plan.witnesses]
+    lines += [
+        " ".join(filter(None, ("witness", w, keys.witnesses[w].vkey, plan.witness_urls.get(w))))
+        for w in plan.witnesses
+    ]
     if wanted and plan.witnesses:
         lines.append(f"group witnesses {wanted} {' '.join(plan.witnesses)}")
         lines.append("quorum witnesses")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from ledger.core import merkle
 from ledger.core.canonical import parse_strict
 from ledger.core.note import parse_note
-from ledger.core.receipt import Receipt
+from ledger.core.policy import LogPolicy
+from ledger.core.receipt import Receipt, is_final
 from ledger.errors import NotFound, StorageError
 from ledger.service.sequencer import BlockResult
 from ledger.storage.repository import Repository
+from ledger.storage.tables import cosignatures
+
+FINAL_LOOKBACK = 16  # cosigned sizes examined for a final one: witnesses cosign the newest
 
 
 def inclusion_proof(conn: Connection, index: int, size: int) -> list[bytes]:
@@ -56,6 +60,40 @@ def checkpoint_with_cosignatures(conn: Connection, size: int | None = None) -> t
     return cp_size, text
 
 
+def final_checkpoint(
+    conn: Connection, policy: LogPolicy, at_least: int = 1
+) -> tuple[int, str] | None:
+    """The latest checkpoint of `at_least` entries or more whose cosignatures meet the policy's
+    quorum (with `quorum none`, the latest checkpoint), with its cosignatures; None if none is.
+
+    Only cosigned checkpoints can meet a quorum, and witnesses cosign the latest checkpoint
+    when they are asked, so this looks at the few newest cosigned sizes."""
+    if policy.quorum == "none":
+        found = Repository(conn).checkpoint()
+        return None if found is None or found[0] < at_least else checkpoint_with_cosignatures(conn)
+    sizes = conn.execute(
+        select(cosignatures.c.size)
+        .where(cosignatures.c.size >= at_least)
+        .group_by(cosignatures.c.size)
+        .order_by(cosignatures.c.size.desc())
+        .limit(FINAL_LOOKBACK)
+    ).scalars()
+    for size in sizes:
+        found = checkpoint_with_cosignatures(conn, size)
+        if is_final(found[1], policy):
+            return found
+    return None
+
+
+def best_checkpoint(conn: Connection, policy: LogPolicy | None, at_least: int = 1) -> int | None:
+    """The size to prove against: the latest final checkpoint holding `at_least` entries, else
+    (not final yet) the latest checkpoint. None means the latest."""
+    if policy is None:
+        return None
+    final = final_checkpoint(conn, policy, at_least)
+    return None if final is None else final[0]
+
+
 def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int) -> list[list[bytes]]:
     """Inclusion proofs for many entries in the tree of `size`, from one batched node read."""
     if any(not 0 <= i < size for i in indexes):
@@ -66,9 +104,13 @@ def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int) -> lis
     return merkle.inclusion_proofs(indexes, size, found)
 
 
-def receipts_for(conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
-    """Receipts for many entries against the latest checkpoint: one node query per 400 nodes."""
-    cp_size, note = checkpoint_with_cosignatures(conn)
+def receipts_for(
+    conn: Connection, indexes: Sequence[int], policy: LogPolicy | None = None
+) -> list[Receipt]:
+    """Receipts for many entries against the latest checkpoint (with `policy`: the latest final
+    one that holds them all, if there is one): one node query per 400 nodes."""
+    at_least = max(indexes, default=-1) + 1
+    cp_size, note = checkpoint_with_cosignatures(conn, best_checkpoint(conn, policy, at_least))
     proofs = inclusion_proofs(conn, indexes, cp_size)
     data = Repository(conn).entry_data(indexes)
     return [
@@ -89,12 +131,17 @@ def receipts_in_block(block: BlockResult, indexes: Sequence[int]) -> list[Receip
     ]
 
 
-def receipt_for(conn: Connection, tx_id: str, *, size: int | None = None) -> Receipt:
-    """Receipt for entry `tx_id` against the checkpoint at `size` (default: the latest)."""
+def receipt_for(
+    conn: Connection, tx_id: str, *, size: int | None = None, policy: LogPolicy | None = None
+) -> Receipt:
+    """Receipt for entry `tx_id` against the checkpoint at `size` (default: the latest, or with
+    `policy` the latest final one holding the entry if there is one)."""
     repo = Repository(conn)
     stored = repo.entry_by_tx(tx_id)
     if stored is None:
         raise NotFound(f"no entry with tx_id {tx_id}")
+    if size is None:
+        size = best_checkpoint(conn, policy, stored.idx + 1)
     cp_size, note = checkpoint_with_cosignatures(conn, size)
     if stored.idx >= cp_size:
         raise NotFound(f"entry {tx_id} is not in the tree of size {cp_size}")

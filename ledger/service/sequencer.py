@@ -24,7 +24,7 @@ from ledger.core.envelope import Envelope, format_ts, parse_envelope, parse_ts
 from ledger.core.keys import Signer
 from ledger.core.note import Checkpoint, sign_note
 from ledger.core.receipt import Receipt
-from ledger.errors import DuplicateEntry, InputError, LedgerError, StateConflict
+from ledger.errors import ConfigError, DuplicateEntry, InputError, LedgerError, StateConflict
 from ledger.service.app import Registry, SequencedEntry
 from ledger.service.pipeline import (
     BlockContext,
@@ -88,6 +88,20 @@ class _NeedsDatabase(Exception):
     """A cache-only precheck reached a lookup the member cache cannot answer."""
 
 
+class BlockRefused(Exception):
+    """An all-or-nothing block (`commit_block(..., all_or_nothing=True)`) had an entry the
+    pipeline refused, so nothing was written: `index` is where that entry would have landed."""
+
+    def __init__(self, index: int, error: LedgerError) -> None:
+        super().__init__(f"entry {index} ({error.code}): {error.detail}")
+        self.index = index
+        self.error = error
+
+
+Seal = Callable[[BlockHeader], str]
+"""Turns a block's header into the signed checkpoint note stored with it."""
+
+
 class _NothingToCommit(Exception):
     """Raised inside the block transaction to roll it back when no entry was accepted."""
 
@@ -112,14 +126,19 @@ class Sequencer:
         engine: Engine,
         registry: Registry,
         validator: Validator,
-        log_signer: Signer,
+        log_signer: Signer | None,
         *,
         on_governance: Callable[[], None] | None = None,
+        seal: Seal | None = None,
     ) -> None:
+        """`log_signer` signs each block's checkpoint. A replica, which holds no log key,
+        passes None and a `seal` that returns the log's own signed note for the block (and
+        raises, rolling the block back, when the block's root is not the log's)."""
         self.engine = engine
         self.registry = registry
         self.validator = validator
-        self.log_signer = log_signer
+        self._log_signer = log_signer
+        self.seal: Seal = seal or self._sign_checkpoint
         # Called after a block with membership or key changes commits (members.txt is rewritten).
         self.on_governance = on_governance
         self.member_cache = MemberCache()
@@ -139,8 +158,14 @@ class Sequencer:
         return merkle.CompactRange.from_nodes(size, repo.get_nodes(merkle.root_nodes(size)))
 
     @property
-    def origin(self) -> str:
-        return self.log_signer.name
+    def log_signer(self) -> Signer:
+        if self._log_signer is None:
+            raise ConfigError("this sequencer replicates a log: it holds no log key")
+        return self._log_signer
+
+    def _sign_checkpoint(self, header: BlockHeader) -> str:
+        signer = self.log_signer
+        return str(sign_note(Checkpoint(signer.name, header.size, header.root).text(), [signer]))
 
     def precheck_all(
         self, raws: Sequence[bytes], *, recognise_first: bool = False
@@ -236,16 +261,22 @@ class Sequencer:
         return result.header
 
     def commit_block(
-        self, candidates: Sequence[Candidate], *, genesis: bool = False
+        self,
+        candidates: Sequence[Candidate],
+        *,
+        genesis: bool = False,
+        all_or_nothing: bool = False,
     ) -> BlockResult:
         """Step (10): sequence candidates in order as one block, re-checking state inside the lock.
 
         Candidates that fail their in-sequence checks get their error as outcome; the others are
-        committed together. Raises only for storage failures (then nothing was written).
+        committed together. With `all_or_nothing` (a replica replaying the log) one refused
+        entry raises BlockRefused and nothing is written. Otherwise raises only for storage
+        failures (then nothing was written), or what `seal` raises.
         """
         outcomes: list[Outcome | None] = [None] * len(candidates)
         try:
-            written = self._write_block(candidates, outcomes, genesis)
+            written = self._write_block(candidates, outcomes, genesis, all_or_nothing)
         except _NothingToCommit as e:
             return BlockResult(None, [o if o is not None else e.error for o in outcomes])
         header = written.header
@@ -291,7 +322,11 @@ class Sequencer:
             self._write_lock_free.set()
 
     def _write_block(
-        self, candidates: Sequence[Candidate], outcomes: list[Outcome | None], genesis: bool
+        self,
+        candidates: Sequence[Candidate],
+        outcomes: list[Outcome | None],
+        genesis: bool,
+        all_or_nothing: bool = False,
     ) -> BlockResult:
         with write_transaction(self.engine) as conn, self._holding_write_lock():
             repo = Repository(conn)
@@ -331,6 +366,8 @@ class Sequencer:
                     if not (genesis and projection is not None):
                         self.validator.check_in_sequence(conn, view, candidate, entry, block)
                 except InputError as e:
+                    if all_or_nothing:
+                        raise BlockRefused(tree.size, e) from e
                     outcomes[position] = e
                     continue
                 if projection is not None:
@@ -363,11 +400,7 @@ class Sequencer:
             repo.insert_entries(stored)
             repo.insert_nodes(new_nodes)
             repo.insert_nonces(used_nonces)
-            checkpoint = str(
-                sign_note(
-                    Checkpoint(self.origin, header.size, header.root).text(), [self.log_signer]
-                )
-            )
+            checkpoint = self.seal(header)
             repo.insert_checkpoint(header.size, height, checkpoint)
         # Committed: the next block starts from this edge unless another process writes first.
         self._edge = (header.size, header.root, list(tree.chunks or ()))

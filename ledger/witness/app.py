@@ -1,5 +1,5 @@
 """The witness over HTTP: `POST /add-checkpoint` (C2SP tlog-witness) and, for monitors and
-people, `GET /` naming the witness, its key and the logs it follows."""
+people, `GET /` naming the witness, its key, the logs it follows and how far its replica is."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from ledger.witness.peer import Peer
 from ledger.witness.protocol import MAX_BODY, Witness
 
 
-def witness_app(witness: Witness) -> FastAPI:
+def witness_app(witness: Witness, peer: Peer | None = None) -> FastAPI:
     app = FastAPI(title=f"Sealchain witness {witness.signer.name}", docs_url=None, redoc_url=None)
 
     @app.post("/add-checkpoint", response_class=PlainTextResponse)
@@ -20,13 +21,20 @@ def witness_app(witness: Witness) -> FastAPI:
             body += chunk
             if len(body) > MAX_BODY:
                 return PlainTextResponse(f"the request is over {MAX_BODY} bytes\n", 413)
-        # The state is a database: keep its wait off the event loop.
+        # The state is a database and the replica may replay entries: off the event loop.
         answer = await run_in_threadpool(witness.add_checkpoint, bytes(body))
         return Response(answer.body, answer.status, media_type=answer.content_type)
 
     @app.get("/", response_class=PlainTextResponse)
     def about() -> str:
         logs = "".join(f"log {origin}\n" for origin in sorted(witness.logs))
-        return f"witness {witness.signer.name}\nvkey {witness.signer.vkey}\n{logs}"
+        text = f"witness {witness.signer.name}\nvkey {witness.signer.vkey}\n{logs}"
+        if peer is not None:
+            text += f"replica {peer.replica.size()}\n"
+            if peer.fault is not None:
+                text += f"fault {peer.fault}\n"
+            if peer.last_error is not None:
+                text += f"following {peer.last_error}\n"
+        return text
 
     return app

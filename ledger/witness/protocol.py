@@ -17,7 +17,14 @@ from typing import Protocol
 
 from ledger.core import merkle
 from ledger.core.keys import Signer, Verifier
-from ledger.core.note import Note, cosign, parse_checkpoint, parse_note, verified_signers
+from ledger.core.note import (
+    Checkpoint,
+    Note,
+    cosign,
+    parse_checkpoint,
+    parse_note,
+    verified_signers,
+)
 from ledger.errors import NoteError, ProofError
 
 MAX_BODY = 64 * 1024 + 64 * 45 + 32  # a checkpoint note, 63 proof lines, the old size line
@@ -102,9 +109,10 @@ class Witness:
     logs: dict[str, Sequence[Verifier]]
     state: WitnessState
     clock: Callable[[], int]
-    check_root: Callable[[str, int, bytes], str | None] | None = None
-    """Optional: a validating witness's own view, (origin, size, root) -> None if its replica
-    has that root, else why not; it then cosigns only what it re-verified itself."""
+    check_root: Callable[[Checkpoint, str], str | None] | None = None
+    """Optional: a validating witness's own view, (checkpoint, note text) -> None if its
+    replica has that root at that size, else why not; it then cosigns only what it
+    re-verified itself."""
 
     def add_checkpoint(self, body: bytes) -> Answer:
         try:
@@ -127,7 +135,7 @@ class Witness:
             return Answer(409, f"{0 if latest is None else latest.size}\n", SIZE_TYPE)
         refusal = self._consistency(request, checkpoint.size, checkpoint.root, latest)
         if refusal is None and self.check_root is not None:
-            refusal = self.check_root(checkpoint.origin, checkpoint.size, checkpoint.root)
+            refusal = self.check_root(checkpoint, str(request.note))
         if refusal is not None:
             return Answer(422, refusal + "\n")
         new = Cosigned(checkpoint.size, checkpoint.root)

@@ -25,6 +25,7 @@ from ledger.api.models import (
 from ledger.api.problems import problem_response, problem_responses
 from ledger.core.canonical import MAX_DEPTH, TooManyItems, parse_strict, parse_strict_array
 from ledger.core.envelope import envelope_from_dict
+from ledger.core.receipt import FINAL_HEADER, finality
 from ledger.errors import (
     BadSignature,
     DuplicateEntry,
@@ -109,7 +110,14 @@ def query_flag(request: Request, name: str, *, default: bool) -> bool:
 
 def _receipt_json(state: ApiState, tx_id: str) -> dict[str, Any]:
     with read_transaction(state.node.engine) as conn:
-        return receipt_for(conn, tx_id).to_json()
+        return receipt_for(conn, tx_id, policy=state.node.log_policy).to_json()
+
+
+def _receipt_headers(state: ApiState, tx_id: str, receipt: dict[str, Any]) -> dict[str, str]:
+    """Where the receipt lives, and whether it is final: with witnesses, the checkpoint a
+    commit answers with is not cosigned yet; GET Location later for the final one."""
+    final = finality(receipt["checkpoint"], state.node.log_policy)
+    return {"Location": f"/v1/receipts/{tx_id}", "Sealchain-Tx-Id": tx_id, FINAL_HEADER: final}
 
 
 async def submit_entry(request: Request) -> Response:
@@ -149,8 +157,7 @@ async def submit_entry(request: Request) -> Response:
         receipt = outcome.receipt.to_json()
     else:
         receipt = await run_in_threadpool(_receipt_json, state, tx_id)
-    headers = {"Location": f"/v1/receipts/{tx_id}", "Sealchain-Tx-Id": tx_id}
-    return JSONResponse(receipt, status_code=201, headers=headers)
+    return JSONResponse(receipt, status_code=201, headers=_receipt_headers(state, tx_id, receipt))
 
 
 router.add_api_route(
@@ -181,7 +188,7 @@ async def _original(request: Request, state: ApiState, dup: DuplicateEntry) -> R
         receipt = await run_in_threadpool(_receipt_json, state, tx_id)
     except NotFound:
         return problem_response(dup, request)  # sequenced by another worker a moment ago
-    headers = {"Sealchain-Tx-Id": tx_id, "Sealchain-Duplicate": "true"}
+    headers = _receipt_headers(state, tx_id, receipt) | {"Sealchain-Duplicate": "true"}
     return JSONResponse(receipt, status_code=200, headers=headers)
 
 
@@ -276,7 +283,8 @@ def _batch_result(
                 for i, o in outcomes.items()
                 if isinstance(o, Accepted) and o.receipt is None
             }
-            built = receipts_for(conn, list(wanted.values())) if wanted else []
+            policy = state.node.log_policy
+            built = receipts_for(conn, list(wanted.values()), policy) if wanted else []
             receipts = ready | {i: r.to_json() for i, r in zip(wanted, built, strict=True)}
     # Plain dicts in the shape of BatchResult: building and re-validating 1000 pydantic items
     # cost as much as checking their signatures.

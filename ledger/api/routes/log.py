@@ -21,6 +21,7 @@ from ledger.api.models import (
 from ledger.api.problems import problem_responses
 from ledger.core import merkle
 from ledger.core.note import parse_checkpoint, parse_note
+from ledger.core.receipt import FINAL_HEADER, finality
 from ledger.errors import BadSignature, NotFound, Unauthenticated, UnknownOrg
 from ledger.service import proofs
 from ledger.storage.engine import read_transaction
@@ -45,7 +46,9 @@ def _wants(request: Request, media: str) -> bool:
     response_model=Receipt,
     summary="Receipt for an entry (anyone who knows its tx_id)",
     description=(
-        "Against the latest checkpoint, or `?size=` for an earlier one. "
+        "Against the latest checkpoint the trust policy's quorum of witnesses cosigned, or "
+        "while none holds the entry yet, the latest checkpoint: the `Sealchain-Final` header "
+        "says `true` or `false`; ask again for the final one. `?size=` for another checkpoint. "
         f"`Accept: {TLOG_PROOF}` answers the C2SP tlog-proof@v1 text form."
     ),
     responses={
@@ -59,11 +62,17 @@ def get_receipt(
     tx_id: TxId,
     size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> Response:
+    policy = state.node.log_policy
     with read_transaction(state.node.engine) as conn:
-        receipt = proofs.receipt_for(conn, tx_id, size=size)
+        receipt = proofs.receipt_for(conn, tx_id, size=size, policy=policy)
+    headers = {FINAL_HEADER: finality(receipt.checkpoint, policy)}
     if _wants(request, TLOG_PROOF):
-        return PlainTextResponse(receipt.to_tlog_proof(), media_type=TLOG_PROOF)
-    return Response(Receipt(**receipt.to_json()).model_dump_json(), media_type="application/json")
+        return PlainTextResponse(receipt.to_tlog_proof(), media_type=TLOG_PROOF, headers=headers)
+    return Response(
+        Receipt(**receipt.to_json()).model_dump_json(),
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 @router.get(
