@@ -721,25 +721,52 @@ def submit(
 
 
 @app.command()
-def checkpoint(url: UrlOpt = DEFAULT_URL, home: HomeOpt = None) -> None:
-    """Fetch the latest checkpoint, check the log's signature, print the signed note."""
+def checkpoint(
+    url: UrlOpt = DEFAULT_URL,
+    home: HomeOpt = None,
+    since: Annotated[
+        Path | None,
+        typer.Option(help="a checkpoint kept from before: the log must still extend it"),
+    ] = None,
+    save: Annotated[
+        Path | None, typer.Option(help="write the verified checkpoint here, for a later --since")
+    ] = None,
+) -> None:
+    """Fetch the latest checkpoint, check the log's signature, print the signed note. With
+    --since, also check that the log's tree extends a checkpoint kept from before (a
+    consistency proof): a log whose history was rewritten fails, exit 1, "FORK"."""
     from ledger.client import LedgerClient
     from ledger.core.note import parse_note
     from ledger.core.receipt import verify_log_signature
 
     settings = _settings(home)
+    kept = None
+    if since is not None:
+        try:
+            kept = since.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise _fail(f"cannot read {since}: {getattr(e, 'strerror', None) or e}") from e
     try:
-        log = Home(settings.home).log_policy()
+        policy = Home(settings.home).trust_policy()
         with LedgerClient(url, verify=False) as client:  # verified below: see `submit`
             cp, note = client.get_checkpoint()
+            verify_log_signature(parse_note(note), cp, policy.log)
+            if kept is not None:
+                client.policy = policy
+                client.check_extends(kept)
+    except VerificationError as e:
+        raise _fail(f"checkpoint {e.detail}", 1) from e
     except LedgerError as e:
         raise _fail(f"{e.code}: {e.detail}") from e
-    try:
-        verify_log_signature(parse_note(note), cp, log)
-    except VerificationError as e:
-        raise _fail(f"checkpoint {cp.origin} size {cp.size}: {e.detail}", 1) from e
     console.print(note, end="", markup=False, highlight=False)
     err.print(f"verified: {cp.origin} size {cp.size}")
+    if kept is not None:
+        err.print(f"consistent with the checkpoint in {since}")
+    if save is not None:
+        try:
+            save.write_text(note)
+        except OSError as e:
+            raise _fail(f"cannot write {save}: {e.strerror or e}") from e
 
 
 @keys_app.command("new")

@@ -8,8 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -82,6 +82,65 @@ def background_server(
             process.kill()
         if log:
             output.close()  # type: ignore[union-attr]
+
+
+def witness_command(home: Path, name: str, port: int, log_url: str, *options: str) -> list[str]:
+    """`sealchain witness` for member `name` of the consortium in `home`."""
+    return [
+        sys.executable,
+        "-m",
+        "ledger.cli",
+        "witness",
+        "--home",
+        str(home),
+        "--name",
+        name,
+        "--port",
+        str(port),
+        "--log",
+        log_url,
+        *options,
+    ]
+
+
+@contextmanager
+def consortium(
+    home: Path,
+    port: int,
+    witness_ports: Mapping[str, int],
+    *,
+    logs: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The log (`sealchain serve` on `port`) and a witness per `witness_ports` entry, each a
+    child process; yields (log URL, {witness: URL}) once all answer, and stops them all.
+
+    The witnesses start first, so the log's first checkpoints find them listening; the log is
+    told where they are with SEALCHAIN_WITNESS_URLS. Each writes its output to
+    `logs/<name>.log` (`logs/log.log` for the log) when `logs` is given."""
+    log_url = f"http://127.0.0.1:{port}"
+    urls = {name: f"http://127.0.0.1:{p}" for name, p in witness_ports.items()}
+    where = {"SEALCHAIN_WITNESS_URLS": ",".join(f"{n}={u}" for n, u in urls.items())}
+    with ExitStack() as stack:
+        for name, witness_port in witness_ports.items():
+            stack.enter_context(
+                background_server(
+                    witness_command(home, name, witness_port, log_url, "--follow-seconds", "0.5"),
+                    witness_port,
+                    env=dict(env or {}),
+                    log=logs / f"{name}.log" if logs else None,
+                    ready_path="/",
+                )
+            )
+        stack.enter_context(
+            background_server(
+                serve_command(home, port),
+                port,
+                env={**(env or {}), **where},
+                log=logs / "log.log" if logs else None,
+            )
+        )
+        yield log_url, urls
 
 
 def _tail(log: Path | None) -> str:

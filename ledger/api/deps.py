@@ -53,7 +53,7 @@ from ledger.timestamping.rfc3161 import TimeStampAuthority
 @dataclass
 class ApiState:
     node: LedgerNode
-    committer: GroupCommitter
+    committer: GroupCommitter | None  # None on a read-only peer, which has no entries routes
     metrics: Metrics
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ledger.core import merkle
 from ledger.core.canonical import canonical_bytes
 from ledger.core.envelope import Envelope, envelope_from_dict, format_ts, sign_envelope
 from ledger.core.keys import Signer
@@ -36,6 +37,7 @@ from ledger.errors import (
     ConfigError,
     LedgerError,
     NoteError,
+    ProofError,
     ReceiptInvalid,
     Unreachable,
     error_from_problem,
@@ -248,6 +250,33 @@ class LedgerClient:
             assert self.policy is not None
             verify_log_signature(note, checkpoint, self.policy.log)
         return checkpoint, response.text
+
+    def check_extends(self, kept: str) -> Checkpoint:
+        """Whether the log today extends the checkpoint note `kept` (one this client saw
+        before): the latest checkpoint, its signature checked, and a consistency proof from
+        `kept` to it. Returns the latest; raises ProofError naming the fork if the log's
+        history is no longer the one `kept` signed, NoteError if a note does not verify."""
+        assert self.policy is not None, "checking a checkpoint needs the trust policy"
+        old_note = parse_note(kept)
+        old = parse_checkpoint(old_note.text)
+        verify_log_signature(old_note, old, self.policy.log)
+        latest, _ = self.get_checkpoint()
+        if latest.origin != old.origin:
+            raise NoteError(f"the log is {latest.origin!r}, the kept checkpoint {old.origin!r}")
+        if latest.size < old.size:
+            raise ProofError(
+                f"FORK: the log's checkpoint has {latest.size} entries, fewer than the "
+                f"{old.size} of the one kept: it has dropped history it signed"
+            )
+        proof = self.consistency_proof(old.size, latest.size) if old.size else []
+        try:
+            merkle.verify_consistency(old.size, latest.size, proof, old.root, latest.root)
+        except ProofError as e:
+            raise ProofError(
+                f"FORK: the log's tree of {latest.size} entries does not extend the one of "
+                f"{old.size} it signed before ({e.detail}): its history was rewritten"
+            ) from e
+        return latest
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         response = self._request(

@@ -7,12 +7,27 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from ledger.api.deps import ApiState
+from ledger.api.metrics import Metrics
+from ledger.api.problems import install_problem_handlers
+from ledger.api.routes import log, members, tiles
+from ledger.service.node import LedgerNode
 from ledger.witness.peer import Peer
 from ledger.witness.protocol import MAX_BODY, Witness
 
 
-def witness_app(witness: Witness, peer: Peer | None = None) -> FastAPI:
+def witness_app(
+    witness: Witness, peer: Peer | None = None, replica_node: LedgerNode | None = None
+) -> FastAPI:
+    """With `replica_node` (the peer's replica opened read-only) the peer also serves what the
+    log serves to readers, from its own copy: the checkpoint and tiles (byte for byte the
+    log's), proofs and receipts, and the members."""
     app = FastAPI(title=f"Sealchain witness {witness.signer.name}", docs_url=None, redoc_url=None)
+    if replica_node is not None:
+        app.state.sealchain = ApiState(replica_node, None, Metrics())
+        install_problem_handlers(app)
+        for module in (log, members, tiles):
+            app.include_router(module.router)
 
     @app.post("/add-checkpoint", response_class=PlainTextResponse)
     async def add_checkpoint(request: Request) -> Response:

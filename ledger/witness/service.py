@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from ledger.config import Settings
 from ledger.errors import ConfigError
 from ledger.home import Home
-from ledger.service.node import load_registry, open_engine
+from ledger.service.node import LedgerNode, load_registry, open_engine
 from ledger.witness.app import witness_app
 from ledger.witness.follow import LogReader
 from ledger.witness.peer import Peer
@@ -34,10 +34,11 @@ class WitnessService:
     witness: Witness
     peer: Peer
     data: Path
+    node: LedgerNode
     _thread: threading.Thread | None = None
 
     def app(self) -> FastAPI:
-        return witness_app(self.witness, self.peer)
+        return witness_app(self.witness, self.peer, self.node)
 
     def start_following(self, interval: float = 1.0) -> None:
         self._thread = threading.Thread(
@@ -98,4 +99,5 @@ def open_witness(
         clock=lambda: int(time.time()),
         check_root=peer.check_root,
     )
-    return WitnessService(name, witness, peer, data)
+    node = LedgerNode(settings, home, registry, engine, None)  # reads only: no log key
+    return WitnessService(name, witness, peer, data, node)

@@ -46,6 +46,7 @@ from ledger.errors import (
     UnknownOrg,
     UnknownType,
 )
+from ledger.service.group_commit import GroupCommitter
 from ledger.service.pipeline import Candidate
 from ledger.service.proofs import receipt_for, receipts_for
 from ledger.service.sequencer import Accepted, Outcome, Sequencer, parse_each
@@ -108,6 +109,12 @@ def query_flag(request: Request, name: str, *, default: bool) -> bool:
         ) from e
 
 
+def _committer(state: ApiState) -> GroupCommitter:
+    # Only a writable node mounts these routes (a witness peer serves reads alone).
+    assert state.committer is not None
+    return state.committer
+
+
 def _receipt_json(state: ApiState, tx_id: str) -> dict[str, Any]:
     with read_transaction(state.node.engine) as conn:
         return receipt_for(conn, tx_id, policy=state.node.log_policy).to_json()
@@ -143,12 +150,12 @@ async def submit_entry(request: Request) -> Response:
         return problem_response(checked, request)
     tx_id = checked.envelope.tx_id
     if not wait:
-        task = asyncio.ensure_future(state.committer.sequence(checked))
+        task = asyncio.ensure_future(_committer(state).sequence(checked))
         request.app.state.background.add(task)
         task.add_done_callback(request.app.state.background.discard)
         queued = Queued(tx_id=tx_id, receipt_url=f"/v1/receipts/{tx_id}")
         return JSONResponse(queued.model_dump(), status_code=202)
-    outcome = await state.committer.sequence(checked)
+    outcome = await _committer(state).sequence(checked)
     if isinstance(outcome, DuplicateEntry):
         return await _original(request, state, outcome)
     if isinstance(outcome, LedgerError):
@@ -228,7 +235,7 @@ async def submit_batch(
     # every other request on this worker's event loop.
     items, checked = await run_in_threadpool(_parse_and_precheck, sequencer, body)
     valid = {i: c for i, c in enumerate(checked) if isinstance(c, Candidate)}
-    sequenced = await state.committer.sequence_all(list(valid.values()), receipt=receipts)
+    sequenced = await _committer(state).sequence_all(list(valid.values()), receipt=receipts)
     outcomes: dict[int, Outcome] = {
         i: c for i, c in enumerate(checked) if isinstance(c, LedgerError)
     }
