@@ -241,18 +241,28 @@ def _describe_home(home: Home, orgs: int, witnesses: int) -> None:
 @app.command()
 def demo(
     home: HomeOpt = None,
-    check: Annotated[bool, typer.Option("--check", help="run the scenarios, audit, exit")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="run the scenarios, audit, check every URL and the quorum, exit"
+        ),
+    ] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to serve the demo on")] = 8000,
+    witness_port: Annotated[
+        int,
+        typer.Option(min=1, max=65533, help="the three witnesses listen here and on the next two"),
+    ] = 8101,
     out: Annotated[Path, typer.Option(help="where scenarios write QR codes and summaries")] = Path(
         "demo-out"
     ),
 ) -> None:
-    """Initialise the demo consortium if needed, serve it, run each app's scenario, keep serving."""
-    from ledger.service.consortium import demo_plan
+    """Initialise the demo consortium if needed (2 of its 3 witnesses must cosign), start the
+    log and the witnesses, run each app's scenario, print the pages' URLs, keep serving."""
+    from ledger.service.consortium import demo_witness_plan
     from ledger.service.node import init_home
 
     settings = _settings(home)
-    plan = demo_plan()
+    plan = demo_witness_plan(first_port=witness_port)
     if Home(settings.home).exists():
         console.print(f"Demo home already initialised at {settings.home.resolve()}")
     else:
@@ -269,26 +279,82 @@ def demo(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _fail(f"cannot use {out} for the demo's output: {e.strerror or e}") from e
-    with _sigterm_interrupts(), _served(settings.home, port, out / "server.log") as url:
+    witnesses = sorted(Home(settings.home).log_policy().witnesses)
+    ports = {name: witness_port + i for i, name in enumerate(plan.witnesses) if name in witnesses}
+    with _sigterm_interrupts(), _served(settings.home, port, out, ports) as (url, peers):
         try:
             with _database(settings):
                 summaries = _run_scenarios(url, settings.home, out)
                 ok = _audit_summary(settings)
         except LedgerError as e:
             raise _story_failure(e) from e
-        console.print(f"\n[bold]Open[/bold] {url}/docs for the API")
+        links = {f"{url}/docs": "the API"}
+        expected: dict[str, int] = {}  # a link answering other than 200 on purpose
         for name, summary in summaries.items():
+            statuses = summary.get("expect_status") or {}
             for label, link in (summary.get("urls") or {}).items():
-                console.print(f"  {name}: {label}: {link}")
+                links[link] = f"{name}: {label}"
+                expected[link] = statuses.get(label, 200)
+        links.update({peer: f"witness {name}" for name, peer in peers.items()})
+        console.print("\n[bold]Open[/bold]")
+        for link, label in links.items():
+            console.print(f"  {label}: {link}")
         if check:
+            ok = _links_answer(links, expected) and ok
+            ok = _quorum_reached(url, settings.home) and ok
             if not ok:
                 raise typer.Exit(VERIFICATION_FAILED)
             return
-        console.print(f"\nServing on {url} (log: {out / 'server.log'}); press Ctrl-C to stop.")
+        console.print(f"\nServing on {url} (logs in {out}); press Ctrl-C to stop.")
         try:
             _wait_while_up(url)
         except KeyboardInterrupt:
             console.print("stopped")
+
+
+def _links_answer(links: dict[str, str], expected: dict[str, int]) -> bool:
+    """Whether every printed link answers as it should: 200, or what its scenario said (a
+    counterfeit code's page is a 404)."""
+    import httpx
+
+    failed = []
+    for link in links:
+        want = expected.get(link, 200)
+        try:
+            status = httpx.get(link, timeout=30).status_code
+        except httpx.HTTPError as e:
+            status = 0
+            err.print(f"{link}: {e}")
+        if status != want:
+            failed.append(f"{link} ({status or 'no answer'}, expected {want})")
+    verdict = (
+        f"all {len(links)} answer as expected" if not failed else "FAILED " + ", ".join(failed)
+    )
+    console.print(f"URLs: {verdict}")
+    return not failed
+
+
+def _quorum_reached(url: str, home: Path, seconds: float = 30.0) -> bool:
+    """Whether the log's latest checkpoint gets cosigned by the policy's quorum (the witnesses
+    cosign within moments of a block: waits up to `seconds`)."""
+    import httpx
+
+    from ledger.core.note import parse_note
+    from ledger.core.receipt import witness_cosigners
+
+    policy = Home(home).log_policy()
+    deadline = time.monotonic() + seconds
+    while True:
+        names = witness_cosigners(
+            parse_note(httpx.get(f"{url}/checkpoint", timeout=30).text), policy
+        )
+        if policy.quorum_met(set(names)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    met = policy.quorum_met(set(names))
+    signers = ", ".join(names) or "no witness"
+    console.print(f"Quorum ({policy.quorum}): {'met' if met else 'NOT met'} by {signers}")
+    return met
 
 
 @contextmanager
@@ -320,20 +386,25 @@ def _wait_while_up(url: str) -> None:
 
 
 @contextmanager
-def _served(home: Path, port: int, log: Path) -> Iterator[str]:
-    """`sealchain serve` in a child process (its JSON log in `log`), ready when /healthz answers."""
+def _served(
+    home: Path, port: int, out: Path, witness_ports: dict[str, int]
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The log (`sealchain serve`) and a `sealchain witness` per entry of `witness_ports`, each
+    a child process logging to `out/<name>.log`; yields (log URL, witness URLs) once all
+    answer, and stops them all however the block ends."""
     import httpx
 
-    from ledger.process import ServerFailed, background_server, serve_command
+    from ledger.process import ServerFailed, consortium
 
+    for what, taken in (("--port", port), *(("--witness-port", p) for p in witness_ports.values())):
+        try:
+            httpx.get(f"http://127.0.0.1:{taken}/", timeout=1)
+            raise _fail(f"port {taken} is already in use; pass {what}")
+        except httpx.HTTPError:
+            pass
     try:
-        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-        raise _fail(f"port {port} is already in use; pass --port")
-    except httpx.HTTPError:
-        pass
-    try:
-        with background_server(serve_command(home, port), port, log=log) as url:
-            yield url
+        with consortium(home, port, witness_ports, logs=out) as (url, peers):
+            yield url, peers
     except ServerFailed as e:
         err.print(f"[red]error:[/red] {escape(str(e))}")  # with the log's last lines: not one
         raise typer.Exit(USAGE) from e

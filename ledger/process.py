@@ -117,7 +117,7 @@ def consortium(
 
     The witnesses start first, so the log's first checkpoints find them listening; the log is
     told where they are with SEALCHAIN_WITNESS_URLS. Each writes its output to
-    `logs/<name>.log` (`logs/log.log` for the log) when `logs` is given."""
+    `logs/<name>.log` (`logs/server.log` for the log) when `logs` is given."""
     log_url = f"http://127.0.0.1:{port}"
     urls = {name: f"http://127.0.0.1:{p}" for name, p in witness_ports.items()}
     where = {"SEALCHAIN_WITNESS_URLS": ",".join(f"{n}={u}" for n, u in urls.items())}
@@ -137,7 +137,7 @@ def consortium(
                 serve_command(home, port),
                 port,
                 env={**(env or {}), **where},
-                log=logs / "log.log" if logs else None,
+                log=logs / "server.log" if logs else None,
             )
         )
         yield log_url, urls

@@ -286,6 +286,8 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
         "sold": len(sold),
         "qr_codes": str(qr_dir),
         "urls": urls,
+        # What a scan of a counterfeit code answers: `sealchain demo --check` expects it.
+        "expect_status": {"code never registered": 404},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     say(f"  wrote {len(packs)} QR codes to {qr_dir} and the label sheet to {out / 'labels.html'}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from typer.testing import CliRunner
 from ledger.cli import app
 from ledger.core.keys import parse_vkey
 from ledger.core.policy import parse_log_policy, parse_members
+from ledger.home import Home
 from ledger.process import free_port
 from ledger.service.proofs import receipt_for
 from ledger.storage.engine import read_transaction
@@ -161,16 +164,37 @@ def test_real_subprocess_verify_exit_codes(ledger: LedgerFixture, tmp_path: Path
     assert b"FAIL (1)" in bad.stdout
 
 
+def free_ports_in_a_row(count: int) -> int:
+    """The first of `count` consecutive ports that are free now (the demo's witnesses)."""
+    for _ in range(100):
+        first = free_port()
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in range(first, first + count):
+                    s = stack.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+    raise AssertionError(f"no {count} free ports in a row")
+
+
 @pytest.mark.slow
 def test_demo_initialises_serves_and_reports(tmp_path: Path) -> None:
     home = str(tmp_path / "demo")
     port = str(free_port())
+    witnesses = str(free_ports_in_a_row(3))
     out = str(tmp_path / "out")
-    first = invoke("demo", "--home", home, "--check", "--port", port, "--out", out)
+    options = ("--home", home, "--check", "--port", port, "--witness-port", witnesses, "--out", out)
+    first = invoke("demo", *options)
     assert first.exit_code == 0, first.output
     assert "Initialised the demo consortium" in first.output and "Audit: ok" in first.output
     assert "Projections: ok" in first.output, first.output
-    again = invoke("demo", "--home", home, "--check", "--port", port, "--out", out)
+    assert "URLs: all" in first.output and "answer as expected" in first.output, first.output
+    assert "Quorum (witnesses): met by" in first.output, first.output
+    policy = Home(Path(home)).log_policy()
+    assert policy.quorum == "witnesses" and policy.groups["witnesses"].threshold == 2
+    again = invoke("demo", *options)
     assert again.exit_code == 0 and "already initialised" in again.output
 
 
@@ -181,9 +205,9 @@ def test_sigterm_stops_the_demo_and_the_server_it_started(tmp_path: Path) -> Non
 
     import httpx
 
-    port = free_port()
+    port, witnesses = free_port(), free_ports_in_a_row(3)
     args = [SEALCHAIN, "demo", "--home", str(tmp_path / "demo"), "--port", str(port),
-            "--out", str(tmp_path / "out")]  # fmt: skip
+            "--witness-port", str(witnesses), "--out", str(tmp_path / "out")]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "SEALCHAIN_EXTRA_APPS"}
     demo = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -199,15 +223,16 @@ def test_sigterm_stops_the_demo_and_the_server_it_started(tmp_path: Path) -> Non
     demo.send_signal(signal.SIGTERM)
     rest, _ = demo.communicate(timeout=60)
     assert demo.returncode == 0 and "stopped" in rest, "".join(seen) + rest
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:  # the server child stops with it
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-        except httpx.TransportError:
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail("the demo's server still answers after SIGTERM")
+    for child in (port, witnesses, witnesses + 1, witnesses + 2):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # the server and the witnesses stop with it
+            try:
+                httpx.get(f"http://127.0.0.1:{child}/", timeout=1)
+            except httpx.TransportError:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the demo's child on port {child} still answers after SIGTERM")
 
 
 def test_audit_without_a_home_is_a_usage_error(tmp_path: Path) -> None:
