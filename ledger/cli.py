@@ -460,6 +460,7 @@ def scenario(
     """Tell one story end to end against a running server (`sealchain serve`)."""
     from ledger.service import tamper_story
     from ledger.service.app import discover_apps
+    from ledger.witness import fork_story
 
     settings = _settings(home)
     known = {a.name for a in discover_apps() if a.scenario is not None} | {"tamper", "all"}
@@ -472,6 +473,7 @@ def scenario(
             if name in ("tamper", "all"):
                 console.rule("scenario tamper")
                 told = tamper_story.run(home=settings.home, out=out / "tamper", console=console)
+                forked = fork_story.run(home=settings.home, out=out / "fork", console=console)
     except LedgerError as e:
         raise _story_failure(e) from e
     if name in ("tamper", "all"):
@@ -480,6 +482,12 @@ def scenario(
             raise _fail(f"the audit of {settings.home} failed", VERIFICATION_FAILED)
         if audits["tampered copy"]["ok"]:
             raise _fail("the audit did not find the changed byte", VERIFICATION_FAILED)
+        if not forked.get("skipped"):
+            cosigned = [name for name, why in forked["refusals"].items() if why is None]
+            if cosigned:
+                raise _fail(f"witnesses cosigned a rewritten log: {cosigned}", VERIFICATION_FAILED)
+            if forked["client"] is None:
+                raise _fail("the client did not see the fork", VERIFICATION_FAILED)
 
 
 def _story_failure(error: LedgerError) -> typer.Exit:

@@ -8,6 +8,7 @@ could, and tamper with a witness's own replica, and check what each party then s
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import time
@@ -23,9 +24,10 @@ from apps.evidence import builders
 from apps.evidence.demo import AUTHOR
 from ledger.client import LedgerClient
 from ledger.config import Settings
+from ledger.core.envelope import sign_envelope
 from ledger.core.note import parse_note
 from ledger.core.receipt import FINAL_HEADER, verify_receipt, witness_cosigners
-from ledger.errors import ProofError, ReceiptInvalid
+from ledger.errors import LedgerError, ProofError, ReceiptInvalid
 from ledger.home import Home
 from ledger.process import background_server, free_port, serve_command, witness_command
 from ledger.service.consortium import demo_witness_plan
@@ -112,8 +114,12 @@ def consortium(tmp_path: Path) -> Iterator[Consortium]:
         running.close()
 
 
-def deposit(client: LedgerClient, text: str) -> tuple[str, dict[str, object]]:
+def deposit_parts(text: str) -> tuple[str, dict[str, object]]:
     return builders.deposit(text.encode(), title=text, media_type="text/plain", operator=AUTHOR)
+
+
+def deposit(client: LedgerClient, text: str) -> tuple[str, dict[str, object]]:
+    return deposit_parts(text)
 
 
 def until(check: Callable[[], bool], seconds: float = 30.0) -> None:
@@ -291,3 +297,28 @@ def test_tiles_are_the_same_bytes_on_the_log_and_on_a_peer(consortium: Consortiu
     assert parse_note(peer_note).text.splitlines()[1] == str(size)
     proof = httpx.get(f"{peer}/v1/proofs/inclusion", params={"index": 1, "size": size})
     assert proof.status_code == 200 and proof.json()["proof"]
+
+
+def test_scenario_tamper_shows_the_witnesses_refuse_a_rewritten_log(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    node, signers = init_home(Settings(home=home), demo_witness_plan())
+    assert node.sequencer is not None
+    raws = []
+    for n in range(8):
+        kind, body = deposit_parts(f"entry {n}")
+        raws.append(sign_envelope(signers[AUTHOR], type=kind, org=AUTHOR, body=body).raw)
+    assert all(not isinstance(o, LedgerError) for o in node.sequencer.submit(raws))
+    node.close()
+    done = subprocess.run(
+        [SEALCHAIN, "scenario", "tamper", "--home", str(home), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "SEALCHAIN_EXTRA_APPS"},
+    )
+    told = " ".join(done.stdout.split())
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in WITNESSES:
+        assert f"witness {name} refuses: refused size 10 (422): the consistency proof from the cosigned size 9 does not hold" in told, told
+    assert "the client with the kept checkpoint: FORK" in told
+    assert "audit of the rewritten copy: entry 4" in told
