@@ -4,10 +4,12 @@ the commands themselves initialise and serve a ledger on PostgreSQL when run on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,10 @@ import pytest
 import yaml
 
 from ledger.config import Settings
+from ledger.core.note import parse_note
+from ledger.core.policy import LogPolicy
+from ledger.core.receipt import witness_cosigners
+from ledger.home import Home
 from ledger.process import background_server, free_port
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.support.server import REPO, SEALCHAIN
@@ -67,6 +73,13 @@ def _help(subcommand: str) -> str:
     return done.stdout
 
 
+WITNESSES = ("gacc-shanghai", "bj-internet-court", "pboc")
+
+
+def _cosigners(url: str, policy: LogPolicy) -> list[str]:
+    return witness_cosigners(parse_note(httpx.get(url + "/checkpoint").text), policy)
+
+
 def _assert_runs_here(command: list[str]) -> None:
     assert command[0] == "sealchain", command
     usage = _help(command[1])
@@ -77,7 +90,18 @@ def _assert_runs_here(command: list[str]) -> None:
 def test_compose_file_wires_postgres_init_and_api() -> None:
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {"postgres", "init", "api"}
+    witnesses = {f"witness-{name}" for name in WITNESSES}
+    assert set(services) == {"postgres", "init", "api", *witnesses}
+    urls = Settings(witness_urls=services["api"]["environment"]["SEALCHAIN_WITNESS_URLS"])
+    for name in WITNESSES:
+        command = services[f"witness-{name}"]["command"]
+        assert command[command.index("--name") + 1] == name
+        assert command[command.index("--log") + 1] == "http://api:8000"
+        port = command[command.index("--port") + 1]
+        assert urls.witness_url_overrides()[name] == f"http://witness-{name}:{port}"
+        assert services[f"witness-{name}"]["depends_on"]["init"]["condition"] == (
+            "service_completed_successfully"
+        )
     assert services["init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["api"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
     assert "8000:8000" in services["api"]["ports"]
@@ -97,7 +121,7 @@ def test_compose_file_wires_postgres_init_and_api() -> None:
 def test_every_sealchain_command_and_option_exists() -> None:
     commands = [service["command"] for service in _sealchain_services().values()]
     commands.append(_dockerfile_json("CMD"))
-    assert len(commands) == 3
+    assert len(commands) == 6
     for command in commands:
         _assert_runs_here(command)
 
@@ -150,9 +174,32 @@ def test_compose_commands_initialise_and_serve_on_postgres(
         serve = [SEALCHAIN, *services["api"]["command"][1:]]
         serve[serve.index("--port") + 1] = str(port)
         serve[serve.index("--host") + 1] = "127.0.0.1"
-        with background_server(serve, port, env=env, log=tmp_path / "api.log") as url:
+        ports = {name: free_port() for name in WITNESSES}
+        env["SEALCHAIN_WITNESS_URLS"] = ",".join(
+            f"{name}=http://127.0.0.1:{p}" for name, p in ports.items()
+        )
+        with contextlib.ExitStack() as stack:
+            url = stack.enter_context(
+                background_server(serve, port, env=env, log=tmp_path / "api.log")
+            )
+            for name, witness_port in ports.items():
+                command = [SEALCHAIN, *services[f"witness-{name}"]["command"][1:]]
+                command[command.index("--port") + 1] = str(witness_port)
+                command[command.index("--host") + 1] = "127.0.0.1"
+                command[command.index("--log") + 1] = url
+                stack.enter_context(
+                    background_server(
+                        command, witness_port, env=env, log=tmp_path / f"{name}.log", ready_path="/"
+                    )
+                )
             health = httpx.get(url + "/healthz").json()
             assert health["status"] == "ok" and health["size"] >= 1
+            policy = Home(tmp_path / "data").log_policy()
+            deadline = time.monotonic() + 60
+            while not policy.quorum_met(set(_cosigners(url, policy))):
+                assert time.monotonic() < deadline, "the witnesses did not cosign"
+                time.sleep(0.2)
+            assert policy.quorum == "witnesses"
             probe = _dockerfile_json("HEALTHCHECK --interval=10s --timeout=3s")
             probe = [p.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for p in probe]
             assert probe[0] == "python"
