@@ -927,6 +927,18 @@ def bench_core(
     run(quick=quick, out=console)
 
 
+@bench_app.command("consortium")
+def bench_consortium(
+    quick: Annotated[bool, typer.Option("--quick", help="one short round (a smoke test)")] = False,
+) -> None:
+    """Batch ingest with three cosigning witnesses against none, commit-to-final latency, and
+    tile reads against hello-world (docs/benchmarks.md)."""
+    from ledger.bench.consortium import run
+    from ledger.bench.report import print_rows
+
+    print_rows(console, "sealchain bench consortium", run(quick=quick, console=console))
+
+
 def _bench_command(name: str, bench: Bench) -> Callable[..., None]:
     def command(
         quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,

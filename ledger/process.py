@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -111,6 +111,7 @@ def consortium(
     *,
     logs: Path | None = None,
     env: Mapping[str, str] | None = None,
+    serve_options: Sequence[str] = (),
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """The log (`sealchain serve` on `port`) and a witness per `witness_ports` entry, each a
     child process; yields (log URL, {witness: URL}) once all answer, and stops them all.
@@ -134,7 +135,7 @@ def consortium(
             )
         stack.enter_context(
             background_server(
-                serve_command(home, port),
+                serve_command(home, port, *serve_options),
                 port,
                 env={**(env or {}), **where},
                 log=logs / "server.log" if logs else None,

@@ -1,8 +1,9 @@
 """Load generator for `sealchain bench api`, run as its own process so it does not share the
 server's interpreter: `python -m ledger.bench.loadgen MODE URL ...` prints one JSON line.
 
-Modes: `hello` (GET the URL), `submit` (POST one pre-signed envelope per request),
-`batch` (POST batches of pre-signed envelopes). Envelopes are signed before the clock starts.
+Modes: `hello` (GET the URL's /hello, or --path), `submit` (POST one pre-signed envelope per
+request), `batch` (POST batches of pre-signed envelopes). Envelopes are signed before the clock
+starts.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ async def _run(args: argparse.Namespace) -> dict[str, float]:
                 body = queue.get_nowait()
                 started = time.perf_counter()
                 if args.mode == "hello":
-                    response = await client.get("/hello")
+                    response = await client.get(args.path)
                 elif args.mode == "submit":
                     response = await client.post("/v1/entries", content=body)
                 else:
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", type=Path)
     parser.add_argument("--org", default="bench-writer")
     parser.add_argument("--type", default="bench.note")
+    parser.add_argument("--path", default="/hello", help="what `hello` GETs")
     args = parser.parse_args(argv)
     json.dump(asyncio.run(_run(args)), sys.stdout)
     sys.stdout.write("\n")

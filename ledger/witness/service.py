@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from ledger.config import Settings
 from ledger.errors import ConfigError
 from ledger.home import Home
+from ledger.service.app import import_apps
 from ledger.service.node import LedgerNode, load_registry, open_engine
 from ledger.witness.app import witness_app
 from ledger.witness.follow import LogReader
@@ -84,7 +85,8 @@ def open_witness(
     data = data or home.root / "witness" / name
     data.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=home.root, database_url=f"sqlite:///{(data / 'replica.db').resolve()}")
-    registry = load_registry()
+    # The apps the log runs: installed plugins and SEALCHAIN_EXTRA_APPS, as open_node loads them.
+    registry = load_registry(import_apps(settings.extra_apps))
     engine = open_engine(settings, registry)
     genesis = home.genesis_path.read_bytes().rstrip(b"\n")
     replica = Replica(engine, registry, policy.logs, genesis)

@@ -86,3 +86,25 @@ def test_bench_api_quick_runs_every_measure_without_errors() -> None:
     assert figures["submit_errors"] == 0
     assert figures["batch_errors"] == 0
     assert "per round, (b):" in buffer.getvalue()
+
+
+@pytest.mark.slow
+def test_bench_consortium_quick_returns_every_row() -> None:
+    from ledger.bench.consortium import run as run_consortium
+
+    rows = {
+        row.name: row for row in run_consortium(quick=True, console=Console(file=io.StringIO()))
+    }
+    assert set(rows) == {
+        "consortium.ingest.entries_per_s.witnesses=0",
+        "consortium.ingest.entries_per_s.witnesses=3",
+        "consortium.ingest.final_lag_s.witnesses=3",
+        "consortium.final.median_ms",
+        "consortium.final.p99_ms",
+        "consortium.hello.rps",
+        "consortium.tile.rps",
+    }
+    assert all(math.isfinite(row.value) and row.value > 0 for row in rows.values())
+    witnessed = rows["consortium.ingest.entries_per_s.witnesses=3"]
+    assert witnessed.baseline == rows["consortium.ingest.entries_per_s.witnesses=0"].value
+    assert witnessed.met is not None  # the goal is reported, met or not

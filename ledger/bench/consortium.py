@@ -1,0 +1,173 @@
+"""`sealchain bench consortium`: what three validating witnesses cost the log, and how soon
+a commit is final.
+
+(a) batch ingest (1000-entry batches into `serve --workers 2`) on a ledger whose policy asks
+    2 of 3 witnesses, with the three `sealchain witness` processes replaying and cosigning,
+    against the same ingest with no witness, alternating, each round on a fresh ledger;
+(b) from a single submit's 201 to a quorum-cosigned checkpoint holding it (GET its receipt
+    until `Sealchain-Final: true`), median and p99 over sequential submits;
+(c) tile reads per second (`GET /tile/0/000`, 32 clients) against the same run's hello-world.
+
+On one machine the witnesses share its cores with the log (each re-verifies every signature),
+which a consortium spread over its members' machines does not: (a) is the worst case.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from ledger.bench.api import BENCH_APP_SPEC, _load, _measure, serving_hello
+from ledger.bench.core import BENCH_APP
+from ledger.bench.report import BenchRow
+from ledger.config import Settings
+from ledger.core.envelope import sign_envelope
+from ledger.core.receipt import FINAL_HEADER, is_final
+from ledger.home import Home
+from ledger.process import consortium, free_port
+from ledger.service.consortium import ConsortiumPlan, OrgPlan
+from ledger.service.membership import ADMIN_ROLE
+from ledger.service.node import init_home
+
+WITNESSES = ("witness-a", "witness-b", "witness-c")
+ENV = {"SEALCHAIN_EXTRA_APPS": BENCH_APP_SPEC}
+
+
+def _home(root: Path, witnesses: bool) -> Path:
+    home = root / "home"
+    plan = ConsortiumPlan(
+        consortium="bench",
+        namespace="bench.local",
+        admins=["bench-admin"],
+        orgs=[
+            OrgPlan("bench-admin", "Admin", (ADMIN_ROLE,)),
+            OrgPlan("bench-writer", "Writer", ("bench.writer",)),
+            *(OrgPlan(w, f"Witness {w}", ()) for w in (WITNESSES if witnesses else ())),
+        ],
+        witnesses=list(WITNESSES) if witnesses else [],
+        quorum=2 if witnesses else 0,
+    )
+    node, _ = init_home(Settings(home=home), plan, extra_apps=[BENCH_APP])
+    node.close()
+    return home
+
+
+@contextmanager
+def _ledger(root: Path, witnesses: bool) -> Iterator[tuple[Path, str]]:
+    """A fresh bench ledger served with two workers, with its three witnesses or none."""
+    home = _home(root, witnesses)
+    ports = {name: free_port() for name in WITNESSES} if witnesses else {}
+    with consortium(home, free_port(), ports, env=ENV, serve_options=("--workers", "2")) as (
+        url,
+        _,
+    ):
+        yield home, url
+
+
+def _ingest(seconds: float, witnesses: bool) -> dict[str, float]:
+    with (
+        tempfile.TemporaryDirectory(prefix="sealchain-bench-consortium-") as tmp,
+        _ledger(Path(tmp), witnesses) as (home, url),
+    ):
+        result = _measure(
+            "batch", url, home, seconds, requests=int(25 * seconds), batch=1000, concurrency=4
+        )
+        if witnesses:
+            result["final_lag_s"] = _until_final(url, home)
+    return result
+
+
+def _until_final(url: str, home: Path, limit: float = 300.0) -> float:
+    """Seconds from now until the latest checkpoint is final (the witnesses caught up)."""
+    policy = Home(home).log_policy()
+    started = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        while time.perf_counter() - started < limit:
+            if is_final(client.get("/checkpoint").text, policy):
+                return time.perf_counter() - started
+            time.sleep(0.05)
+    return limit
+
+
+def _finality_latencies(url: str, home: Path, count: int) -> list[float]:
+    """For `count` sequential submits: seconds from the 201 to a final receipt."""
+    signer = Home(home).member_signer("bench-writer")
+    latencies = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(count):
+            envelope = sign_envelope(
+                signer, type="bench.note", org="bench-writer", body={"text": f"final {i}"}
+            )
+            answer = client.post("/v1/entries", content=envelope.raw)
+            committed = time.perf_counter()
+            answer.raise_for_status()
+            final = answer.headers.get(FINAL_HEADER) == "true"
+            while not final:
+                time.sleep(0.002)
+                got = client.get(f"/v1/receipts/{envelope.tx_id}")
+                final = got.headers.get(FINAL_HEADER) == "true"
+            latencies.append(time.perf_counter() - committed)
+    return latencies
+
+
+def run(*, quick: bool = False, console: Console | None = None) -> list[BenchRow]:
+    """Batch ingest with three cosigning witnesses against none; commit-to-final latency;
+    tile reads against hello-world."""
+    console = console or Console()
+    seconds = 2.0 if quick else 4.0
+    rounds = 1 if quick else 3
+    plain: list[float] = []
+    witnessed: list[float] = []
+    lags: list[float] = []
+    for round_number in range(rounds):
+        console.print(f"round {round_number + 1}/{rounds}: ingest without, then with witnesses")
+        plain.append(_ingest(seconds, witnesses=False)["items_per_second"])
+        result = _ingest(seconds, witnesses=True)
+        witnessed.append(result["items_per_second"])
+        lags.append(result["final_lag_s"])
+
+    samples = 20 if quick else 100
+    with (
+        tempfile.TemporaryDirectory(prefix="sealchain-bench-consortium-") as tmp,
+        _ledger(Path(tmp), witnesses=True) as (home, url),
+    ):
+        console.print(f"commit to final: {samples} sequential submits")
+        _finality_latencies(url, home, 3)  # warm up: the witnesses' first replay
+        latencies = sorted(_finality_latencies(url, home, samples))
+        # (c): tile reads from a log with a full first tile.
+        _measure("batch", url, home, 1.0, requests=2, batch=1000, concurrency=1)
+        with serving_hello() as hello_url:
+            hello, tiles = [], []
+            for _ in range(rounds):
+                hello.append(_load("hello", hello_url, seconds=seconds, requests=10**6)["rps"])
+                tile = _load("hello", url, seconds=seconds, requests=10**6, path="/tile/0/000")
+                tiles.append(tile["rps"])
+    median_plain = statistics.median(plain)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return [
+        BenchRow("consortium.ingest.entries_per_s.witnesses=0", median_plain, "entries/s"),
+        BenchRow(
+            "consortium.ingest.entries_per_s.witnesses=3",
+            statistics.median(witnessed),
+            "entries/s",
+            baseline=median_plain,
+            goal=0.9,
+        ),
+        BenchRow("consortium.ingest.final_lag_s.witnesses=3", statistics.median(lags), "s"),
+        BenchRow("consortium.final.median_ms", statistics.median(latencies) * 1000, "ms"),
+        BenchRow("consortium.final.p99_ms", p99 * 1000, "ms"),
+        BenchRow("consortium.hello.rps", statistics.median(hello), "requests/s"),
+        BenchRow(
+            "consortium.tile.rps",
+            statistics.median(tiles),
+            "requests/s",
+            baseline=statistics.median(hello),
+        ),
+    ]
