@@ -54,7 +54,7 @@ class CheckpointPusher:
         policy: LogPolicy,
         urls: Mapping[str, str],
         *,
-        poll: float = 1.0,
+        poll: float = 0.25,
         timeout: float = 60.0,
         on_cosigned: Callable[[str, int], None] = lambda name, size: None,
     ) -> None:
