@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///$SEALCHAIN_HOME/ledger.db"
     )
+    read_database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of a hot standby of the database (PostgreSQL streaming "
+        "replication) that read-only routes are served from; what lag leaves missing there is "
+        "read from the primary (docs/deploy.md); default: every read on the primary",
+    )
     skew_seconds: int = Field(300, ge=1, le=86400, description="accepted |ts - server time|")
     block_max_entries: int = Field(1000, ge=1, le=10000, description="cut a block at this many")
     block_max_wait_ms: int = Field(5, ge=0, le=10000, description="or after this long")
@@ -135,11 +141,11 @@ class Settings(BaseSettings):
     )
     push_checkpoints: bool = Field(
         True,
-        description="send checkpoints to the witnesses from this process (a multi-worker "
-        "server does it from its first worker only)",
+        description="send checkpoints to the witnesses from this process (each worker sends "
+        "those of the blocks it commits, at once)",
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         """Refuse at startup a URL Sealchain cannot store its ledger in, before any file is

@@ -81,7 +81,7 @@ def serve(
     processes = [
         context.Process(
             target=_worker,
-            args=(host, port, log_level, os.getpid(), n),
+            args=(host, port, log_level, os.getpid()),
             name=f"sealchain-worker-{n}",
         )
         for n in range(workers)
@@ -161,12 +161,10 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _worker(host: str, port: int, log_level: str, parent: int, number: int) -> None:
+def _worker(host: str, port: int, log_level: str, parent: int) -> None:
     # The parent turns a terminal's Ctrl-C into one SIGTERM per worker; a worker that got the
     # SIGINT too would take the second signal as "exit now" and skip its graceful shutdown.
     os.setpgrp()
-    if number:  # one process sends checkpoints to the witnesses: the first worker
-        os.environ["SEALCHAIN_PUSH_CHECKPOINTS"] = "false"
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     config = uvicorn.Config(
         APP_FACTORY, factory=True, host=host, port=port, log_level=log_level, access_log=False
