@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Connection, Engine
@@ -49,6 +49,8 @@ from ledger.storage.repository import MemberRow, Repository
 from ledger.timestamping.pki import DocumentSigner
 from ledger.timestamping.rfc3161 import TimeStampAuthority
 
+T = TypeVar("T")
+
 
 @dataclass
 class ApiState:
@@ -84,8 +86,21 @@ class Ledger:
         return self.node.settings.public_url
 
     def read(self) -> AbstractContextManager[Connection]:
-        """A read transaction: one consistent snapshot of entries and projections."""
+        """A read transaction on the primary: one consistent snapshot of entries and
+        projections that holds every committed write. For what is then written or must be
+        the latest (a status to act on, a member's own view); public pages that read and may
+        answer 404 use read_with_fallback, which a standby can serve."""
         return read_transaction(self.node.engine)
+
+    def read_with_fallback(self, fn: Callable[[Connection], T]) -> T:
+        """fn(conn) in a read transaction on the hot standby (SEALCHAIN_READ_DATABASE_URL)
+        when there is one, and again on the primary if it raises NotFound there (what the
+        standby has not replayed yet) or the standby fails; without one, on the primary.
+
+        fn must only read (it may run twice) and raise NotFound for what it does not find;
+        the caller maps that to its 404. The snapshot may be a few milliseconds older than
+        the primary's: what it shows is signed and consistent, not necessarily the newest."""
+        return self.node.read_with_fallback(fn)
 
     def write_off_ledger(self) -> AbstractContextManager[Connection]:
         """A write transaction for an app's off-ledger tables (App.off_ledger_tables) only:
@@ -189,6 +204,8 @@ async def signed_member(request: Request, state: StateDep) -> MemberRow:
     )
 
     def lookup() -> tuple[MemberRow | None, str | None, int | None]:
+        # On the primary, never a standby: a revocation must stop a key at once, and a
+        # member just added must be able to sign in at once, whatever the standby's lag.
         with read_transaction(state.node.engine) as conn:
             repo = Repository(conn)
             member, key = repo.member(org), repo.key(org, key_id)

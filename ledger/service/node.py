@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
 from ledger.core.canonical import canonical_bytes
 from ledger.core.keys import Signer, parse_vkey
 from ledger.core.policy import LogPolicy, MemberDirectory, MemberKey
-from ledger.errors import ConfigError
+from ledger.errors import ConfigError, NotFound
 from ledger.home import Home, write_public
 from ledger.service.app import App, Registry, discover_apps, import_apps
 from ledger.service.consortium import (
@@ -29,6 +33,10 @@ from ledger.storage.engine import make_engine, read_transaction
 from ledger.storage.migrate import migrate
 from ledger.storage.repository import Repository
 from ledger.timestamping.rfc3161 import TimeStampAuthority
+
+T = TypeVar("T")
+STANDBY_RETRY_SECONDS = 5.0  # after a standby failed, reads go to the primary this long
+log = logging.getLogger("sealchain.node")
 
 
 def load_registry(extra: Iterable[App] = (), *, discover: bool = True) -> Registry:
@@ -51,9 +59,47 @@ class LedgerNode:
     settings: Settings
     home: Home
     registry: Registry
-    engine: Engine
+    engine: Engine  # the primary: migrated, written, and the authority on what exists
     sequencer: Sequencer | None  # None when opened read-only (no log key needed)
+    # SEALCHAIN_READ_DATABASE_URL's engine, a hot standby: never migrated, never written.
+    standby_engine: Engine | None = None
     _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _standby_retry_at: float = field(default=0.0, repr=False)
+
+    @property
+    def read_engine(self) -> Engine:
+        """Where read-only routes read: the standby when one is configured, else the primary.
+
+        A standby lags the primary (by milliseconds when healthy): read it through
+        read_with_fallback, never for something that is then written or must be the latest.
+        """
+        return self.engine if self.standby_engine is None else self.standby_engine
+
+    def read_with_fallback(self, fn: Callable[[Connection], T]) -> T:
+        """fn(conn) in a read transaction on the read engine; if that raises NotFound, or the
+        standby fails (down, or a query cancelled by its WAL replay), fn runs again in a read
+        transaction on the primary, whose answer (or NotFound) stands.
+
+        fn must only read: it may run twice. Without a standby it runs once, on the primary.
+        Lag can still show an older state than the primary's (an older latest checkpoint, a
+        member list without the newest member), never a missing one presented as absent.
+        """
+        standby = self.standby_engine
+        if standby is not None and time.monotonic() >= self._standby_retry_at:
+            try:
+                with read_transaction(standby) as conn:
+                    return fn(conn)
+            except NotFound:
+                # Committed on the primary but not replayed here yet, or truly absent: only
+                # the primary can tell, and a 404 must never be the standby's lag.
+                pass
+            except OperationalError as e:
+                # Reads are served either way: from the primary, which can carry them, while
+                # the standby is given a few seconds before the next try.
+                self._standby_retry_at = time.monotonic() + STANDBY_RETRY_SECONDS
+                log.warning("standby read failed, reading from the primary: %s", e.orig or e)
+        with read_transaction(self.engine) as conn:
+            return fn(conn)
 
     @cached_property
     def log_policy(self) -> LogPolicy:
@@ -67,6 +113,8 @@ class LedgerNode:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.standby_engine is not None:
+            self.standby_engine.dispose()
 
     def derived_secret(self, purpose: str) -> bytes:
         """A 32-byte secret for `purpose` that every process serving this ledger derives alike
@@ -103,7 +151,11 @@ def open_node(
     named = [a for a in import_apps(settings.extra_apps) if a not in list(extra_apps)]
     registry = load_registry([*named, *extra_apps])
     engine = open_engine(settings, registry)
-    node = LedgerNode(settings, home, registry, engine, None)
+    standby = None
+    if settings.read_database_url:
+        # Not migrated: a physical standby replays the primary's schema with its data.
+        standby = make_engine(settings.read_database_url, read_only=True)
+    node = LedgerNode(settings, home, registry, engine, None, standby)
     if writable:
         validator = Validator(registry, skew_seconds=settings.skew_seconds)
         node.sequencer = Sequencer(

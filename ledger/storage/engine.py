@@ -15,14 +15,21 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
 SEQUENCER_LOCK_ID = 0x5EA1C4A1  # pg_advisory_xact_lock key shared by every Sealchain writer
+STANDBY_CONNECT_TIMEOUT = 3  # seconds; libpq waits for the TCP connect forever by default
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine with Sealchain's connection settings for its dialect."""
+def make_engine(url: str, *, echo: bool = False, read_only: bool = False) -> Engine:
+    """Create an engine with Sealchain's connection settings for its dialect.
+
+    `read_only` (a standby's engine): the database itself refuses any write on its
+    connections, so a read engine pointed by mistake at a primary still never writes to it;
+    and a PostgreSQL standby that does not answer is given up on after a few seconds, as the
+    reads it serves can go to the primary instead (LedgerNode.read_with_fallback).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -34,9 +41,24 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             max_overflow=8,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
+        if read_only:
+            event.listen(engine, "connect", _sqlite_query_only)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args: dict[str, Any] = {}
+    if read_only:
+        connect_args = {
+            "options": "-c default_transaction_read_only=on",
+            "connect_timeout": STANDBY_CONNECT_TIMEOUT,
+        }
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args=connect_args,
+    )
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -47,6 +69,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
     cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.close()
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
     cursor.close()
 
 
