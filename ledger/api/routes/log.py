@@ -1,5 +1,10 @@
 """The public log: receipts by tx_id, checkpoints, inclusion and consistency proofs; raw blocks
-for members."""
+for members.
+
+Proofs and blocks are read from the hot standby when one is configured, and from the primary
+when the standby has not replayed what is asked for yet (a size or height beyond its own): a
+client holding a newer checkpoint than the standby's never gets a false 404. Checkpoints are
+always the primary's."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
+from sqlalchemy import Connection
 
 from ledger.api.deps import MemberDep, StateDep
 from ledger.api.models import (
@@ -25,7 +31,7 @@ from ledger.core.receipt import FINAL_HEADER, finality
 from ledger.errors import BadSignature, NotFound, Unauthenticated, UnknownOrg
 from ledger.service import proofs
 from ledger.storage.engine import read_transaction
-from ledger.storage.repository import Repository
+from ledger.storage.repository import Repository, StoredEntry
 
 router = APIRouter(prefix="/v1", tags=["log"])
 TLOG_PROOF = "text/x.tlog-proof"
@@ -90,6 +96,9 @@ def get_checkpoint(
     state: StateDep,
     size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> Response:
+    # From the primary, as /checkpoint (routes/tiles.py): the latest must never go back to a
+    # smaller tree between two requests, and the cosignatures that make one final arrive
+    # there first. One row: cheap to serve from the primary.
     with read_transaction(state.node.engine) as conn:
         _, note_text = proofs.checkpoint_with_cosignatures(conn, size)
     if _wants(request, "text/plain"):
@@ -115,11 +124,13 @@ def inclusion(
     index: Annotated[int, Query(ge=0, le=2**53)],
     size: Annotated[int, Query(ge=1, le=2**53)],
 ) -> InclusionProof:
-    with read_transaction(state.node.engine) as conn:
+    def read(conn: Connection) -> tuple[StoredEntry, list[bytes]]:
         stored = Repository(conn).entry_by_index(index)
         if stored is None:
             raise NotFound(f"no entry {index}")
-        path = proofs.inclusion_proof(conn, stored.idx, size)
+        return stored, proofs.inclusion_proof(conn, stored.idx, size)
+
+    stored, path = state.node.read_with_fallback(read)
     return InclusionProof(
         index=stored.idx,
         size=size,
@@ -139,8 +150,7 @@ def consistency(
     first: Annotated[int, Query(ge=0, le=2**53)],
     second: Annotated[int, Query(ge=0, le=2**53)],
 ) -> ConsistencyProof:
-    with read_transaction(state.node.engine) as conn:
-        path = proofs.consistency_proof(conn, first, second)
+    path = state.node.read_with_fallback(lambda conn: proofs.consistency_proof(conn, first, second))
     return ConsistencyProof(first=first, second=second, proof=_b64(path))
 
 
@@ -162,8 +172,7 @@ def _block_view(repo: Repository, height: int) -> BlockView:
 def get_block(
     state: StateDep, _member: MemberDep, height: Annotated[int, Path(ge=0, le=2**53)]
 ) -> BlockView:
-    with read_transaction(state.node.engine) as conn:
-        return _block_view(Repository(conn), height)
+    return state.node.read_with_fallback(lambda conn: _block_view(Repository(conn), height))
 
 
 @router.get(
@@ -178,8 +187,12 @@ def list_blocks(
     after: Annotated[int, Query(ge=-1, le=2**53)] = -1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> BlockPage:
-    with read_transaction(state.node.engine) as conn:
+    def read(conn: Connection) -> list[BlockView]:
         repo = Repository(conn)
-        items = [_block_view(repo, h.height) for h in repo.list_blocks(after, limit)]
+        return [_block_view(repo, h.height) for h in repo.list_blocks(after, limit)]
+
+    # A standby that lags shows fewer blocks after `after` (the next page has them), never
+    # other ones: blocks, like tiles, do not change once written.
+    items = state.node.read_with_fallback(read)
     next_after = items[-1].header["height"] if len(items) == limit else None
     return BlockPage(items=items, next_after=next_after)

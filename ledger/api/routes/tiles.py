@@ -5,6 +5,11 @@ Tiles and bundles never change once they exist (a partial tile of width W is the
 forever; the full tile is another URL), so they are cacheable for a year by any CDN or peer;
 the checkpoint changes with every block and is cacheable for a few seconds at most. Only what
 the latest checkpoint covers is served: a tile is never ahead of a signed tree head.
+
+Tiles and bundles are read from the hot standby when one is configured
+(SEALCHAIN_READ_DATABASE_URL): one beyond the standby's latest checkpoint is looked for again
+on the primary, so a client holding the primary's newer checkpoint never gets a 404 for one of
+its tiles. The checkpoint itself is always the primary's.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
+from sqlalchemy import Connection
 
 from ledger.api.deps import StateDep
 from ledger.api.problems import problem_responses
-from ledger.core import tiles
+from ledger.core import merkle, tiles
 from ledger.errors import InvalidRequest, NotFound
 from ledger.service import proofs
 from ledger.storage.engine import read_transaction
@@ -36,6 +42,9 @@ TilePath = Annotated[str, Path(description="<N>[.p/<W>]: x-prefixed 3-digit grou
     responses=problem_responses(NotFound),
 )
 def checkpoint(state: StateDep) -> Response:
+    # The latest is the primary's, never a standby's: one row, cached by CDNs for 2 s, and a
+    # client that saw size N must not be shown a smaller tree next (`checkpoint --since`
+    # would call that a FORK), nor a witness miss the newest cosignatures.
     with read_transaction(state.node.engine) as conn:
         _, note_text = proofs.checkpoint_with_cosignatures(conn, None)
     return PlainTextResponse(
@@ -71,12 +80,15 @@ def _covered_width(repo: Repository, level: int, n: int) -> int:
 )
 def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Response:
     n, width = _parse(rest)
-    with read_transaction(state.node.engine) as conn:
+    first = n * tiles.WIDTH
+
+    def read(conn: Connection) -> dict[int, bytes]:
         repo = Repository(conn)
         if width > _covered_width(repo, 0, n):
             raise NotFound(f"no entry bundle {tiles.tile_path('entries', n, width)} in this log")
-        first = n * tiles.WIDTH
-        found = repo.entry_data(range(first, first + width))
+        return repo.entry_data(range(first, first + width))
+
+    found = state.node.read_with_fallback(read)
     return _immutable(request, tiles.entry_bundle([found[first + i] for i in range(width)]))
 
 
@@ -95,10 +107,13 @@ def tile(
     if request.path_params.get("level") != str(level):  # "01" is not level 1: one URL each
         raise InvalidRequest("a tile level is a decimal integer with no leading zeroes")
     n, width = _parse(rest)
-    with read_transaction(state.node.engine) as conn:
+
+    def read(conn: Connection) -> dict[merkle.Coord, bytes]:
         repo = Repository(conn)
         if width > _covered_width(repo, level, n):
             raise NotFound(f"no tile {tiles.tile_path(level, n, width)} in this log")
-        found = repo.get_nodes(tiles.node_coords(level, n, width))
+        return repo.get_nodes(tiles.node_coords(level, n, width))
+
+    found = state.node.read_with_fallback(read)
     hashes = [found[c] for c in tiles.node_coords(level, n, width)]
     return _immutable(request, tiles.encode_tile(hashes))
