@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from apps.beef import state, views
@@ -86,23 +87,33 @@ def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
         pack = parse_pack_path(raw_path)
     except IdentifierError as e:
         raise NotFound(tr("Not a pack's Digital Link: %(reason)s", reason=str(e))) from e
-    with ledger.read() as conn:
+    wants_json = _wants_json(request)
+
+    def read(conn: Connection) -> tuple[dict[str, Any], bool, dict[str, Any]]:
         obj = state.get(conn, pack.uri())
         lot = state.lot(conn, pack.lot_key) if obj is not None else None
         if obj is None or lot is None or obj.kind != "pack":
-            return _unknown(request, pack)
+            raise NotFound("no such pack")  # on a standby: perhaps not replayed yet
         bundle = ledger.page_bundle(conn, state.pack_entry_indexes(conn, pack.uri()))
-        sold = obj.sold_idx is not None
-        # A HEAD (link previews, crawlers) is nobody scanning the label.
-        count = None if is_head(request) else _count_scan(request, ledger, conn, pack, sold)
-        if _wants_json(request):
-            view = {
-                "pack": views.subject(pack, COLD_CHAIN)["pack"],
-                **views.server_view(conn, obj, lot),
-                "scans": _scans_json(count, sold),
-                "verification": bundle,
-            }
-            return JSONResponse(view, headers=SECURITY_HEADERS)
+        server = views.server_view(conn, obj, lot) if wants_json else {}
+        return bundle, obj.sold_idx is not None, server
+
+    # The pack and its proofs from the standby when there is one (the primary if it has not
+    # replayed the pack yet): the scan page is the read a whole market's phones make.
+    try:
+        bundle, sold, server = ledger.read_with_fallback(read)
+    except NotFound:
+        return _unknown(request, pack)
+    # A HEAD (link previews, crawlers) is nobody scanning the label.
+    count = None if is_head(request) else _count_scan(request, ledger, pack, sold)
+    if wants_json:
+        view = {
+            "pack": views.subject(pack, COLD_CHAIN)["pack"],
+            **server,
+            "scans": _scans_json(count, sold),
+            "verification": bundle,
+        }
+        return JSONResponse(view, headers=SECURITY_HEADERS)
     warning = clone_warning(count, sold) if count is not None else None
     context = {
         "pack": pack,
@@ -115,10 +126,13 @@ def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
     return SITE.render(request, "scan.html", context)
 
 
-def _count_scan(request: Request, ledger: Ledger, conn: Any, pack: PackId, sold: bool) -> ScanCount:
+def _count_scan(request: Request, ledger: Ledger, pack: PackId, sold: bool) -> ScanCount:
     address = request.client.host if request.client else "unknown"
     source = source_of(ledger.secret(SECRET_PURPOSE), address)
-    return SCANS.record(ledger.engine, conn, pack.uri(), source, sold=sold)
+    # Counted on the primary, which the counts are written to: a standby would miss the ones
+    # this process flushed a moment ago, and the count would drop after each flush.
+    with ledger.read() as conn:
+        return SCANS.record(ledger.engine, conn, pack.uri(), source, sold=sold)
 
 
 def _unknown(request: Request, pack: PackId) -> Response:

@@ -5,15 +5,18 @@ every status or change entry about it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
+from sqlalchemy import Connection
 
 from apps.certs import state
 from apps.certs.site import SITE
-from ledger.plugin import LedgerDep
+from ledger.plugin import LedgerDep, NotFound
 
 pages = APIRouter(tags=["certs pages"])
 
@@ -31,16 +34,24 @@ def qr_svg(url: str) -> Markup:
     responses={404: {"description": "no such certificate", "content": {"text/html": {}}}},
 )
 def certificate_page(request: Request, ledger: LedgerDep, number: str) -> Response:
-    with ledger.read() as conn:
+    def read(conn: Connection) -> dict[str, Any]:
         cert = state.certificate(conn, number)
         if cert is None:
-            return SITE.render(request, "unknown.html", {"number": number}, status_code=404)
+            raise NotFound("no such certificate")  # on a standby: perhaps not replayed yet
         applied = state.application(conn, cert.application)
         assert applied is not None  # the rules refuse an issue without its application
         reports = state.lab_reports_of(conn, cert.application)
         indexes = [applied.idx, *(r.idx for r in reports), cert.idx]
         indexes += [e.index for e in state.history(conn, number)]
-        bundle = ledger.page_bundle(conn, indexes)
+        return ledger.page_bundle(conn, indexes)
+
+    # From the standby when there is one, the primary for a certificate it has not replayed
+    # yet. The status the page's script derives is as of the bundle's checkpoint; the status
+    # API (/v1/certs/{number}/status) reads the primary for those who must act on the latest.
+    try:
+        bundle = ledger.read_with_fallback(read)
+    except NotFound:
+        return SITE.render(request, "unknown.html", {"number": number}, status_code=404)
     base = (ledger.public_url or str(request.base_url)).rstrip("/")
     context = {
         "number": number,

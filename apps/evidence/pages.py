@@ -12,13 +12,16 @@ submitted to, is set apart as its own statement.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
 
 from apps.evidence import state
 from apps.evidence.numbers import deposit_index
 from apps.evidence.site import SITE
-from ledger.plugin import LedgerDep
+from ledger.plugin import LedgerDep, NotFound
 
 pages = APIRouter(tags=["evidence pages"])
 
@@ -40,12 +43,21 @@ def check_page(request: Request) -> Response:
 )
 def certificate_page(request: Request, ledger: LedgerDep, number: str) -> Response:
     idx = deposit_index(number)
-    with ledger.read() as conn:
-        found = None if idx is None else state.registration(conn, idx)
-        if idx is None or found is None or found.kind != "deposit":
-            return SITE.render(request, "unknown.html", {"number": number}, status_code=404)
-        bundle = ledger.page_bundle(conn, [idx])
-        cases = state.cases_with_deposit(conn, idx)
+    if idx is None:
+        return SITE.render(request, "unknown.html", {"number": number}, status_code=404)
+    deposit = idx  # an int from here on, for the closure
+
+    def read(conn: Connection) -> tuple[dict[str, Any], list[state.Case]]:
+        found = state.registration(conn, deposit)
+        if found is None or found.kind != "deposit":
+            raise NotFound("no such deposit")  # on a standby: perhaps not replayed yet
+        return ledger.page_bundle(conn, [deposit]), state.cases_with_deposit(conn, deposit)
+
+    # From the standby when there is one, the primary for a deposit it has not replayed yet.
+    try:
+        bundle, cases = ledger.read_with_fallback(read)
+    except NotFound:
+        return SITE.render(request, "unknown.html", {"number": number}, status_code=404)
     context = {
         "number": number,
         "bundle": bundle,
