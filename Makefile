@@ -20,13 +20,15 @@ demo: $(STAMP)
 
 # Lint, type-check, then the whole suite. PostgreSQL tests run when a server is reachable:
 # scripts/postgres.sh local starts the local cluster when it is installed (never installs it)
-# and prints its URL, so a newcomer's `make test` runs the PostgreSQL half too.
+# and prints its URL, so a newcomer's `make test` runs the PostgreSQL half too; replica-local
+# does the same for its streaming replica on port 5433 (the standby-read tests).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	SEALCHAIN_TEST_PG_URL="$${SEALCHAIN_TEST_PG_URL:-$$(scripts/postgres.sh local 2>/dev/null)}" \
+	SEALCHAIN_TEST_PG_REPLICA_URL="$${SEALCHAIN_TEST_PG_REPLICA_URL:-$$(scripts/postgres.sh replica-local 2>/dev/null)}" \
 		$(BIN)/pytest -n 2 --dist loadfile -q
 
 test-fast: $(STAMP)
