@@ -69,8 +69,10 @@ def get_receipt(
     size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> Response:
     policy = state.node.log_policy
-    with read_transaction(state.node.engine) as conn:
-        receipt = proofs.receipt_for(conn, tx_id, size=size, policy=policy)
+    # From a standby when there is one; an entry it has not replayed yet is the primary's.
+    receipt = state.node.read_with_fallback(
+        lambda conn: proofs.receipt_for(conn, tx_id, size=size, policy=policy)
+    )
     headers = {FINAL_HEADER: finality(receipt.checkpoint, policy)}
     if _wants(request, TLOG_PROOF):
         return PlainTextResponse(receipt.to_tlog_proof(), media_type=TLOG_PROOF, headers=headers)
