@@ -96,3 +96,37 @@ def test_a_malformed_tile_path_is_a_400_problem(api: TestClient, path: str) -> N
     assert 400 <= answer.status_code < 500 and answer.status_code != 404, path
     assert answer.headers["content-type"].startswith(PROBLEM)
     assert answer.json()["code"] in ("invalid-request",)
+
+
+def test_a_served_tile_is_answered_again_from_memory(
+    api: TestClient, ledger: LedgerFixture
+) -> None:
+    from sqlalchemy import delete
+
+    from ledger.storage.engine import write_transaction
+    from ledger.storage.tables import nodes
+
+    path = "/" + tiles.tile_path(0, 0)
+    first = api.get(path)
+    assert first.status_code == 200
+    with write_transaction(ledger.node.engine) as conn:
+        conn.execute(delete(nodes))  # the database can no longer build any tile
+    again = api.get(path)
+    assert again.status_code == 200 and again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    with pytest.raises(KeyError):  # a tile not served before must come from the database
+        api.get("/" + tiles.tile_path(0, 1))
+
+
+def test_the_tile_cache_keeps_to_its_byte_limit_least_recent_out() -> None:
+    from ledger.api.routes.tiles import TileCache
+
+    cache = TileCache(limit=100)
+    cache.put("a", b"x" * 40)
+    cache.put("b", b"y" * 40)
+    assert cache.get("a") is not None  # now "b" is the least recently used
+    cache.put("c", b"z" * 40)
+    assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
+    assert cache.size == 80
+    cache.put("huge", b"h" * 101)  # larger than the whole cache: served, not kept
+    assert cache.get("huge") is None and cache.size == 80

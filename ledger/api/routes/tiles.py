@@ -4,7 +4,8 @@ and `/tile/entries/<N>[.p/<W>]`, served at the root so the log's prefix is the s
 Tiles and bundles never change once they exist (a partial tile of width W is the same bytes
 forever; the full tile is another URL), so they are cacheable for a year by any CDN or peer;
 the checkpoint changes with every block and is cacheable for a few seconds at most. Only what
-the latest checkpoint covers is served: a tile is never ahead of a signed tree head.
+the latest checkpoint covers is served: a tile is never ahead of a signed tree head. Each
+process keeps the tiles it served last in memory (TileCache): a hit reads no database.
 
 Tiles and bundles are read from the hot standby when one is configured
 (SEALCHAIN_READ_DATABASE_URL): one beyond the standby's latest checkpoint is looked for again
@@ -15,23 +16,28 @@ its tiles. The checkpoint itself is always the primary's.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from typing import Annotated
+from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from ledger.api.deps import StateDep
 from ledger.api.problems import problem_responses
 from ledger.core import merkle, tiles
 from ledger.errors import InvalidRequest, NotFound
 from ledger.service import proofs
+from ledger.service.node import LedgerNode
 from ledger.storage.engine import read_transaction
 from ledger.storage.repository import Repository
 
 router = APIRouter(tags=["tiles"])
 IMMUTABLE = "public, max-age=31536000, immutable"
 OCTETS = "application/octet-stream"
+CACHE_BYTES = 64 * 1024 * 1024  # per process: 8,000 hash tiles, or a few large entry bundles
 TilePath = Annotated[str, Path(description="<N>[.p/<W>]: x-prefixed 3-digit groups, e.g. x001/234")]
 
 
@@ -59,8 +65,49 @@ def _parse(rest: str) -> tuple[int, int]:
         raise InvalidRequest(f"{e} (tlog-tiles paths: tile/<L>/<N>[.p/<W>])") from None
 
 
-def _immutable(request: Request, body: bytes) -> Response:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+class TileCache:
+    """The tiles and bundles one process served last, up to `limit` bytes, least recently used
+    first out. A tile's bytes never change once the log has them (a partial tile of width W is
+    the same forever), and a tile in here was covered by a checkpoint when it was read, which
+    stays true: so a hit needs no database at all, not even for the latest checkpoint."""
+
+    def __init__(self, limit: int = CACHE_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self._items: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()  # sync routes run in a thread pool
+
+    def get(self, path: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            found = self._items.get(path)
+            if found is not None:
+                self._items.move_to_end(path)
+            return found
+
+    def put(self, path: str, body: bytes) -> tuple[bytes, str]:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        with self._lock:
+            if path not in self._items and len(body) <= self.limit:
+                self._items[path] = (body, etag)
+                self.size += len(body)
+                while self.size > self.limit:
+                    _, (old, _) = self._items.popitem(last=False)
+                    self.size -= len(old)
+        return body, etag
+
+
+# One cache per ledger a process serves (tests and peers open several), keyed by its engine.
+_caches: WeakKeyDictionary[Engine, TileCache] = WeakKeyDictionary()
+
+
+def _cache(node: LedgerNode) -> TileCache:
+    cache = _caches.get(node.engine)
+    if cache is None:
+        cache = _caches.setdefault(node.engine, TileCache())
+    return cache
+
+
+def _immutable(request: Request, body: bytes, etag: str) -> Response:
     headers = {"Cache-Control": IMMUTABLE, "ETag": etag}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -80,6 +127,11 @@ def _covered_width(repo: Repository, level: int, n: int) -> int:
 )
 def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Response:
     n, width = _parse(rest)
+    path = tiles.tile_path("entries", n, width)
+    cache = _cache(state.node)
+    hit = cache.get(path)
+    if hit is not None:
+        return _immutable(request, *hit)
     first = n * tiles.WIDTH
 
     def read(conn: Connection) -> dict[int, bytes]:
@@ -89,7 +141,8 @@ def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Response:
         return repo.entry_data(range(first, first + width))
 
     found = state.node.read_with_fallback(read)
-    return _immutable(request, tiles.entry_bundle([found[first + i] for i in range(width)]))
+    body = tiles.entry_bundle([found[first + i] for i in range(width)])
+    return _immutable(request, *cache.put(path, body))
 
 
 @router.get(
@@ -107,6 +160,11 @@ def tile(
     if request.path_params.get("level") != str(level):  # "01" is not level 1: one URL each
         raise InvalidRequest("a tile level is a decimal integer with no leading zeroes")
     n, width = _parse(rest)
+    path = tiles.tile_path(level, n, width)
+    cache = _cache(state.node)
+    hit = cache.get(path)
+    if hit is not None:
+        return _immutable(request, *hit)
 
     def read(conn: Connection) -> dict[merkle.Coord, bytes]:
         repo = Repository(conn)
@@ -116,4 +174,4 @@ def tile(
 
     found = state.node.read_with_fallback(read)
     hashes = [found[c] for c in tiles.node_coords(level, n, width)]
-    return _immutable(request, tiles.encode_tile(hashes))
+    return _immutable(request, *cache.put(path, tiles.encode_tile(hashes)))
