@@ -6,7 +6,8 @@ a commit is final.
     against the same ingest with no witness, alternating, each round on a fresh ledger;
 (b) from a single submit's 201 to a quorum-cosigned checkpoint holding it (GET its receipt
     until `Sealchain-Final: true`), median and p99 over sequential submits;
-(c) tile reads per second (`GET /tile/0/000`, 32 clients) against the same run's hello-world.
+(c) tile reads per second (`GET /tile/0/000`, 32 clients) against the same run's hello-world,
+    both with two workers.
 
 On one machine the witnesses share its cores with the log (each re-verifies every signature),
 which a consortium spread over its members' machines does not: (a) is the worst case.
@@ -152,7 +153,7 @@ def run(*, quick: bool = False, console: Console | None = None) -> list[BenchRow
         latencies = sorted(_finality_latencies(url, home, samples))
         # (c): tile reads from a log with a full first tile.
         _measure("batch", url, home, 1.0, requests=2, batch=1000, concurrency=1)
-        with serving_hello() as hello_url:
+        with serving_hello(workers=2) as hello_url:  # as the ledger: two workers
             hello, tiles = [], []
             for _ in range(rounds):
                 hello.append(_get_rps(hello_url, "/hello", seconds))
