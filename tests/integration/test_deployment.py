@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from ledger.config import Settings
 from ledger.core.note import parse_note
@@ -23,10 +24,11 @@ from ledger.core.policy import LogPolicy
 from ledger.core.receipt import witness_cosigners
 from ledger.home import Home
 from ledger.process import background_server, free_port
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import REQUIRE_PG, create_pg_database, drop_pg_database
 from tests.support.server import REPO, SEALCHAIN
 
 COMPOSE = REPO / "docker-compose.yml"
+REPLICA_URL = os.environ.get("SEALCHAIN_TEST_PG_REPLICA_URL", "")
 DOCKERFILE = REPO / "Dockerfile"
 DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
@@ -91,7 +93,7 @@ def test_compose_file_wires_postgres_init_and_api() -> None:
     compose = _compose()
     services = compose["services"]
     witnesses = {f"witness-{name}" for name in WITNESSES}
-    assert set(services) == {"postgres", "init", "api", *witnesses}
+    assert set(services) == {"postgres", "postgres-standby", "init", "api", "api-read", *witnesses}
     urls = Settings(witness_urls=services["api"]["environment"]["SEALCHAIN_WITNESS_URLS"])
     for name in WITNESSES:
         command = services[f"witness-{name}"]["command"]
@@ -105,9 +107,9 @@ def test_compose_file_wires_postgres_init_and_api() -> None:
     assert services["init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["api"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
     assert "8000:8000" in services["api"]["ports"]
-    assert set(compose["volumes"]) == {"pgdata", "home"}
+    assert set(compose["volumes"]) == {"pgdata", "pgstandby", "home"}
     postgres_env = services["postgres"]["environment"]
-    for name in ("init", "api"):
+    for name in ("init", "api", "api-read"):
         env = services[name]["environment"]
         assert env["SEALCHAIN_HOME"] == "/data"
         assert "home:/data" in services[name]["volumes"]
@@ -118,10 +120,35 @@ def test_compose_file_wires_postgres_init_and_api() -> None:
         )
 
 
+def test_the_standby_streams_from_the_primary_and_api_read_reads_it() -> None:
+    services = _compose()["services"]
+    primary, standby = services["postgres"], services["postgres-standby"]
+    for script in ("allow-replication.sh", "standby.sh"):
+        path = REPO / "deploy" / "postgres" / script
+        assert os.access(path, os.X_OK), path
+        assert subprocess.run(["bash", "-n", str(path)], check=False).returncode == 0
+    assert any("allow-replication.sh:/docker-entrypoint-initdb.d/" in v for v in primary["volumes"])
+    assert standby["entrypoint"] == ["/standby.sh"]
+    assert "./deploy/postgres/standby.sh:/standby.sh:ro" in standby["volumes"]
+    env = standby["environment"]
+    assert env["PRIMARY_HOST"] == "postgres"
+    assert env["POSTGRES_USER"] == primary["environment"]["POSTGRES_USER"]
+    assert env["PGPASSWORD"] == primary["environment"]["POSTGRES_PASSWORD"]
+    assert standby["depends_on"]["postgres"]["condition"] == "service_healthy"
+    read = services["api-read"]["environment"]
+    primary_url = read["SEALCHAIN_DATABASE_URL"]
+    assert read["SEALCHAIN_READ_DATABASE_URL"] == primary_url.replace(
+        "@postgres:", "@postgres-standby:"
+    )
+    assert services["api-read"]["depends_on"]["postgres-standby"]["condition"] == (
+        "service_healthy"
+    )
+
+
 def test_every_sealchain_command_and_option_exists() -> None:
     commands = [service["command"] for service in _sealchain_services().values()]
     commands.append(_dockerfile_json("CMD"))
-    assert len(commands) == 6
+    assert len(commands) == 7
     for command in commands:
         _assert_runs_here(command)
 
@@ -207,5 +234,32 @@ def test_compose_commands_initialise_and_serve_on_postgres(
                 [str(Path(SEALCHAIN).with_name("python")), *probe[1:]], check=False
             )
             assert checked.returncode == 0
+
+            # api-read: its own node, reading from the standby (the local streaming replica).
+            if not REPLICA_URL:
+                if REQUIRE_PG:
+                    pytest.fail("SEALCHAIN_REQUIRE_POSTGRES=1 but no SEALCHAIN_TEST_PG_REPLICA_URL")
+                return
+            read_port = free_port()
+            serve_read = [SEALCHAIN, *services["api-read"]["command"][1:]]
+            serve_read[serve_read.index("--port") + 1] = str(read_port)
+            serve_read[serve_read.index("--host") + 1] = "127.0.0.1"
+            database = make_url(database_url).database
+            read_env = {
+                **env,
+                "SEALCHAIN_READ_DATABASE_URL": make_url(REPLICA_URL)
+                .set(database=database)
+                .render_as_string(hide_password=False),
+            }
+            read_url = stack.enter_context(
+                background_server(serve_read, read_port, env=read_env, log=tmp_path / "read.log")
+            )
+            size = int(parse_note(httpx.get(url + "/checkpoint").text).text.splitlines()[1])
+            path = f"/tile/0/000.p/{size}"
+            deadline = time.monotonic() + 60
+            while (answer := httpx.get(read_url + path)).status_code != 200:
+                assert time.monotonic() < deadline, answer.text
+                time.sleep(0.2)
+            assert answer.content == httpx.get(url + path).content
     finally:
         drop_pg_database(database_url)
