@@ -10,23 +10,36 @@ cosignature. Finally the row counts, so extra rows are caught as well as missing
 
 Memory is flat in the ledger size: entries and blocks are read in pages, the tree is a compact
 range, and only the membership (a few keys per org) is held.
+
+Both cores: what can be checked from an entry's bytes alone (strict parse, envelope schema,
+canonical bytes, body, leaf hash, and the signature under the key the entry names, when the
+auditor already knows that key) runs in a pool of worker processes, a page of entries per task,
+at most a few pages ahead (`_Examined`). The main process walks the log in order as before and
+takes each entry's findings where the sequential audit would have made them, so the first fault
+is named exactly as one process names it; an entry a worker could not judge (genesis,
+governance, a key added within the pages in flight) is checked in the main process.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import TypeVar
+from multiprocessing.pool import AsyncResult, Pool
+from typing import NamedTuple, TypeVar
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from ledger.core import merkle
 from ledger.core.block import BlockError, BlockHeader, check_link, decode_header
 from ledger.core.canonical import parse_strict
 from ledger.core.envelope import Envelope, envelope_from_dict
-from ledger.core.keys import Verifier
+from ledger.core.keys import Verifier, parse_vkey
 from ledger.core.note import open_checkpoint, parse_note, verified_signers
 from ledger.core.policy import MemberDirectory, parse_members
 from ledger.errors import LedgerError, StateConflict
@@ -39,6 +52,100 @@ from ledger.storage.tables import blocks, checkpoints, cosignatures, entries, no
 PAGE = 500
 GOVERNANCE_TYPES = frozenset(rt.name for rt in GOVERNANCE_APP.record_types)
 Progress = Callable[[int, int], None]
+AHEAD = 2  # pages in flight per worker: enough to keep them busy, few enough for flat memory
+
+
+# --- what a worker checks: an entry's bytes alone ---------------------------------------------
+
+# Stages of the sequential checks at which a worker's fault is reported (see _check_entry).
+ENVELOPE, BODY = 1, 2
+# What a worker knows of the signature: verified under `signed_by`, did not verify, not judged.
+SIGNED, UNSIGNED, UNJUDGED = 1, 0, -1
+
+
+class _Examined(NamedTuple):
+    """One entry as a worker found it. `fault` is (stage, detail) of the first fault in the
+    sequential order; the envelope fields are empty when the bytes do not parse."""
+
+    fault: tuple[int, str] | None
+    tx_id: str = ""
+    org: str = ""
+    key: str = ""
+    type: str = ""
+    nonce: str = ""
+    leaf: bytes = b""
+    signature: int = UNJUDGED
+    signed_by: bytes = b""
+
+
+_REGISTRY: Registry | None = None  # set before the workers fork; they inherit it
+_PUBLIC_KEYS: dict[bytes, Ed25519PublicKey] = {}
+
+
+def _examine(raws: list[bytes], keys: dict[tuple[str, str], bytes]) -> list[_Examined]:
+    """Check a page of entries from their bytes: strict parse, envelope schema, canonical
+    encoding, body, leaf hash, and the signature under `keys[(org, key id)]` when listed."""
+    registry = _REGISTRY
+    assert registry is not None
+    out: list[_Examined] = []
+    for raw in raws:
+        leaf = merkle.leaf_hash(raw)
+        try:
+            envelope = envelope_from_dict(parse_strict(raw))
+        except LedgerError as e:
+            out.append(_Examined((ENVELOPE, f"is not a valid envelope: {e.detail}"), leaf=leaf))
+            continue
+        fields_ = (envelope.tx_id, envelope.org, envelope.key, envelope.type, envelope.nonce, leaf)
+        if envelope.raw != raw:
+            fault = (ENVELOPE, "bytes are not the canonical encoding of the envelope")
+            out.append(_Examined(fault, *fields_))
+            continue
+        try:
+            registry.parse_body(envelope)
+        except LedgerError as e:
+            out.append(_Examined((BODY, e.detail), *fields_))
+            continue
+        public = keys.get((envelope.org, envelope.key))
+        if public is None:
+            out.append(_Examined(None, *fields_))
+            continue
+        key = _PUBLIC_KEYS.get(public)
+        if key is None:
+            key = _PUBLIC_KEYS[public] = Ed25519PublicKey.from_public_bytes(public)
+        try:
+            key.verify(envelope.sig, envelope.signed_message())
+            verdict = SIGNED
+        except InvalidSignature:
+            verdict = UNSIGNED
+        out.append(_Examined(None, *fields_, verdict, public))
+    return out
+
+
+_Findings = AsyncResult[list[_Examined]] | list[_Examined]
+
+
+class _Examiner:
+    """Pages of entries out to the workers (or checked here with `workers` <= 1), their
+    findings back in log order; at most AHEAD pages per worker in flight."""
+
+    def __init__(self, registry: Registry, workers: int) -> None:
+        global _REGISTRY
+        _REGISTRY = registry
+        self.pool: Pool | None = None
+        self.ahead = 1
+        if workers > 1:
+            self.pool = multiprocessing.get_context("fork").Pool(workers)
+            self.ahead = AHEAD * workers
+
+    def submit(self, raws: list[bytes], keys: dict[tuple[str, str], bytes]) -> _Findings:
+        if self.pool is None:
+            return _examine(raws, keys)
+        return self.pool.apply_async(_examine, (raws, keys))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
 
 
 class _Fault(Exception):
@@ -81,6 +188,30 @@ class AuditResult:
             )
 
 
+# The statements the audit runs per page, built once.
+_ENTRIES = (
+    select(
+        entries.c.idx,
+        entries.c.tx_id,
+        entries.c.org,
+        entries.c.type,
+        entries.c.data,
+        entries.c.block_height,
+    )
+    .where(entries.c.idx > bindparam("after"))
+    .order_by(entries.c.idx)
+    .limit(PAGE)
+)
+_NONCES = select(nonces.c.idx, nonces.c.org, nonces.c.nonce).where(
+    nonces.c.idx >= bindparam("first"), nonces.c.idx <= bindparam("last")
+)
+_NODES = select(nodes.c.idx, nodes.c.hash).where(
+    nodes.c.level == bindparam("level"),
+    nodes.c.idx >= bindparam("first"),
+    nodes.c.idx <= bindparam("last"),
+)
+
+
 class _Auditor:
     def __init__(
         self,
@@ -88,8 +219,10 @@ class _Auditor:
         registry: Registry,
         log_keys: Sequence[Verifier],
         progress: Progress | None,
+        examiner: _Examiner,
     ) -> None:
         self.conn = conn
+        self.examiner = examiner
         self.repo = Repository(conn)
         self.registry = registry
         self.trusted_logs = list(log_keys)
@@ -98,10 +231,14 @@ class _Auditor:
         self.tree = merkle.CompactRange()
         self.result = AuditResult(ok=True)
         self.total = int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
-        self._page: deque[StoredEntry] = deque()
+        self._page: deque[tuple[StoredEntry, _Examined]] = deque()
         self._page_nodes: dict[merkle.Coord, bytes] = {}
         self._page_nonces: dict[int, tuple[str, str]] = {}
-        self._next_idx = 0
+        self._in_flight: deque[tuple[list[StoredEntry], _Findings]] = deque()
+        self._read_after = -1  # the last entry index read from the database
+        self._read_all = False
+        self._keys: dict[tuple[str, str], bytes] = {}
+        self._keys_known = -1  # len(governance.keys) when _keys was built
 
     # --- streaming -------------------------------------------------------------------------------
 
@@ -119,21 +256,53 @@ class _Auditor:
                 return
             after = rows[-1].height
 
-    def _entry(self, idx: int) -> StoredEntry:
+    def _entry(self, idx: int) -> tuple[StoredEntry, _Examined]:
         if not self._page:
             self._load_page(idx)
-        if not self._page or self._page[0].idx != idx:
-            found = self._page[0].idx if self._page else None
+        if not self._page or self._page[0][0].idx != idx:
+            found = self._page[0][0].idx if self._page else None
             raise _Fault(f"entry {idx}", f"is missing (next stored entry is {found})")
         return self._page.popleft()
 
+    def _known_keys(self) -> dict[tuple[str, str], bytes]:
+        """Public keys by (org, key id), for the workers: keys are only ever added."""
+        if len(self.governance.keys) != self._keys_known:
+            self._keys = {
+                (row.org, row.key_id): parse_vkey(row.vkey).public_key
+                for row in self.governance.keys.values()
+            }
+            self._keys_known = len(self.governance.keys)
+        return self._keys
+
+    def _read_ahead(self) -> None:
+        """Read the next pages of entries and hand them to the examiner, up to its limit."""
+        while not self._read_all and len(self._in_flight) < self.examiner.ahead:
+            rows = self.conn.execute(_ENTRIES, {"after": self._read_after}).all()
+            self._read_all = len(rows) < PAGE
+            if not rows:
+                return
+            page = [StoredEntry(*row) for row in rows]
+            self._read_after = page[-1].idx
+            findings = self.examiner.submit([e.data for e in page], self._known_keys())
+            self._in_flight.append((page, findings))
+
     def _load_page(self, start: int) -> None:
-        rows = self.conn.execute(
-            select(entries).where(entries.c.idx >= start).order_by(entries.c.idx).limit(PAGE)
-        ).all()
-        self._page = deque(StoredEntry(**r._mapping) for r in rows)
+        self._read_ahead()
+        if not self._in_flight:
+            self._page = deque()
+            return
+        page, findings = self._in_flight.popleft()
+        found = findings if isinstance(findings, list) else findings.get()
+        self._page = deque(zip(page, found, strict=True))
+        if self.governance.keys:  # before genesis is walked, a page would go without keys
+            self._read_ahead()  # the workers check the next pages while this one is walked
         end = start + PAGE  # nodes and nonces completing in leaves [start, end)
-        self._page_nonces = self.repo.nonces_for(start, end - 1)
+        # Rows as plain tuples: attribute access on SQLAlchemy rows cost the audit more than
+        # everything else it does per entry in this process.
+        self._page_nonces = {
+            idx: (org, nonce)
+            for idx, org, nonce in self.conn.execute(_NONCES, {"first": start, "last": end - 1})
+        }
         self._page_nodes = {}
         level = 0
         while (1 << level) <= end:
@@ -142,7 +311,8 @@ class _Auditor:
                 end // (1 << level) - 1,
             )
             if last >= first:
-                for i, h in self.repo.nodes_in_range(level, max(first, 0), last).items():
+                bounds = {"level": level, "first": max(first, 0), "last": last}
+                for i, h in self.conn.execute(_NODES, bounds):
                     self._page_nodes[(level, i)] = h
             level += 1
 
@@ -167,7 +337,7 @@ class _Auditor:
             if size_col != header.size:
                 raise _Fault(where, "size column does not match the header")
             for idx in range(header.first, header.size):
-                self._check_entry(self._entry(idx), height)
+                self._check_entry(*self._entry(idx), height)
             if self.tree.root() != header.root:
                 raise _Fault(where, "root does not match the root recomputed from its entries")
             self._check_checkpoint(header)
@@ -179,7 +349,58 @@ class _Auditor:
         self._check_membership_tables()
         return self.result
 
-    def _check_entry(self, stored: StoredEntry, height: int) -> None:
+    def _check_entry(self, stored: StoredEntry, examined: _Examined, height: int) -> None:
+        """Take a worker's findings when they settle every check that needs no log state and
+        the rest pass; anything else (a fault, genesis, governance, a key the worker was not
+        given) is checked here from the bytes, in the sequential order, naming the same fault."""
+        idx = stored.idx
+        if (
+            examined.fault is None
+            and examined.signature == SIGNED
+            and idx != 0
+            and examined.type not in GOVERNANCE_TYPES
+            and stored.block_height == height
+            and (examined.tx_id, examined.org, examined.type)
+            == (stored.tx_id, stored.org, stored.type)
+            and self._may_sign(examined, idx)
+            and self._page_nonces.get(idx) == (examined.org, examined.nonce)
+        ):
+            self._append_leaf(examined.leaf, height)
+            self._counted(idx)
+        else:
+            self._check_entry_here(stored, height)
+            if idx == 0:  # genesis named the first keys: the workers can judge signatures now
+                self._read_ahead()
+
+    def _may_sign(self, examined: _Examined, idx: int) -> bool:
+        """The key that signed was the org's at `idx`, and the org was active with the role."""
+        verifier = self.governance.key_at(examined.org, examined.key, idx)
+        return (
+            verifier is not None
+            and verifier.public_key == examined.signed_by
+            and self.governance.is_active(examined.org)
+            and self.registry.write_policy.permits(
+                examined.type, self.governance.members[examined.org].roles
+            )
+        )
+
+    def _append_leaf(self, leaf: bytes, height: int) -> None:
+        for level, i, h in self.tree.append(leaf):
+            if self._page_nodes.get((level, i)) != h:
+                first, last = i << level, ((i + 1) << level) - 1
+                span = f"entry {first}" if level == 0 else f"entries {first}-{last}"
+                raise _Fault(
+                    f"block {height}",
+                    f"stored Merkle node ({level}, {i}) over {span} is missing or differs "
+                    "from the hash recomputed from the entries",
+                )
+
+    def _counted(self, idx: int) -> None:
+        self.result.entries += 1
+        if self.progress and (idx % 1000 == 0 or idx + 1 == self.total):
+            self.progress(idx + 1, self.total)
+
+    def _check_entry_here(self, stored: StoredEntry, height: int) -> None:
         idx, where = stored.idx, f"entry {stored.idx}"
         if stored.block_height != height:
             raise _Fault(where, f"is stored in block {stored.block_height}, belongs to {height}")
@@ -194,18 +415,8 @@ class _Auditor:
         self._check_signature(envelope, idx, where)
         if self._page_nonces.get(idx) != (envelope.org, envelope.nonce):
             raise _Fault(where, "nonce row is missing or does not match the entry")
-        for level, i, h in self.tree.append(merkle.leaf_hash(stored.data)):
-            if self._page_nodes.get((level, i)) != h:
-                first, last = i << level, ((i + 1) << level) - 1
-                span = f"entry {first}" if level == 0 else f"entries {first}-{last}"
-                raise _Fault(
-                    f"block {height}",
-                    f"stored Merkle node ({level}, {i}) over {span} is missing or differs "
-                    "from the hash recomputed from the entries",
-                )
-        self.result.entries += 1
-        if self.progress and (idx % 1000 == 0 or idx + 1 == self.total):
-            self.progress(idx + 1, self.total)
+        self._append_leaf(merkle.leaf_hash(stored.data), height)
+        self._counted(idx)
 
     def _check_signature(self, envelope: Envelope, idx: int, where: str) -> None:
         try:
@@ -337,17 +548,23 @@ def audit(
     *,
     log_keys: Sequence[Verifier] = (),
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> AuditResult:
     """Re-verify the whole ledger; the result names the first fault (`first_bad`) if any.
 
     `log_keys` are the verifier's trusted log keys (policy.txt may list an old and a new one);
     genesis must name one of them, and every checkpoint must be signed by the key it names.
+    `workers` processes check entries from their bytes (default: one per usable core; 0 or 1:
+    all in this process); the result is the same either way.
     """
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     with engine.connect() as conn:
         if not is_sqlite(conn):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            auditor = _Auditor(conn, registry, log_keys, progress)
+            examiner = _Examiner(registry, workers)
+            auditor = _Auditor(conn, registry, log_keys, progress, examiner)
             try:
                 result = auditor.run()
                 result.members = auditor.governance.directory()
@@ -358,3 +575,5 @@ def audit(
                 result.first_bad = str(fault)
                 result.where = fault.where
                 return result
+            finally:
+                examiner.close()
