@@ -28,12 +28,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from multiprocessing.pool import AsyncResult, Pool
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from ledger.core import merkle
 from ledger.core.block import BlockError, BlockHeader, check_link, decode_header
@@ -188,28 +188,28 @@ class AuditResult:
             )
 
 
-# The statements the audit runs per page, built once.
+# What the audit reads per page, run on the driver's cursor: going through SQLAlchemy's rows
+# cost this process more than everything else it does per entry.
 _ENTRIES = (
-    select(
-        entries.c.idx,
-        entries.c.tx_id,
-        entries.c.org,
-        entries.c.type,
-        entries.c.data,
-        entries.c.block_height,
-    )
-    .where(entries.c.idx > bindparam("after"))
-    .order_by(entries.c.idx)
-    .limit(PAGE)
+    "SELECT idx, tx_id, org, type, data, block_height FROM entries WHERE idx > ? "
+    f"ORDER BY idx LIMIT {PAGE}"
 )
-_NONCES = select(nonces.c.idx, nonces.c.org, nonces.c.nonce).where(
-    nonces.c.idx >= bindparam("first"), nonces.c.idx <= bindparam("last")
-)
-_NODES = select(nodes.c.idx, nodes.c.hash).where(
-    nodes.c.level == bindparam("level"),
-    nodes.c.idx >= bindparam("first"),
-    nodes.c.idx <= bindparam("last"),
-)
+_NONCES = "SELECT idx, org, nonce FROM nonces WHERE idx >= ? AND idx <= ?"
+_NODES = "SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?"
+EntryRow = tuple[int, str, str, str, bytes, int]  # the columns of StoredEntry, in its order
+
+
+def _driver_rows(conn: Connection, sql: str, params: tuple[int, ...]) -> list[Any]:
+    """Rows of `sql` (written with `?` placeholders) as the driver's tuples, in the same
+    transaction as `conn`."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 class _Auditor:
@@ -231,10 +231,11 @@ class _Auditor:
         self.tree = merkle.CompactRange()
         self.result = AuditResult(ok=True)
         self.total = int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
-        self._page: deque[tuple[StoredEntry, _Examined]] = deque()
+        self._page: deque[tuple[EntryRow, _Examined]] = deque()
         self._page_nodes: dict[merkle.Coord, bytes] = {}
         self._page_nonces: dict[int, tuple[str, str]] = {}
-        self._in_flight: deque[tuple[list[StoredEntry], _Findings]] = deque()
+        self._in_flight: deque[tuple[list[EntryRow], _Findings]] = deque()
+        self._signers: dict[tuple[str, str, str], tuple[bytes, int, int | None]] = {}
         self._read_after = -1  # the last entry index read from the database
         self._read_all = False
         self._keys: dict[tuple[str, str], bytes] = {}
@@ -256,11 +257,11 @@ class _Auditor:
                 return
             after = rows[-1].height
 
-    def _entry(self, idx: int) -> tuple[StoredEntry, _Examined]:
+    def _entry(self, idx: int) -> tuple[EntryRow, _Examined]:
         if not self._page:
             self._load_page(idx)
-        if not self._page or self._page[0][0].idx != idx:
-            found = self._page[0][0].idx if self._page else None
+        if not self._page or self._page[0][0][0] != idx:
+            found = self._page[0][0][0] if self._page else None
             raise _Fault(f"entry {idx}", f"is missing (next stored entry is {found})")
         return self._page.popleft()
 
@@ -277,13 +278,12 @@ class _Auditor:
     def _read_ahead(self) -> None:
         """Read the next pages of entries and hand them to the examiner, up to its limit."""
         while not self._read_all and len(self._in_flight) < self.examiner.ahead:
-            rows = self.conn.execute(_ENTRIES, {"after": self._read_after}).all()
-            self._read_all = len(rows) < PAGE
-            if not rows:
+            page: list[EntryRow] = _driver_rows(self.conn, _ENTRIES, (self._read_after,))
+            self._read_all = len(page) < PAGE
+            if not page:
                 return
-            page = [StoredEntry(*row) for row in rows]
-            self._read_after = page[-1].idx
-            findings = self.examiner.submit([e.data for e in page], self._known_keys())
+            self._read_after = page[-1][0]
+            findings = self.examiner.submit([row[4] for row in page], self._known_keys())
             self._in_flight.append((page, findings))
 
     def _load_page(self, start: int) -> None:
@@ -301,7 +301,7 @@ class _Auditor:
         # everything else it does per entry in this process.
         self._page_nonces = {
             idx: (org, nonce)
-            for idx, org, nonce in self.conn.execute(_NONCES, {"first": start, "last": end - 1})
+            for idx, org, nonce in _driver_rows(self.conn, _NONCES, (start, end - 1))
         }
         self._page_nodes = {}
         level = 0
@@ -311,9 +311,9 @@ class _Auditor:
                 end // (1 << level) - 1,
             )
             if last >= first:
-                bounds = {"level": level, "first": max(first, 0), "last": last}
-                for i, h in self.conn.execute(_NODES, bounds):
-                    self._page_nodes[(level, i)] = h
+                bounds = (level, max(first, 0), last)
+                for i, h in _driver_rows(self.conn, _NODES, bounds):
+                    self._page_nodes[(level, i)] = bytes(h)
             level += 1
 
     # --- checks ----------------------------------------------------------------------------------
@@ -349,40 +349,51 @@ class _Auditor:
         self._check_membership_tables()
         return self.result
 
-    def _check_entry(self, stored: StoredEntry, examined: _Examined, height: int) -> None:
+    def _check_entry(self, row: EntryRow, examined: _Examined, height: int) -> None:
         """Take a worker's findings when they settle every check that needs no log state and
         the rest pass; anything else (a fault, genesis, governance, a key the worker was not
         given) is checked here from the bytes, in the sequential order, naming the same fault."""
-        idx = stored.idx
+        idx, tx_id, org, type_, _, block_height = row
         if (
             examined.fault is None
             and examined.signature == SIGNED
             and idx != 0
-            and examined.type not in GOVERNANCE_TYPES
-            and stored.block_height == height
-            and (examined.tx_id, examined.org, examined.type)
-            == (stored.tx_id, stored.org, stored.type)
+            and block_height == height
+            and (examined.tx_id, examined.org, examined.type) == (tx_id, org, type_)
+            and type_ not in GOVERNANCE_TYPES
             and self._may_sign(examined, idx)
-            and self._page_nonces.get(idx) == (examined.org, examined.nonce)
+            and self._page_nonces.get(idx) == (org, examined.nonce)
         ):
             self._append_leaf(examined.leaf, height)
             self._counted(idx)
         else:
+            stored = StoredEntry(*row)
+            if isinstance(stored.data, memoryview):  # PostgreSQL's bytea on the driver
+                stored = StoredEntry(*row[:4], bytes(stored.data), block_height)
             self._check_entry_here(stored, height)
             if idx == 0:  # genesis named the first keys: the workers can judge signatures now
                 self._read_ahead()
 
     def _may_sign(self, examined: _Examined, idx: int) -> bool:
-        """The key that signed was the org's at `idx`, and the org was active with the role."""
-        verifier = self.governance.key_at(examined.org, examined.key, idx)
-        return (
-            verifier is not None
-            and verifier.public_key == examined.signed_by
-            and self.governance.is_active(examined.org)
-            and self.registry.write_policy.permits(
-                examined.type, self.governance.members[examined.org].roles
-            )
-        )
+        """The key that signed was the org's at `idx`, and the org was active with the role.
+        Remembered per (org, key, type) until the next governance entry changes the answer."""
+        found = self._signers.get((examined.org, examined.key, examined.type))
+        if found is None:
+            row = self.governance.keys.get((examined.org, examined.key))
+            verifier = self.governance.key_at(examined.org, examined.key, idx)
+            member = self.governance.members.get(examined.org)
+            if (
+                row is None
+                or verifier is None
+                or member is None
+                or not self.governance.is_active(examined.org)
+                or not self.registry.write_policy.permits(examined.type, member.roles)
+            ):
+                return False
+            found = (verifier.public_key, row.added_at, row.revoked_at)
+            self._signers[(examined.org, examined.key, examined.type)] = found
+        public, added, revoked = found
+        return public == examined.signed_by and added <= idx and (revoked is None or idx < revoked)
 
     def _append_leaf(self, leaf: bytes, height: int) -> None:
         for level, i, h in self.tree.append(leaf):
@@ -452,6 +463,7 @@ class _Auditor:
         """Pipeline step (9) for governance, by the live pipeline's own rules: a ledger whose
         entries break one (a second member.add, a key left to sign its own revocation, no admin
         left) was not written by it, whatever the signatures say."""
+        self._signers.clear()  # keys, members and roles may change here
         try:
             self.governance.apply(idx, envelope.org, envelope.key, body)
         except StateConflict as e:
