@@ -1,4 +1,5 @@
-"""Static files of the shared page layer and of every app's site: /static/<site>/<name>."""
+"""The routes of the shared page layer: every site's static files, and the explorer's JSON
+listing, /v1/explorer/blocks."""
 
 from __future__ import annotations
 
@@ -8,19 +9,22 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from ledger.api.pages.site import LEDGER_SITE, Site
+from ledger.api.routes import explorer as explorer_api
 from ledger.errors import NotFound
 
 
 def static_router(sites: Iterable[Site]) -> APIRouter:
-    """One route for all sites; `ledger` is the shared layer (verify.js, page.js, page.css)."""
+    """One route for all sites' static files (`ledger` is the shared layer: verify.js, page.js,
+    page.css), and the explorer's JSON listing."""
     by_name = {site.name: site for site in (LEDGER_SITE, *sites)}
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter()
 
-    @router.get("/static/{site}/{name}")
+    @router.get("/static/{site}/{name}", include_in_schema=False)
     def static(site: str, name: str) -> FileResponse:
         found = by_name.get(site)
         if found is None:
             raise NotFound(f"no static files under /static/{site}")
         return found.static_response(name)
 
+    router.include_router(explorer_api.router)
     return router
