@@ -1,5 +1,5 @@
-"""The routes of the shared page layer: every site's static files, and the explorer's JSON
-listing, /v1/explorer/blocks."""
+"""The routes of the shared page layer: every site's static files, and the ledger's own public
+page, the explorer (with its JSON listing, /v1/explorer/blocks)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from ledger.api.pages import explorer as explorer_page
 from ledger.api.pages.site import LEDGER_SITE, Site
 from ledger.api.routes import explorer as explorer_api
 from ledger.errors import NotFound
@@ -15,7 +16,7 @@ from ledger.errors import NotFound
 
 def static_router(sites: Iterable[Site]) -> APIRouter:
     """One route for all sites' static files (`ledger` is the shared layer: verify.js, page.js,
-    page.css), and the explorer's JSON listing."""
+    page.css), and the explorer's page and JSON route."""
     by_name = {site.name: site for site in (LEDGER_SITE, *sites)}
     router = APIRouter()
 
@@ -26,5 +27,6 @@ def static_router(sites: Iterable[Site]) -> APIRouter:
             raise NotFound(f"no static files under /static/{site}")
         return found.static_response(name)
 
+    router.include_router(explorer_page.router)
     router.include_router(explorer_api.router)
     return router
