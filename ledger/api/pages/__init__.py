@@ -5,7 +5,9 @@
 - `i18n`: Chinese and English, chosen per request, with gettext catalogs;
 - `site`: an app's templates, static files and catalogs, rendered in the shared layout;
 - `static/verify.js`: the one in-browser verifier (signatures, proofs, checkpoint, quorum,
-  governance), and `static/page.js`, the page helpers built on it.
+  governance), and `static/page.js`, the page helpers built on it;
+- `explorer`: the ledger's own public page, /explorer (docs/api.md), whose script
+  (`static/explorer.js`) checks consistency between two checkpoints in the browser.
 
 A page that says "verified" shows only what its script derived from the signed entries it
 verified (docs/apps.md); whatever else the server says stands apart, labelled as the server's.
