@@ -288,7 +288,7 @@ def demo(
                 ok = _audit_summary(settings)
         except LedgerError as e:
             raise _story_failure(e) from e
-        links = {f"{url}/docs": "the API"}
+        links = {f"{url}/docs": "the API", f"{url}/explorer": "the explorer"}
         expected: dict[str, int] = {}  # a link answering other than 200 on purpose
         for name, summary in summaries.items():
             statuses = summary.get("expect_status") or {}
