@@ -16,7 +16,7 @@ from apps.certs.catalog import CATALOGS
 from apps.certs.labels import STATUS
 from apps.certs.public_api import MAX_CSV_BYTES, MAX_CSV_ROWS
 from apps.certs.site import SITE
-from ledger.plugin import LedgerDep
+from ledger.plugin import Ledger, LedgerDep
 
 lookup_pages = APIRouter(tags=["certs pages"])
 SHOWN = 100  # results on one page; a narrower query finds the rest
@@ -32,7 +32,12 @@ def search_page(
     ledger: LedgerDep,
     q: Annotated[str, Query()] = "",  # its length is checked below, as a message on the page
 ) -> Response:
-    query = q.strip()
+    # The messages and labels made here are in the reader's language, as the template's are.
+    with SITE.speaking(request):
+        return _search(request, ledger, q.strip())
+
+
+def _search(request: Request, ledger: Ledger, query: str) -> Response:
     context: dict[str, object] = {"q": query, "results": None, "capped": False, "problem": None}
     if query and not 2 <= len(query) <= 60:
         context["problem"] = SITE.gettext("Search for 2 to 60 characters.")

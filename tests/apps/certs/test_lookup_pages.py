@@ -77,6 +77,18 @@ def test_a_query_of_the_wrong_length_is_a_message(site: Site, q: str) -> None:
     assert "Search for 2 to 60 characters." in answer.text
 
 
+def test_the_search_messages_and_statuses_are_in_the_readers_language(site: Site) -> None:
+    zh = {"accept-language": "zh-CN"}
+    short = httpx.get(site.url + "/certs/search", params={"q": "x"}, headers=zh)
+    assert "请输入 2 至 60 个字符进行搜索。" in short.text
+    assert "Search for 2 to 60 characters." not in short.text
+    found = httpx.get(site.url + "/certs/search", params={"q": "pos-maker"}, headers=zh).text
+    english = httpx.get(site.url + "/certs/search", params={"q": "pos-maker"}).text
+    assert found != english and 'id="results"' in found
+    for label in ("Valid", "Suspended", "Revoked", "Expired"):
+        assert f">{label}<" not in found, label
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
