@@ -907,48 +907,125 @@ def keys_show(
         raise _fail(e.detail) from e
 
 
-@bench_app.command("api")
-def bench_api(
-    quick: Annotated[bool, typer.Option(help="fewer requests, for a smoke run")] = False,
-) -> None:
-    """HTTP submits vs a bare FastAPI baseline; batch ingest vs raw Ed25519 verifications."""
-    from ledger.bench.api import run
-
-    run(quick=quick, out=console)
-
-
-@bench_app.command("core")
-def bench_core(
-    quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,
-) -> None:
-    """Ed25519 vs envelope checks, sequencer vs executemany, proof time at 10^3..10^6."""
-    from ledger.bench.core import run
-
-    run(quick=quick, out=console)
+JsonOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--json",
+        help="also write the rows to this file: {machine, date, rows: [{name, value, unit, "
+        "baseline, ratio, goal, met, note}]}",
+        dir_okay=False,
+    ),
+]
+QuickOpt = Annotated[bool, typer.Option("--quick", help="smaller sizes, for a smoke run")]
 
 
-@bench_app.command("consortium")
-def bench_consortium(
-    quick: Annotated[bool, typer.Option("--quick", help="one short round (a smoke test)")] = False,
-) -> None:
-    """Batch ingest with three cosigning witnesses against none, commit-to-final latency, and
-    tile reads against hello-world (docs/benchmarks.md)."""
-    from ledger.bench.consortium import run
-    from ledger.bench.report import print_rows
+def _ledger_bench(name: str) -> Bench:
+    """The ledger's own benchmark `name` (ledger/bench/<name>.py), imported when it runs."""
 
-    print_rows(console, "sealchain bench consortium", run(quick=quick, console=console))
+    def bench(*, quick: bool, console: Console) -> list[Any]:
+        from importlib import import_module
+
+        rows: list[Any] = import_module(f"ledger.bench.{name}").run(quick=quick, console=console)
+        return rows
+
+    return bench
 
 
-def _bench_command(name: str, bench: Bench) -> Callable[..., None]:
-    def command(
-        quick: Annotated[bool, typer.Option(help="smaller sizes, for a smoke run")] = False,
-    ) -> None:
+LEDGER_BENCHES = {
+    "core": "Ed25519 vs envelope checks, sequencer vs executemany, proof time at 10^3..10^6.",
+    "api": "HTTP submits vs a bare FastAPI baseline; batch ingest vs raw Ed25519 verifications.",
+    "consortium": "Batch ingest with three cosigning witnesses against none, commit-to-final "
+    "latency, and tile reads against hello-world (docs/benchmarks.md).",
+    "scale": "A ledger of 10^6 entries (10^4 with --quick) built through the server: proofs, "
+    "server memory, audit, reindex and bytes per entry at 10^3, 10^5, 10^6, against pymerkle, "
+    "and on PostgreSQL (SEALCHAIN_BENCH_PG_URL or SEALCHAIN_TEST_PG_URL).",
+}
+
+
+def _write_json(path: Path | None, rows: list[Any]) -> None:
+    from ledger.bench.report import make_report, write_json
+
+    if path is not None:
+        write_json(path, make_report(rows))
+        console.print(f"wrote {path}")
+
+
+def _bench_command(name: str, bench: Bench, doc: str | None = None) -> Callable[..., None]:
+    def command(quick: QuickOpt = False, json_out: JsonOpt = None) -> None:
         from ledger.bench.report import print_rows
 
-        print_rows(console, f"sealchain bench {name}", bench(quick=quick, console=console))
+        rows = bench(quick=quick, console=console)
+        print_rows(console, f"sealchain bench {name}", rows)
+        _write_json(json_out, rows)
 
-    command.__doc__ = bench.__doc__
+    command.__doc__ = doc or bench.__doc__
     return command
+
+
+for _name, _doc in LEDGER_BENCHES.items():
+    bench_app.command(_name)(_bench_command(_name, _ledger_bench(_name), _doc))
+
+
+def _all_benches() -> list[tuple[str, Bench]]:
+    from ledger.service.app import discover_apps
+
+    found = [(name, _ledger_bench(name)) for name in LEDGER_BENCHES]
+    for plugin in discover_apps():
+        found += list(plugin.benches.items())
+    return found
+
+
+@bench_app.command("all")
+def bench_all(
+    quick: QuickOpt = False,
+    json_out: JsonOpt = None,
+    docs: Annotated[
+        bool | None,
+        typer.Option(
+            "--docs/--no-docs",
+            help="rewrite docs/benchmarks.json and the generated block of docs/benchmarks.md "
+            "(default: after a full run in a source checkout, never after --quick)",
+        ),
+    ] = None,
+) -> None:
+    """Every benchmark, the ledger's and the apps': one table of rows and, after a full run,
+    docs/benchmarks.json and the figures of docs/benchmarks.md. Exit 1 if a benchmark failed
+    (the others still run; the docs are then left alone)."""
+    import traceback
+
+    from ledger.bench.report import docs_directory, make_report, print_rows, update_docs
+
+    rows: list[Any] = []
+    failed: list[str] = []
+    started = time.perf_counter()
+    for name, bench in _all_benches():
+        console.rule(f"sealchain bench {name}" + (" --quick" if quick else ""))
+        try:
+            got = bench(quick=quick, console=console)
+        except Exception:  # one broken benchmark must not cost the others' figures
+            err.print(f"[red]bench {name} failed:[/red]\n{escape(traceback.format_exc())}")
+            failed.append(name)
+            continue
+        print_rows(console, f"sealchain bench {name}", got)
+        rows += got
+    console.rule("sealchain bench all")
+    print_rows(console, "sealchain bench all", rows)
+    console.print(f"{len(rows)} rows in {time.perf_counter() - started:.0f} s")
+    _write_json(json_out, rows)
+    if failed:
+        err.print(f"[red]failed:[/red] {', '.join(failed)}; docs not updated")
+        raise typer.Exit(VERIFICATION_FAILED)
+    if docs is None:
+        docs = not quick
+    if docs:
+        directory = docs_directory()
+        if directory is None:
+            console.print("no docs/benchmarks.md beside this installation: docs not updated")
+        else:
+            update_docs(directory, make_report(rows))
+            console.print(
+                f"wrote {directory / 'benchmarks.json'} and {directory / 'benchmarks.md'}"
+            )
 
 
 def _add_app_commands() -> None:
