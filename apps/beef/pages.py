@@ -104,8 +104,10 @@ def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
         bundle, sold, server = ledger.read_with_fallback(read)
     except NotFound:
         return _unknown(request, pack)
-    # A HEAD (link previews, crawlers) is nobody scanning the label.
-    count = None if is_head(request) else _count_scan(request, ledger, pack, sold)
+    # A HEAD (link previews, crawlers) is nobody scanning the label; and a witness peer
+    # serving the page from its replica keeps no counts (they are the log's statements).
+    counting = ledger.is_log and not is_head(request)
+    count = _count_scan(request, ledger, pack, sold) if counting else None
     if wants_json:
         view = {
             "pack": views.subject(pack, COLD_CHAIN)["pack"],

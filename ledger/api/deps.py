@@ -117,6 +117,12 @@ class Ledger:
         one is beyond the latest."""
         return receipts_for(conn, indexes, self.node.log_policy)
 
+    @property
+    def is_log(self) -> bool:
+        """Whether this node is the log's (it holds the log key and writes); False on a
+        witness peer serving pages from its replica, which keeps no state of its own."""
+        return self.node.sequencer is not None
+
     def secret(self, purpose: str) -> bytes:
         """A per-ledger secret for `purpose` (e.g. keying a hash of client addresses)."""
         return self.node.derived_secret(purpose)

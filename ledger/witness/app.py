@@ -1,5 +1,6 @@
 """The witness over HTTP: `POST /add-checkpoint` (C2SP tlog-witness) and, for monitors and
-people, `GET /` naming the witness, its key, the logs it follows and how far its replica is."""
+people, `GET /` naming the witness, its key, the logs it follows and how far its replica is;
+and, from the replica, the log's reads and the apps' public pages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.deps import ApiState
+from ledger.api.i18n import register_domains
 from ledger.api.metrics import Metrics
+from ledger.api.pages.routes import static_router
 from ledger.api.problems import install_problem_handlers
 from ledger.api.routes import log, members, tiles
 from ledger.service.node import LedgerNode
@@ -28,6 +31,15 @@ def witness_app(
         install_problem_handlers(app)
         for module in (log, members, tiles):
             app.include_router(module.router)
+        # The apps' public pages too (a pack's scan page, a deposit's or certificate's page):
+        # their verdict is computed in the reader's browser, whoever serves the bundle.
+        plugins = replica_node.registry.apps
+        for plugin in plugins:
+            for router in plugin.pages:
+                app.include_router(router)
+        sites = [plugin.site for plugin in plugins if plugin.site is not None]
+        app.include_router(static_router(sites))
+        register_domains(site.domains[-1] for site in sites)
 
     @app.post("/add-checkpoint", response_class=PlainTextResponse)
     async def add_checkpoint(request: Request) -> Response:

@@ -95,6 +95,7 @@ class Peer:
         note = self.reader.checkpoint()
         _, checkpoint = self._open(note)
         self.sync_to(checkpoint.size, checkpoint.root, note)
+        self.replica.keep_cosignatures(note, self.policy.witnesses)
         return checkpoint.size
 
     def follow(self, interval: float = 1.0) -> None:

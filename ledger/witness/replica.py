@@ -20,21 +20,28 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from ledger.core import merkle
 from ledger.core.block import BlockHeader
 from ledger.core.envelope import Envelope, parse_envelope
 from ledger.core.keys import Verifier
-from ledger.core.note import Note, open_checkpoint, parse_note
+from ledger.core.note import (
+    Note,
+    open_checkpoint,
+    parse_checkpoint,
+    parse_note,
+    verified_signers,
+)
 from ledger.errors import InputError, LedgerError
 from ledger.service.app import Registry, SequencedEntry
 from ledger.service.pipeline import BlockContext, Candidate, StateView, Validator, check_genesis
 from ledger.service.sequencer import BlockRefused, Sequencer
-from ledger.storage.engine import read_transaction
+from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import Repository
 
 
@@ -119,6 +126,35 @@ class Replica:
             mine = tuple(s for s in note.signatures if s.key_id == key.key_id)
             return str(Note(note.text, mine))
         raise ReplicaRefusal("the checkpoint is not signed by a log key of the trust policy")
+
+    def keep_cosignatures(self, note_text: str, witnesses: Mapping[str, Verifier]) -> int:
+        """Store the cosignatures on the log's checkpoint `note_text` that verify with a key
+        of `witnesses` (name -> key), if the replica has that checkpoint, so that pages served
+        from it prove against final checkpoints as the log's do. Returns how many were new."""
+        note = parse_note(note_text)
+        size = parse_checkpoint(note.text).size
+        by_key = {(w.name, w.key_id): name for name, w in witnesses.items()}
+        added = 0
+        with write_transaction(self.engine) as conn:
+            repo = Repository(conn)
+            stored = repo.checkpoint(size)
+            if stored is None or parse_note(stored[1]).text != note.text:
+                return 0
+            have = set(repo.cosignature_lines(size))
+            for signature in note.signatures:
+                name = by_key.get((signature.name, signature.key_id))
+                line = signature.line()
+                if name is None or line in have:
+                    continue
+                if not verified_signers(parse_note(note.text + "\n" + line), [witnesses[name]]):
+                    continue
+                try:
+                    with conn.begin_nested():
+                        repo.add_cosignature(size, name, line)
+                except IntegrityError:
+                    continue
+                added += 1
+        return added
 
     def extend(self, raws: Sequence[bytes], size: int, root: bytes, note: str) -> None:
         """Replay `raws`, the log's entries from the replica's size up to `size`, as one block

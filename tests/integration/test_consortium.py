@@ -24,9 +24,14 @@ from apps.evidence import builders
 from apps.evidence.demo import AUTHOR
 from ledger.client import LedgerClient
 from ledger.config import Settings
-from ledger.core.envelope import sign_envelope
+from ledger.core.envelope import envelope_from_dict, sign_envelope
 from ledger.core.note import parse_note
-from ledger.core.receipt import FINAL_HEADER, verify_receipt, witness_cosigners
+from ledger.core.receipt import (
+    FINAL_HEADER,
+    receipt_from_json,
+    verify_receipt,
+    witness_cosigners,
+)
 from ledger.errors import LedgerError, ProofError, ReceiptInvalid
 from ledger.home import Home
 from ledger.process import background_server, free_port, serve_command, witness_command
@@ -323,3 +328,30 @@ def test_scenario_tamper_shows_the_witnesses_refuse_a_rewritten_log(tmp_path: Pa
         assert f"witness {name} refuses: {reason}" in told, told
     assert "the client with the kept checkpoint: FORK" in told
     assert "audit of the rewritten copy: entry 4" in told
+
+
+def test_a_peer_serves_the_apps_pages_proving_against_final_checkpoints(
+    consortium: Consortium,
+) -> None:
+    from apps.evidence.numbers import deposit_number
+
+    with consortium.client() as client:
+        receipt = client.submit(*deposit(client, "a page a peer serves"))
+    peer = consortium.witness_url("bj-internet-court")
+    policy = Home(consortium.home).log_policy()
+
+    def final_on_peer() -> bool:
+        note = httpx.get(f"{peer}/checkpoint").text
+        size = int(parse_note(note).text.splitlines()[1])
+        return size > receipt.index and policy.quorum_met(set(cosigners_of(note, consortium.home)))
+
+    until(final_on_peer)  # the peer copied the log's cosignatures as it followed
+    page = httpx.get(f"{peer}/evidence/{deposit_number(receipt.index)}")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    on_log = httpx.get(f"{consortium.url}/evidence/{deposit_number(receipt.index)}")
+    assert on_log.status_code == 200
+    tx_id = envelope_from_dict(receipt.entry).tx_id
+    answer = httpx.get(f"{peer}/v1/receipts/{tx_id}")
+    assert answer.status_code == 200 and answer.headers[FINAL_HEADER] == "true"
+    from_peer = receipt_from_json(answer.json())
+    assert len(verify_receipt(from_peer, Home(consortium.home).trust_policy()).witnesses) >= 2
