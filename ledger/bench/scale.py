@@ -119,7 +119,7 @@ class Build:
     ledgers: dict[int, Ledger] = field(default_factory=dict)
     entries: int = 0
     seconds: float = 0.0
-    worker_rss_mb: dict[int, float] = field(default_factory=dict)
+    worker_memory: dict[int, Memory] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -151,20 +151,31 @@ def _status_kb(pid: int, field_name: str) -> int:
     return 0
 
 
-def _pss_kb(pid: int) -> int:
-    """Proportional set size: memory shared between forked workers is counted once overall."""
+def _pss_kb(pid: int, field_name: str = "Pss") -> int:
+    """Proportional set size (`Pss`, or its anonymous part `Pss_Anon`): memory shared between
+    forked workers is counted once overall."""
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+            if line.startswith(field_name + ":"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return _status_kb(pid, "VmRSS")
+    return _status_kb(pid, "VmRSS" if field_name == "Pss" else "RssAnon")
 
 
-def _largest_rss_mb(pid: int) -> float:
-    """The resident memory of the largest process in `pid`'s tree (a server's worker)."""
-    return max(_status_kb(p, "VmRSS") for p in _tree(pid)) / 1024
+@dataclass(frozen=True)
+class Memory:
+    """Megabytes: resident (VmRSS; it counts the database pages SQLite maps into the process,
+    which are the kernel's page cache) and anonymous (RssAnon: the process's own heap)."""
+
+    resident: float
+    anonymous: float
+
+
+def _largest_memory(pid: int) -> Memory:
+    """The memory of the largest process in `pid`'s tree (a server's worker)."""
+    largest = max(_tree(pid), key=lambda p: _status_kb(p, "VmRSS"))
+    return Memory(_status_kb(largest, "VmRSS") / 1024, _status_kb(largest, "RssAnon") / 1024)
 
 
 @contextlib.contextmanager
@@ -199,19 +210,22 @@ def _serving(ledger: Ledger, *options: str) -> Iterator[tuple[str, subprocess.Po
             process.wait()
 
 
-def _run_watched(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a command to completion; (wall seconds, peak PSS in MB of it and its children)."""
+def _run_watched(command: list[str], env: dict[str, str]) -> tuple[float, Memory]:
+    """Run a command to completion: its wall seconds, and the peak PSS (all, and anonymous) of
+    it and its worker processes."""
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - our own command
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    peak = 0
+    peak, peak_anon = 0, 0
     stop = threading.Event()
 
     def watch() -> None:
-        nonlocal peak
+        nonlocal peak, peak_anon
         while not stop.is_set():
-            peak = max(peak, sum(_pss_kb(p) for p in _tree(process.pid)))
+            tree = _tree(process.pid)
+            peak = max(peak, sum(_pss_kb(p) for p in tree))
+            peak_anon = max(peak_anon, sum(_pss_kb(p, "Pss_Anon") for p in tree))
             stop.wait(0.2)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -222,7 +236,7 @@ def _run_watched(command: list[str], env: dict[str, str]) -> tuple[float, float]
     watcher.join()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[2:4])} failed: {output.decode()[-2000:]}")
-    return seconds, peak / 1024
+    return seconds, Memory(peak / 1024, peak_anon / 1024)
 
 
 def _sealchain(*args: str) -> list[str]:
@@ -323,7 +337,7 @@ def build(root: Path, sizes: Sequence[int], database_url: str | None, progress: 
             result.seconds += time.perf_counter() - started
             result.entries += size - done
             done = size
-            result.worker_rss_mb[size] = _largest_rss_mb(server.pid)
+            result.worker_memory[size] = _largest_memory(server.pid)
             live = Ledger(size, home, database_url, _tree_root(live.url, size))
             if size != sizes[-1] and database_url is None:
                 result.ledgers[size] = _snapshot(live, root / f"n{size}")
@@ -398,7 +412,7 @@ def proof_medians(ledgers: Sequence[Ledger], samples: int) -> dict[int, tuple[fl
     }
 
 
-def server_rss_mb(ledger: Ledger, requests: int) -> float:
+def server_memory(ledger: Ledger, requests: int) -> Memory:
     """Resident memory of `sealchain serve` (one worker) on the ledger after `requests`
     inclusion proofs of random entries and as many tile and checkpoint reads."""
     rng = random.Random(ledger.size)
@@ -411,7 +425,7 @@ def server_rss_mb(ledger: Ledger, requests: int) -> float:
         for n in range(min(requests // 10, ledger.size // 256)):
             client.get(f"/tile/0/{_tile_path(n)}").raise_for_status()
             client.get("/checkpoint").raise_for_status()
-        return _largest_rss_mb(server.pid)
+        return _largest_memory(server.pid)
 
 
 def _tile_path(n: int) -> str:
@@ -440,8 +454,8 @@ def database_bytes(ledger: Ledger) -> tuple[int, float]:
     return sum(f.stat().st_size for f in files if f.exists()), mean
 
 
-def audit_run(ledger: Ledger) -> tuple[float, float]:
-    """`sealchain audit` on the ledger: (entries/s over its wall time, peak PSS in MB)."""
+def audit_run(ledger: Ledger) -> tuple[float, Memory]:
+    """`sealchain audit` on the ledger: entries/s over its wall time, and its peak memory."""
     seconds, peak = _run_watched(_sealchain("audit", "--home", str(ledger.home)), ledger.env())
     return ledger.size / seconds, peak
 
@@ -570,21 +584,24 @@ def _measure(
             built.rate,
             "entries/s",
             raw_before,
-            note=note
-            or "serve --workers 2, 1000-entry batches from 4 clients, signed on the same 2 cores; "
+            note=(f"{note}; " if note else "")
+            + "serve --workers 2, 1000-entry batches from 4 clients, signed on the same 2 cores; "
             "baseline: one core's raw Ed25519 verifications/s",
         )
     )
     if prefix == "scale":
-        rows.append(
-            BenchRow(
-                f"{prefix}.server.build_rss_mb.n={large.size}",
-                built.worker_rss_mb[large.size],
-                "MB",
-                built.worker_rss_mb[small.size],
-                note=f"the larger of the build server's two workers; baseline: at n={small.size}",
+        for kind in ("resident", "anonymous"):
+            unit = "rss" if kind == "resident" else "anon"
+            rows.append(
+                BenchRow(
+                    f"{prefix}.server.build_{unit}_mb.n={large.size}",
+                    getattr(built.worker_memory[large.size], kind),
+                    "MB",
+                    getattr(built.worker_memory[small.size], kind),
+                    note=f"{kind} memory of the larger of the build server's two workers; "
+                    f"baseline: at n={small.size}",
+                )
             )
-        )
 
     _step(console, f"{prefix}: inclusion proofs at {', '.join(f'{x.size:,}' for x in ledgers)}")
     proofs = proof_medians(ledgers, PROOF_SAMPLES)
@@ -600,7 +617,6 @@ def _measure(
                 None if ledger is small else base_median,
                 goal=1.3 if last else None,
                 goal_op="<=",
-                note=note,
             )
         )
         rows.append(
@@ -609,28 +625,34 @@ def _measure(
                 p99,
                 "µs",
                 None if ledger is small else base_p99,
-                note=note,
             )
         )
 
-    server_sizes = ledgers
-    rss = {}
-    for ledger in server_sizes:
+    served: dict[int, Memory] = {}
+    requests = SERVER_PROOFS if not quick else 200
+    for ledger in ledgers:
         _step(console, f"{prefix}: server memory at {ledger.size:,}")
-        rss[ledger.size] = server_rss_mb(ledger, SERVER_PROOFS if not quick else 200)
-    for size, mb in rss.items():
-        rows.append(
-            BenchRow(
-                f"{prefix}.server.rss_mb.n={size}",
-                mb,
-                "MB",
-                None if size == small.size else rss[small.size],
-                goal=200 if size == large.size else None,
-                goal_on="value",
-                goal_op="<=",
-                note=note,
+        served[ledger.size] = server_memory(ledger, requests)
+    for kind, unit, what in (
+        ("resident", "rss", "VmRSS, which counts the database pages SQLite maps (page cache)"),
+        ("anonymous", "anon", "RssAnon: the process's own memory, without mapped files"),
+    ):
+        for size, memory in served.items():
+            rows.append(
+                BenchRow(
+                    f"{prefix}.server.{unit}_mb.n={size}",
+                    getattr(memory, kind),
+                    "MB",
+                    None if size == small.size else getattr(served[small.size], kind),
+                    goal=200 if size == large.size else None,
+                    goal_on="value",
+                    goal_op="<=",
+                    note=f"sealchain serve, one worker, after {requests} proofs and tile reads; "
+                    + what
+                    if size == large.size
+                    else None,
+                )
             )
-        )
 
     _step(console, f"{prefix}: bytes per entry")
     stored, mean_entry = database_bytes(large)
@@ -640,14 +662,13 @@ def _measure(
             stored / large.size,
             "bytes",
             mean_entry,
-            note=(note or "") + "baseline: the mean entry's own bytes",
+            note="baseline: the mean entry's own bytes",
         )
     )
 
-    audit_sizes = ledgers
-    peaks: dict[int, float] = {}
+    peaks: dict[int, Memory] = {}
     audit_rate = 0.0
-    for ledger in audit_sizes:
+    for ledger in ledgers:
         _step(console, f"{prefix}: sealchain audit at {ledger.size:,}")
         rate, peaks[ledger.size] = audit_run(ledger)
         if ledger is large:
@@ -661,21 +682,27 @@ def _measure(
             "entries/s",
             raw,
             goal=1.5,
-            note=(note or "")
-            + f"at n={large.size}, wall time of the command; baseline: one core's raw Ed25519 "
+            note=f"at n={large.size}, wall time of the command; baseline: one core's raw Ed25519 "
             "verifications/s of the same messages, the mean of just before and just after",
         )
     )
-    for size, peak in peaks.items():
-        rows.append(
-            BenchRow(
-                f"{prefix}.audit.peak_pss_mb.n={size}",
-                peak,
-                "MB",
-                None if size == small.size else peaks[small.size],
-                note=note,
+    for kind, unit, what in (
+        ("resident", "pss", "all of its memory, the mapped database pages included"),
+        ("anonymous", "anon", "Pss_Anon: its own memory, without mapped files"),
+    ):
+        for size, memory in peaks.items():
+            rows.append(
+                BenchRow(
+                    f"{prefix}.audit.peak_{unit}_mb.n={size}",
+                    getattr(memory, kind),
+                    "MB",
+                    None if size == small.size else getattr(peaks[small.size], kind),
+                    note=f"peak PSS of the audit and its workers: {what}; baseline: at "
+                    f"n={small.size}"
+                    if size == large.size
+                    else None,
+                )
             )
-        )
 
     _step(console, f"{prefix}: sealchain reindex at {large.size:,}")
     rows.append(
@@ -684,7 +711,7 @@ def _measure(
             reindex_run(large),
             "entries/s",
             built.rate,
-            note=(note or "") + "baseline: the build's ingest entries/s",
+            note="baseline: the build's ingest entries/s",
         )
     )
 
@@ -713,12 +740,9 @@ def _measure(
 
 
 def _postgres_note(quick: bool) -> str:
-    if quick:
-        return "PostgreSQL, quick sizes; "
-    return (
-        "PostgreSQL at 10^5, not 10^6: its build runs at about half SQLite's rate here, and 10^6 "
-        "would not fit the 30-minute run; "
-    )
+    what = "PostgreSQL at 10^3 and 10^5, not 10^6: its build runs at about half SQLite's rate "
+    what += "here, and 10^6 would not fit the 30-minute run"
+    return ("PostgreSQL, quick sizes" if quick else what) + "; the same measures as SQLite's"
 
 
 def _postgres(
@@ -730,5 +754,5 @@ def _postgres(
         small = build(root / "pg-small", [small_size], small_url, progress)
         large = build(root / "pg-large", [large_size], large_url, progress)
         large.ledgers[small_size] = small.ledgers[small_size]
-        large.worker_rss_mb[small_size] = small.worker_rss_mb[small_size]
+        large.worker_memory[small_size] = small.worker_memory[small_size]
         return _measure(large, "scale.pg", sizes, root, console, quick=quick)

@@ -60,12 +60,16 @@ def _scale(prefix: str, sizes: tuple[int, ...]) -> list[str]:
     large = sizes[-1]
     return [
         f"{prefix}.ingest.entries_per_s.n={large}",
-        *([f"{prefix}.server.build_rss_mb.n={large}"] if prefix == "scale" else []),
+        *(
+            [f"{prefix}.server.build_rss_mb.n={large}", f"{prefix}.server.build_anon_mb.n={large}"]
+            if prefix == "scale"
+            else []
+        ),
         *(f"{prefix}.proof.{kind}.n={n}" for n in sizes for kind in ("median_us", "p99_us")),
-        *(f"{prefix}.server.rss_mb.n={n}" for n in sizes),
+        *(f"{prefix}.server.{kind}_mb.n={n}" for kind in ("rss", "anon") for n in sizes),
         f"{prefix}.db.bytes_per_entry.n={large}",
         f"{prefix}.audit.entries_per_s" + ("" if prefix == "scale" else f".n={large}"),
-        *(f"{prefix}.audit.peak_pss_mb.n={n}" for n in sizes),
+        *(f"{prefix}.audit.peak_{kind}_mb.n={n}" for kind in ("pss", "anon") for n in sizes),
         f"{prefix}.reindex.entries_per_s.n={large}",
         *(f"scale.proof.pymerkle_ratio.n={n}" for n in (1000, 10000) if prefix == "scale"),
     ]
