@@ -52,7 +52,14 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -540,8 +547,23 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _step(console: Console, what: str) -> None:
-    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {what}")
+class _Steps:
+    """Each step printed with the time it started, and shown as a pulsing bar with the time it
+    has taken so far until the next one starts."""
+
+    def __init__(self, console: Console, progress: Progress) -> None:
+        self.console, self.progress = console, progress
+        self.task: TaskID | None = None
+
+    def __call__(self, what: str) -> None:
+        self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {what}")
+        self.done()
+        self.task = self.progress.add_task(what, total=None)
+
+    def done(self) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
 
 
 def run(*, quick: bool = False, console: Console | None = None) -> list[BenchRow]:
@@ -555,21 +577,23 @@ def run(*, quick: bool = False, console: Console | None = None) -> list[BenchRow
         _progress(console) as progress,
     ):
         root = Path(tmp)
-        _step(console, f"SQLite: building {sizes.sqlite[-1]:,} entries")
+        step = _Steps(console, progress)
+        step(f"SQLite: building {sizes.sqlite[-1]:,} entries")
         built = build(root / "sqlite", sizes.sqlite, None, progress)
-        rows += _measure(built, "scale", sizes, root, console, quick=quick)
+        rows += _measure(built, "scale", sizes, root, step, quick=quick)
         admin = postgres_admin_url()
         if admin is None:
             console.print(
                 "[yellow]no PostgreSQL (set SEALCHAIN_BENCH_PG_URL): its rows are left out[/yellow]"
             )
         else:
-            rows += _postgres(admin, sizes, root, console, progress, quick=quick)
+            rows += _postgres(admin, sizes, root, step, progress, quick=quick)
+        step.done()
     return rows
 
 
 def _measure(
-    built: Build, prefix: str, sizes: Sizes, root: Path, console: Console, *, quick: bool
+    built: Build, prefix: str, sizes: Sizes, root: Path, step: _Steps, *, quick: bool
 ) -> list[BenchRow]:
     ledgers = [built.ledgers[n] for n in sorted(built.ledgers)]
     small, large = ledgers[0], ledgers[-1]
@@ -603,7 +627,7 @@ def _measure(
                 )
             )
 
-    _step(console, f"{prefix}: inclusion proofs at {', '.join(f'{x.size:,}' for x in ledgers)}")
+    step(f"{prefix}: inclusion proofs at {', '.join(f'{x.size:,}' for x in ledgers)}")
     proofs = proof_medians(ledgers, PROOF_SAMPLES)
     base_median, base_p99 = proofs[small.size]
     for ledger in ledgers:
@@ -631,7 +655,7 @@ def _measure(
     served: dict[int, Memory] = {}
     requests = SERVER_PROOFS if not quick else 200
     for ledger in ledgers:
-        _step(console, f"{prefix}: server memory at {ledger.size:,}")
+        step(f"{prefix}: server memory at {ledger.size:,}")
         served[ledger.size] = server_memory(ledger, requests)
     for kind, unit, what in (
         ("resident", "rss", "VmRSS, which counts the database pages SQLite maps (page cache)"),
@@ -654,7 +678,7 @@ def _measure(
                 )
             )
 
-    _step(console, f"{prefix}: bytes per entry")
+    step(f"{prefix}: bytes per entry")
     stored, mean_entry = database_bytes(large)
     rows.append(
         BenchRow(
@@ -669,7 +693,7 @@ def _measure(
     peaks: dict[int, Memory] = {}
     audit_rate = 0.0
     for ledger in ledgers:
-        _step(console, f"{prefix}: sealchain audit at {ledger.size:,}")
+        step(f"{prefix}: sealchain audit at {ledger.size:,}")
         rate, peaks[ledger.size] = audit_run(ledger)
         if ledger is large:
             audit_rate = rate
@@ -704,7 +728,7 @@ def _measure(
                 )
             )
 
-    _step(console, f"{prefix}: sealchain reindex at {large.size:,}")
+    step(f"{prefix}: sealchain reindex at {large.size:,}")
     rows.append(
         BenchRow(
             f"{prefix}.reindex.entries_per_s.n={large.size}",
@@ -720,8 +744,8 @@ def _measure(
             peer = built.ledgers.get(size)
             if peer is None:
                 continue
-            _step(console, f"pymerkle SqliteTree at {size:,}")
-            theirs = pymerkle_median_us(peer, root / f"pymerkle-{size}.db", console)
+            step(f"pymerkle SqliteTree at {size:,}")
+            theirs = pymerkle_median_us(peer, root / f"pymerkle-{size}.db", step.console)
             if theirs is None:
                 break
             goal = None if quick else PYMERKLE_GOALS.get(size)
@@ -746,13 +770,13 @@ def _postgres_note(quick: bool) -> str:
 
 
 def _postgres(
-    admin: str, sizes: Sizes, root: Path, console: Console, progress: Progress, *, quick: bool
+    admin: str, sizes: Sizes, root: Path, step: _Steps, progress: Progress, *, quick: bool
 ) -> list[BenchRow]:
     with _postgres_database(admin) as small_url, _postgres_database(admin) as large_url:
         small_size, large_size = sizes.postgres
-        _step(console, f"PostgreSQL: building {small_size:,} and {large_size:,} entries")
+        step(f"PostgreSQL: building {small_size:,} and {large_size:,} entries")
         small = build(root / "pg-small", [small_size], small_url, progress)
         large = build(root / "pg-large", [large_size], large_url, progress)
         large.ledgers[small_size] = small.ledgers[small_size]
         large.worker_memory[small_size] = small.worker_memory[small_size]
-        return _measure(large, "scale.pg", sizes, root, console, quick=quick)
+        return _measure(large, "scale.pg", sizes, root, step, quick=quick)
