@@ -335,25 +335,16 @@ def _links_answer(links: dict[str, str], expected: dict[str, int]) -> bool:
 
 
 def _quorum_reached(url: str, home: Path, seconds: float = 30.0) -> bool:
-    """Whether the log's latest checkpoint gets cosigned by the policy's quorum (the witnesses
-    cosign within moments of a block: waits up to `seconds`)."""
-    import httpx
+    """Whether the log's latest checkpoint gets cosigned by the policy's quorum within
+    `seconds`."""
+    from ledger.client import LedgerClient
 
-    from ledger.core.note import parse_note
-    from ledger.core.receipt import witness_cosigners
-
-    policy = Home(home).log_policy()
-    deadline = time.monotonic() + seconds
-    while True:
-        names = witness_cosigners(
-            parse_note(httpx.get(f"{url}/checkpoint", timeout=30).text), policy
-        )
-        if policy.quorum_met(set(names)) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    met = policy.quorum_met(set(names))
+    policy = Home(home).trust_policy()
+    with LedgerClient(url, policy=policy) as client:
+        _, _, names = client.wait_for_final_checkpoint(seconds, pause=0.2)
+    met = policy.log.quorum_met(set(names))
     signers = ", ".join(names) or "no witness"
-    console.print(f"Quorum ({policy.quorum}): {'met' if met else 'NOT met'} by {signers}")
+    console.print(f"Quorum ({policy.log.quorum}): {'met' if met else 'NOT met'} by {signers}")
     return met
 
 

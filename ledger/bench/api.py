@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,9 @@ def _load(mode: str, url: str, **options: Any) -> dict[str, float]:
     return result
 
 
-def _bench_home(root: Path) -> Path:
+def _bench_home(root: Path, witnesses: Sequence[str] = (), quorum: int = 0) -> Path:
+    """An admin and a writer of bench.note entries; with `witnesses`, those members too, and
+    a policy asking `quorum` of their cosignatures."""
     home = root / "home"
     plan = ConsortiumPlan(
         consortium="bench",
@@ -73,7 +75,10 @@ def _bench_home(root: Path) -> Path:
         orgs=[
             OrgPlan("bench-admin", "Admin", (ADMIN_ROLE,)),
             OrgPlan("bench-writer", "Writer", ("bench.writer",)),
+            *(OrgPlan(w, f"Witness {w}", ()) for w in witnesses),
         ],
+        witnesses=list(witnesses),
+        quorum=quorum,
     )
     node, _ = init_home(Settings(home=home), plan, extra_apps=[BENCH_APP])
     node.close()

@@ -25,46 +25,23 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from ledger.bench.api import BENCH_APP_SPEC, _load, _measure, serving_hello
-from ledger.bench.core import BENCH_APP
+from ledger.bench.api import BENCH_APP_SPEC, _bench_home, _load, _measure, serving_hello
 from ledger.bench.loadgen import run_wrk, wrk_available
 from ledger.bench.report import BenchRow
-from ledger.config import Settings
+from ledger.client import LedgerClient
 from ledger.core.envelope import sign_envelope
-from ledger.core.receipt import FINAL_HEADER, is_final
+from ledger.core.receipt import FINAL_HEADER
 from ledger.home import Home
 from ledger.process import consortium, free_port
-from ledger.service.consortium import ConsortiumPlan, OrgPlan
-from ledger.service.membership import ADMIN_ROLE
-from ledger.service.node import init_home
 
 WITNESSES = ("witness-a", "witness-b", "witness-c")
 ENV = {"SEALCHAIN_EXTRA_APPS": BENCH_APP_SPEC}
 
 
-def _home(root: Path, witnesses: bool) -> Path:
-    home = root / "home"
-    plan = ConsortiumPlan(
-        consortium="bench",
-        namespace="bench.local",
-        admins=["bench-admin"],
-        orgs=[
-            OrgPlan("bench-admin", "Admin", (ADMIN_ROLE,)),
-            OrgPlan("bench-writer", "Writer", ("bench.writer",)),
-            *(OrgPlan(w, f"Witness {w}", ()) for w in (WITNESSES if witnesses else ())),
-        ],
-        witnesses=list(WITNESSES) if witnesses else [],
-        quorum=2 if witnesses else 0,
-    )
-    node, _ = init_home(Settings(home=home), plan, extra_apps=[BENCH_APP])
-    node.close()
-    return home
-
-
 @contextmanager
 def _ledger(root: Path, witnesses: bool) -> Iterator[tuple[Path, str]]:
     """A fresh bench ledger served with two workers, with its three witnesses or none."""
-    home = _home(root, witnesses)
+    home = _bench_home(root, WITNESSES, quorum=2) if witnesses else _bench_home(root)
     ports = {name: free_port() for name in WITNESSES} if witnesses else {}
     with consortium(home, free_port(), ports, env=ENV, serve_options=("--workers", "2")) as (
         url,
@@ -88,14 +65,10 @@ def _ingest(seconds: float, witnesses: bool) -> dict[str, float]:
 
 def _until_final(url: str, home: Path, limit: float = 300.0) -> float:
     """Seconds from now until the latest checkpoint is final (the witnesses caught up)."""
-    policy = Home(home).log_policy()
     started = time.perf_counter()
-    with httpx.Client(base_url=url, timeout=30) as client:
-        while time.perf_counter() - started < limit:
-            if is_final(client.get("/checkpoint").text, policy):
-                return time.perf_counter() - started
-            time.sleep(0.05)
-    return limit
+    with LedgerClient(url, policy=Home(home).trust_policy()) as client:
+        client.wait_for_final_checkpoint(limit)
+    return time.perf_counter() - started
 
 
 def _finality_latencies(url: str, home: Path, count: int) -> list[float]:

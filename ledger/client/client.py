@@ -31,6 +31,7 @@ from ledger.core.receipt import (
     receipt_from_json,
     verify_log_signature,
     verify_receipt,
+    witness_cosigners,
 )
 from ledger.core.request_auth import sign_request
 from ledger.errors import (
@@ -250,6 +251,21 @@ class LedgerClient:
             assert self.policy is not None
             verify_log_signature(note, checkpoint, self.policy.log)
         return checkpoint, response.text
+
+    def wait_for_final_checkpoint(
+        self, seconds: float, pause: float = 0.05
+    ) -> tuple[Checkpoint, str, list[str]]:
+        """The latest checkpoint, its note and the witnesses (policy names) who cosigned it,
+        asked again until they meet the policy's quorum or `seconds` have passed: the
+        witnesses cosign within moments of a block. The caller judges the last answer."""
+        assert self.policy is not None, "judging a quorum needs the trust policy"
+        deadline = time.monotonic() + seconds
+        while True:
+            checkpoint, note = self.get_checkpoint()
+            names = witness_cosigners(parse_note(note), self.policy.log)
+            if self.policy.log.quorum_met(set(names)) or time.monotonic() > deadline:
+                return checkpoint, note, names
+            time.sleep(pause)
 
     def check_extends(self, kept: str) -> Checkpoint:
         """Whether the log today extends the checkpoint note `kept` (one this client saw

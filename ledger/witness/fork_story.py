@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -118,19 +117,13 @@ def run(*, home: Path, out: Path, console: Console | None = None) -> dict[str, A
 
 def _wait_for_quorum(url: str, home: Path) -> tuple[str, int]:
     policy = Home(home).trust_policy()
-    deadline = time.monotonic() + COSIGN_WAIT
     with LedgerClient(url, policy=policy) as client:
-        while True:
-            checkpoint, note = client.get_checkpoint()
-            names = witness_cosigners(parse_note(note), policy.log)
-            if policy.log.quorum_met(set(names)) and names:
-                return note, checkpoint.size
-            if time.monotonic() > deadline:
-                raise ConfigError(
-                    f"the witnesses did not cosign within {COSIGN_WAIT:.0f} s (logs in "
-                    f"{home.parent})"
-                )
-            time.sleep(0.2)
+        checkpoint, note, names = client.wait_for_final_checkpoint(COSIGN_WAIT, pause=0.2)
+    if not names or not policy.log.quorum_met(set(names)):
+        raise ConfigError(
+            f"the witnesses did not cosign within {COSIGN_WAIT:.0f} s (logs in {home.parent})"
+        )
+    return note, checkpoint.size
 
 
 def _changed(data: bytes) -> bytes:

@@ -18,9 +18,8 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from ledger.core.note import Checkpoint, open_checkpoint
+from ledger.core.note import Checkpoint
 from ledger.core.policy import LogPolicy
-from ledger.errors import LedgerError
 from ledger.service.app import Registry
 from ledger.service.audit import audit
 from ledger.witness.follow import LogReader, LogUnreachable
@@ -68,8 +67,7 @@ class Peer:
         with self._lock:
             have = self.replica.size()
             if have == 0 and size > 0:
-                first = self.replica.log_note(self.reader.checkpoint(1))
-                _, one = self._open(first)
+                first, one = self.replica.open_log_note(self.reader.checkpoint(1))
                 self.replica.extend(self.reader.entries(0, 1), 1, one.root, first)
                 have = 1
             if size > have:
@@ -82,20 +80,12 @@ class Peer:
                     f"checkpoint says {_b64(root)}"
                 )
 
-    def _open(self, note: str) -> tuple[str, Checkpoint]:
-        for key in self.policy.logs:
-            try:
-                return note, open_checkpoint(note, key)[1]
-            except LedgerError:
-                continue
-        raise ReplicaRefusal("the log's checkpoint is not signed by a log key of the policy")
-
     def follow_once(self) -> int:
         """Replay up to the log's latest checkpoint; returns the replica's size."""
         note = self.reader.checkpoint()
-        _, checkpoint = self._open(note)
+        _, checkpoint = self.replica.open_log_note(note)
         self.sync_to(checkpoint.size, checkpoint.root, note)
-        self.replica.keep_cosignatures(note, self.policy.witnesses)
+        self.replica.keep_cosignatures(note)
         return checkpoint.size
 
     def follow(self, interval: float = 1.0) -> None:

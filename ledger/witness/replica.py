@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
@@ -29,14 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from ledger.core import merkle
 from ledger.core.block import BlockHeader
 from ledger.core.envelope import Envelope, parse_envelope
-from ledger.core.keys import Verifier
-from ledger.core.note import (
-    Note,
-    open_checkpoint,
-    parse_checkpoint,
-    parse_note,
-    verified_signers,
-)
+from ledger.core.note import Checkpoint, Note, parse_checkpoint, parse_note, verified_signers
+from ledger.core.policy import LogPolicy
+from ledger.core.receipt import verify_log_signature
 from ledger.errors import InputError, LedgerError
 from ledger.service.app import Registry, SequencedEntry
 from ledger.service.pipeline import BlockContext, Candidate, StateView, Validator, check_genesis
@@ -90,10 +85,10 @@ class Replica:
     """The witness's replica in `engine` (migrated, with the apps' projection tables)."""
 
     def __init__(
-        self, engine: Engine, registry: Registry, log_keys: Sequence[Verifier], genesis: bytes
+        self, engine: Engine, registry: Registry, policy: LogPolicy, genesis: bytes
     ) -> None:
         self.engine = engine
-        self.log_keys = list(log_keys)
+        self.policy = policy
         self.genesis = genesis
         self.sequencer = Sequencer(
             engine, registry, ReplayValidator(registry), None, seal=self._seal
@@ -113,24 +108,24 @@ class Replica:
             found = Repository(conn).get_nodes(merkle.root_nodes(size))
         return merkle.CompactRange.from_nodes(size, found).root()
 
-    def log_note(self, note_text: str) -> str:
-        """The checkpoint note with the log's signature only (cosignatures are not the log's
-        and are kept by the log, not in a replica's checkpoints table); NoteError if the log
-        did not sign it."""
-        note = parse_note(note_text)
-        for key in self.log_keys:
-            try:
-                open_checkpoint(note_text, key)
-            except LedgerError:
-                continue
-            mine = tuple(s for s in note.signatures if s.key_id == key.key_id)
-            return str(Note(note.text, mine))
-        raise ReplicaRefusal("the checkpoint is not signed by a log key of the trust policy")
+    def open_log_note(self, note_text: str) -> tuple[str, Checkpoint]:
+        """The checkpoint note with the log's signature only (cosignatures are not the log's:
+        they go to the cosignatures table, `keep_cosignatures`), and the checkpoint; raises
+        ReplicaRefusal if no log key of the policy signed it."""
+        try:
+            note = parse_note(note_text)
+            checkpoint = parse_checkpoint(note.text)
+            key = verify_log_signature(note, checkpoint, self.policy)
+        except LedgerError as e:
+            raise ReplicaRefusal(f"the log's checkpoint does not verify: {e.detail}") from e
+        mine = tuple(s for s in note.signatures if s.key_id == key.key_id)
+        return str(Note(note.text, mine)), checkpoint
 
-    def keep_cosignatures(self, note_text: str, witnesses: Mapping[str, Verifier]) -> int:
-        """Store the cosignatures on the log's checkpoint `note_text` that verify with a key
-        of `witnesses` (name -> key), if the replica has that checkpoint, so that pages served
+    def keep_cosignatures(self, note_text: str) -> int:
+        """Store the cosignatures on the log's checkpoint `note_text` that verify with a
+        witness key of the policy, if the replica has that checkpoint, so that pages served
         from it prove against final checkpoints as the log's do. Returns how many were new."""
+        witnesses = self.policy.witnesses
         note = parse_note(note_text)
         size = parse_checkpoint(note.text).size
         by_key = {(w.name, w.key_id): name for name, w in witnesses.items()}
@@ -176,7 +171,7 @@ class Replica:
                 # Block 0 holds the genesis alone, and a block is sealed only by the log's
                 # checkpoint for its size: the caller fetches the one for size 1 first.
                 raise NeedsGenesisCheckpoint("the replica starts with the log's checkpoint 1")
-            self._target = _Target(size, root, self.log_note(note))
+            self._target = _Target(size, root, self.open_log_note(note)[0])
             try:
                 if start == 0:
                     self._commit_genesis(envelopes[0])

@@ -89,7 +89,7 @@ def open_witness(
     registry = load_registry(import_apps(settings.extra_apps))
     engine = open_engine(settings, registry)
     genesis = home.genesis_path.read_bytes().rstrip(b"\n")
-    replica = Replica(engine, registry, policy.logs, genesis)
+    replica = Replica(engine, registry, policy, genesis)
     peer = Peer(replica, LogReader(log_url), policy)
     if audit:
         peer.audit_replica(registry)
