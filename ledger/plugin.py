@@ -20,6 +20,7 @@ from ledger.api.ratelimit import MinuteRateLimit, client_source
 from ledger.bench.api import serving_hello, serving_ledger
 from ledger.bench.core import ed25519_verifies_per_second
 from ledger.bench.loadgen import run_wrk, wrk_available
+from ledger.bench.memory import worker_memory
 from ledger.bench.report import BenchRow
 from ledger.client import LedgerClient
 from ledger.config import Settings
@@ -158,6 +159,7 @@ __all__ = [
     "validate_pdf",
     "verify_page_bundle",
     "verify_timestamp_token",
+    "worker_memory",
     "write_transaction",
     "wrk_available",
 ]

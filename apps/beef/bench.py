@@ -1,14 +1,23 @@
-"""`sealchain bench beef`: scan-page JSON requests/s and p99 at 10^5 packs, against the bare
-hello-world baseline of the same run (load generator in its own process)."""
+"""`sealchain bench beef`: the consumer's scan at 10^3, 10^5 and 10^6 packs (10^2, 10^3 and 10^4
+with --quick): scan-page JSON requests/s and p99 against the bare hello-world of the same run,
+the 10^6 figure against the 10^3 one (flat), and the serving worker's memory after the scans.
+
+One ledger grows in steps: packs are commissioned in lots of PER_LOT straight through the
+sequencer (real signatures, the whole pipeline); then `sealchain serve` (one worker, as the
+baseline) is loaded by wrk (or the Python load generator where wrk is not installed) with the
+paths of every 25th pack of every lot in random order, and stopped; then the ledger grows.
+"""
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +26,7 @@ from apps.beef import builders
 from apps.beef.demo import BENCH_GTIN, lot_data
 from apps.beef.identifiers import pack_id
 from ledger.core.envelope import sign_envelope
+from ledger.core.keys import Signer
 from ledger.plugin import (
     BenchRow,
     Settings,
@@ -25,75 +35,134 @@ from ledger.plugin import (
     run_wrk,
     serving_hello,
     serving_ledger,
+    worker_memory,
     wrk_available,
 )
 
 SITE = builders.place("bench-meatworks", "Bench meatworks", "Rockhampton", "AU")
 PER_LOT = 500
+SIZES = (1_000, 100_000, 1_000_000)
+QUICK_SIZES = (100, 1_000, 10_000)
+SCAN_GOAL = 0.5  # of hello-world's requests/s, at the largest size
+FLAT_GOAL = 0.83  # the largest size's requests/s over the smallest's: within 1.2x
+P99_GOAL_MS = 100.0
+CLIENTS = 32
 
 
-def populate(home: Path, packs: int, console: Console) -> list[str]:
-    """Commission `packs` packs in lots of PER_LOT, straight through the sequencer."""
-    node, signers = init_home(Settings(home=home), demo_plan())
+def commission(node: Any, signer: Signer, first: int, stop: int, paths: list[str]) -> None:
+    """Commission packs first..stop-1 in lots of PER_LOT; append every 25th pack's path."""
     assert node.sequencer is not None
-    signer = signers["au-meatworks"]
-    paths: list[str] = []
-    started = time.perf_counter()
-    for n in range(0, packs, PER_LOT):
-        lot = f"B{n // PER_LOT:05d}"
-        uris = [pack_id(BENCH_GTIN, lot, f"{i:05d}").uri() for i in range(min(PER_LOT, packs - n))]
+    for n in range(first, stop, PER_LOT):
+        lot = f"B{n:07d}"  # named by its first pack: the lots of each step are new
+        uris = [pack_id(BENCH_GTIN, lot, f"{i:05d}").uri() for i in range(min(PER_LOT, stop - n))]
         record_type, body = builders.commission(
             uris, lot_data(lot, gtin=BENCH_GTIN, cattle=1), SITE, builders.now()
         )
         env = sign_envelope(signer, type=record_type, org="au-meatworks", body=body)
-        node.sequencer.submit([env.raw])
+        (outcome,) = node.sequencer.submit([env.raw])
+        if isinstance(outcome, Exception):
+            raise outcome
         paths.extend(u[len("https://id.gs1.org") :] for u in uris[:: max(1, PER_LOT // 20)])
-    node.close()
-    console.print(f"commissioned {packs} packs in {time.perf_counter() - started:.1f} s")
-    return paths
 
 
 def bench_beef(*, quick: bool, console: Console) -> list[BenchRow]:
-    """Scan-page JSON requests/s and p99 at 10^5 packs (10^4 with --quick) vs a hello-world
-    baseline."""
-    packs, requests = (10_000, 400) if quick else (100_000, 2000)
+    """The scan rows at each size, and the flatness row."""
+    sizes = QUICK_SIZES if quick else SIZES
+    seconds = 3.0 if quick else 8.0
+    rows: list[BenchRow] = []
+    table = Table(title="sealchain bench beef: scan page JSON, one worker, 32 clients")
+    for column in ("packs", "requests/s", "of hello", "p50 ms", "p99 ms", "worker MB"):
+        table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory(prefix="sealchain-bench-beef-") as tmp:
-        home = Path(tmp) / "home"
-        paths = populate(home, packs, console)
-        (Path(tmp) / "paths.json").write_text(json.dumps(paths))
+        home, listing = Path(tmp) / "home", Path(tmp) / "paths.json"
         with serving_hello() as url:
-            hello = _scan_load(url, None, requests)
-        with serving_ledger(home) as url:
-            _scan_load(url, Path(tmp) / "paths.json", 100)
-            scans = _scan_load(url, Path(tmp) / "paths.json", requests)
-    table = Table(title=f"sealchain bench beef ({packs} packs)")
-    table.add_column("measure")
-    table.add_column("requests/s", justify="right")
-    table.add_column("p50 ms", justify="right")
-    table.add_column("p99 ms", justify="right")
-    table.add_row(
-        "hello-world baseline",
-        f"{hello['rps']:.0f}",
-        f"{hello['p50_ms']:.1f}",
-        f"{hello['p99_ms']:.1f}",
-    )
-    table.add_row(
-        "scan page JSON", f"{scans['rps']:.0f}", f"{scans['p50_ms']:.1f}", f"{scans['p99_ms']:.1f}"
+            hello = _scan_load(url, None, seconds)
+        table.add_row(
+            "hello-world",
+            f"{hello['rps']:.0f}",
+            "1",
+            f"{hello['p50_ms']:.1f}",
+            f"{hello['p99_ms']:.1f}",
+            "",
+        )
+        node, signers = init_home(Settings(home=home), demo_plan())
+        paths: list[str] = []
+        made, rates = 0, {}
+        try:
+            for size in sizes:
+                started = time.perf_counter()
+                commission(node, signers["au-meatworks"], made, size, paths)
+                console.print(
+                    f"commissioned packs {made}-{size - 1} in {time.perf_counter() - started:.1f} s"
+                )
+                made = size
+                # Packs in random order from the whole ledger: a market's phones scan any pack.
+                listing.write_text(json.dumps(random.Random(size).sample(paths, len(paths))))
+                with serving_ledger(home) as url:
+                    _scan_load(url, listing, 1.0)  # warm: the snapshot, the page cache
+                    scans = _scan_load(url, listing, seconds)
+                    memory = worker_memory(url)
+                if scans["errors"]:
+                    console.print(f"[red]{scans['errors']:.0f} scan requests failed[/red]")
+                rates[size] = scans["rps"]
+                last = size == sizes[-1]
+                table.add_row(
+                    f"{size:,}",
+                    f"{scans['rps']:.0f}",
+                    f"{scans['rps'] / hello['rps']:.2f}",
+                    f"{scans['p50_ms']:.1f}",
+                    f"{scans['p99_ms']:.1f}",
+                    f"{memory.resident:.0f} ({memory.anonymous:.0f} own)",
+                )
+                rows += [
+                    BenchRow(
+                        f"beef.scan.rps.n={size}",
+                        scans["rps"],
+                        "requests/s",
+                        hello["rps"],
+                        goal=SCAN_GOAL if last else None,
+                    ),
+                    BenchRow(
+                        f"beef.scan.p99_ms.n={size}",
+                        scans["p99_ms"],
+                        "ms",
+                        goal=P99_GOAL_MS if last else None,
+                        goal_on="value",
+                        goal_op="<=",
+                        note=f"{CLIENTS} clients",
+                    ),
+                    BenchRow(
+                        f"beef.scan.server.rss_mb.n={size}",
+                        memory.resident,
+                        "MB",
+                        note=f"after about {scans['rps'] * (seconds + 1.0):,.0f} scans",
+                    ),
+                    BenchRow(f"beef.scan.server.anon_mb.n={size}", memory.anonymous, "MB"),
+                ]
+        finally:
+            node.close()
+    first, largest = sizes[0], sizes[-1]
+    rows.append(
+        BenchRow(
+            f"beef.scan.flat.n={largest}",
+            rates[largest],
+            "requests/s",
+            rates[first],
+            goal=FLAT_GOAL,
+            note=f"requests/s at {largest:,} packs against {first:,}",
+        )
     )
     console.print(table)
-    if scans["errors"]:
-        console.print(f"[red]{scans['errors']:.0f} scan requests failed[/red]")
-    return [
-        BenchRow(f"beef.scan.rps.n={packs}", scans["rps"], "requests/s", hello["rps"]),
-        BenchRow(f"beef.scan.p99_ms.n={packs}", scans["p99_ms"], "ms"),
-    ]
+    return rows
 
 
-def _scan_load(url: str, paths: Path | None, requests: int) -> dict[str, float]:
+def _scan_load(url: str, paths: Path | None, seconds: float) -> dict[str, float]:
     if wrk_available():  # wrk (C) when installed: a Python client would be the bottleneck
         lines = json.loads(paths.read_text()) if paths else []
-        seconds = max(2.0, requests / 400)
-        return run_wrk(url, "/hello", method="GET", lines=lines, concurrency=32, seconds=seconds)
+        return run_wrk(
+            url, "/hello", method="GET", lines=lines, concurrency=CLIENTS, seconds=max(1.0, seconds)
+        )
+    requests = max(100, int(seconds * 150))
     args = [sys.executable, "-m", "apps.beef.scanload", url, "--requests", str(requests)]
     if paths:
         args += ["--paths", str(paths)]

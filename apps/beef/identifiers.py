@@ -9,6 +9,7 @@ their ISO 6346 number.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
@@ -79,8 +80,12 @@ def parse_pack_uri(uri: str) -> PackId:
     return parse_pack_path(parts.path)
 
 
+@functools.lru_cache(maxsize=16384)
 def parse_pack_path(path: str) -> PackId:
-    """`/01/{gtin}/10/{lot}/21/{serial}` (percent-encoded) -> PackId; checks with biip."""
+    """`/01/{gtin}/10/{lot}/21/{serial}` (percent-encoded) -> PackId; checks with biip.
+
+    Kept for the last paths parsed: a scan page parses its own path, and biip's checks cost
+    more than the rest of an answer served from the snapshot (bundle_cache)."""
     match = re.fullmatch(r".*?/01/([0-9]{14})/10/([^/]+)/21/([^/]+)/?", path)
     if not match:
         raise IdentifierError(f"{path[:80]!r} is not /01/<gtin>/10/<lot>/21/<serial>")

@@ -58,7 +58,8 @@ class ScanCounter:
         self.flush_every = flush_every
         self.rate_per_minute = rate_per_minute
         self._rate = MinuteRateLimit(rate_per_minute)
-        self._pending: dict[Engine, dict[tuple[str, str], _Pending]] = {}
+        # engine -> code -> source -> scan: a scan reads its own code's waiting scans only
+        self._pending: dict[Engine, dict[str, dict[str, _Pending]]] = {}
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
 
@@ -71,12 +72,12 @@ class ScanCounter:
             counted = self._rate.allow(source)
             pending = self._pending.setdefault(engine, {})
             if counted:
-                mine = pending.get((uri, source))
+                mine = pending.setdefault(uri, {}).get(source)
                 if mine is None:
-                    pending[(uri, source)] = _Pending(now, now, sold)
+                    pending[uri][source] = _Pending(now, now, sold)
                 else:
                     mine.last_at, mine.after_sale = now, mine.after_sale or sold
-            waiting = {s: p for (u, s), p in pending.items() if u == uri}
+            waiting = dict(pending.get(uri, {}))
             due = time.monotonic() - self._flushed >= self.flush_every
         count = self._count(conn, uri, waiting, now, counted)
         if due:
@@ -122,8 +123,9 @@ class ScanCounter:
             return
         try:
             with write_transaction(engine) as conn:
-                for (uri, source), scan in pending.items():
-                    self._write(conn, uri, source, scan)
+                for uri, scans in pending.items():
+                    for source, scan in scans.items():
+                        self._write(conn, uri, source, scan)
         except Exception:
             self._put_back(engine, pending)
             raise
@@ -145,17 +147,19 @@ class ScanCounter:
                 )
             )
 
-    def _put_back(self, engine: Engine, unwritten: dict[tuple[str, str], _Pending]) -> None:
+    def _put_back(self, engine: Engine, unwritten: dict[str, dict[str, _Pending]]) -> None:
         with self._lock:
             pending = self._pending.setdefault(engine, {})
-            for key, scan in unwritten.items():
-                newer = pending.get(key)
-                if newer is not None:  # scanned again while the write was failing
-                    scan.last_at, scan.after_sale = (
-                        newer.last_at,
-                        scan.after_sale or newer.after_sale,
-                    )
-                pending[key] = scan
+            for uri, scans in unwritten.items():
+                waiting = pending.setdefault(uri, {})
+                for source, scan in scans.items():
+                    newer = waiting.get(source)
+                    if newer is not None:  # scanned again while the write was failing
+                        scan.last_at, scan.after_sale = (
+                            newer.last_at,
+                            scan.after_sale or newer.after_sale,
+                        )
+                    waiting[source] = scan
 
 
 SCANS = ScanCounter()

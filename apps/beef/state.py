@@ -29,6 +29,21 @@ def get(conn: Connection, uri: str) -> Obj | None:
     return None if row is None else _obj(row)
 
 
+def pack_and_lot(conn: Connection, uri: str) -> tuple[Obj, dict[str, object]] | None:
+    """A pack and its lot (as `lot` reads it) in one query: what every scan reads first."""
+    lot_columns = [c.label(f"lot_{c.name}") for c in lots.c]
+    row = conn.execute(
+        select(objects, *lot_columns)
+        .join(lots, lots.c.lot_key == objects.c.lot_key)
+        .where(objects.c.uri == uri, objects.c.kind == "pack")
+    ).first()
+    if row is None:
+        return None
+    values = {c.name: row._mapping[f"lot_{c.name}"] for c in lots.c}
+    values["data"] = json.loads(str(values["data"]))
+    return _obj(row), values
+
+
 def children(conn: Connection, uri: str) -> list[str]:
     return list(conn.execute(select(objects.c.uri).where(objects.c.parent == uri)).scalars())
 

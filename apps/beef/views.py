@@ -5,6 +5,7 @@ trusts none of the rest; the scan page shows only what its script derives)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -12,7 +13,7 @@ from sqlalchemy import Connection
 from apps.beef import state
 from apps.beef.coldchain import ColdChain
 from apps.beef.identifiers import PackId
-from ledger.plugin import find_member, list_members
+from ledger.plugin import Member, list_members
 
 RETAILER = "beef.retailer"
 
@@ -29,7 +30,7 @@ def subject(pack: PackId, cold_chain: ColdChain) -> dict[str, Any]:
     }
 
 
-def status(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> tuple[str, str]:
+def status(obj: state.Obj, lot: dict[str, Any], members: Mapping[str, Member]) -> tuple[str, str]:
     """The banner as the projection has it: recalled, sold, held, in transit, on sale, or
     elsewhere in the supply chain."""
     if lot["recalled_idx"] is not None:
@@ -43,7 +44,7 @@ def status(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> tuple[str, 
         return "held", "Held by customs at the port of entry: not released for sale."
     if obj.in_transit_to is not None:
         return "in_transit", f"In transit to {obj.in_transit_to}."
-    member = find_member(conn, obj.holder)
+    member = members.get(obj.holder)
     if member is not None and RETAILER in member.roles:
         return "on_sale", f"On sale at {member.name}."
     return "in_supply_chain", f"In the supply chain, held by {obj.holder}."
@@ -51,9 +52,9 @@ def status(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> tuple[str, 
 
 def server_view(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> dict[str, Any]:
     """The projection's facts about a pack (the server's statement, not verified)."""
-    status_code, message = status(conn, obj, lot)
+    members = {m.org: m for m in list_members(conn)}
+    status_code, message = status(obj, lot, members)
     rows, temps, certs = state.pack_history(conn, obj.uri)
-    names = {m.org: m.name for m in list_members(conn)}
     return {
         "status": status_code,
         "message": message,
@@ -67,7 +68,7 @@ def server_view(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> dict[s
                 "time": r.event_time,
                 "place": json.loads(r.place),
                 "org": r.org,
-                "party": names.get(r.org, r.org),
+                "party": members[r.org].name if r.org in members else r.org,
                 "step": r.summary,
                 "corrected": r.correction_note,
             }

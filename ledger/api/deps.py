@@ -38,7 +38,6 @@ from ledger.errors import (
     UnknownKey,
     UnknownOrg,
 )
-from ledger.service.bundles import page_bundle
 from ledger.service.group_commit import GroupCommitter
 from ledger.service.node import LedgerNode
 from ledger.service.pipeline import utc_now
@@ -108,8 +107,9 @@ class Ledger:
         return write_transaction(self.node.engine)
 
     def page_bundle(self, conn: Connection, indexes: Iterable[int]) -> dict[str, Any]:
-        """The proof bundle a page's script verifies (ledger.service.bundles)."""
-        return page_bundle(conn, indexes, self.node.log_policy)
+        """The proof bundle a page's script verifies (ledger.service.bundles), made from this
+        process's snapshot (ledger.service.bundle_cache)."""
+        return self.node.bundles.bundle(conn, indexes)
 
     def receipts(self, conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
         """Offline receipts (ledger.core.receipt) for entries `indexes` against the latest

@@ -20,6 +20,7 @@ from ledger.core.policy import LogPolicy, MemberDirectory, MemberKey
 from ledger.errors import ConfigError, NotFound
 from ledger.home import Home, write_public
 from ledger.service.app import App, Registry, discover_apps, import_apps
+from ledger.service.bundle_cache import BundleCache
 from ledger.service.consortium import (
     ConsortiumPlan,
     generate_keys,
@@ -105,6 +106,11 @@ class LedgerNode:
     def log_policy(self) -> LogPolicy:
         """The home's tlog policy, read once per process (pages verify against it per request)."""
         return self.home.log_policy()
+
+    @cached_property
+    def bundles(self) -> BundleCache:
+        """Page bundles from this process's snapshot (ledger.service.bundle_cache)."""
+        return BundleCache(self.log_policy)
 
     @cached_property
     def timestamp_authority(self) -> TimeStampAuthority:

@@ -54,6 +54,7 @@ SURFACE = [
     "tr",
     "utc_now",
     "verify_page_bundle",
+    "worker_memory",
     "wrk_available",
     "write_transaction",
     "DocumentSigner",

@@ -1,0 +1,133 @@
+"""Page bundles made from a per-process snapshot: the checkpoint, the governance entries and
+the entries many pages share (a lot's commissioning, a container's shipment) are read and
+proven once per snapshot instead of once per page.
+
+A bundle proves its entries against a recent final checkpoint, not necessarily the newest: a
+proof against any checkpoint the policy accepts proves the same facts. So a process keeps, per
+database engine (a standby's tree can lag the primary's), a snapshot: the checkpoint chosen as
+`bundles.page_bundle` chooses it, the policy, and each entry's bundle item (its stored bytes
+and inclusion proof against that checkpoint) once asked for. A snapshot is made again when it
+is `ttl` seconds old, or at once when a page names an entry beyond its tree: which entries a
+page is about always comes from the caller's own reading, so a new entry is never left out of
+a page; only the checkpoint it is proven against may be up to `ttl` older than the newest
+final one. A checkpoint that is not final yet (the witnesses have not cosigned the entries a
+page needs) is never kept: the next page looks again.
+
+Items of a snapshot are bounded by their bytes (`max_bytes`, least recently used go first);
+edited rows are read again when the next snapshot is made.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from ledger.core.policy import LogPolicy
+from ledger.errors import NotFound
+from ledger.service.bundles import policy_json
+from ledger.service.proofs import best_checkpoint, checkpoint_with_cosignatures, inclusion_proofs
+from ledger.storage.repository import Repository
+
+Item = dict[str, Any]  # {"index": i, "entry": base64, "proof": [base64]}, as bundles.py ships
+
+
+@dataclass
+class _Snapshot:
+    size: int
+    note: str
+    made_at: float  # time.monotonic()
+    governance: list[Item]
+    items: OrderedDict[int, Item] = field(default_factory=OrderedDict)
+    item_bytes: int = 0
+
+
+def _item_size(item: Item) -> int:
+    return len(item["entry"]) + sum(len(p) for p in item["proof"]) + 64
+
+
+def _items(conn: Connection, indexes: list[int], size: int) -> list[Item]:
+    """Bundle items for entries `indexes` (sorted) against the tree of `size`: two queries."""
+    if not indexes:
+        return []
+    data = Repository(conn).entry_data(indexes)
+    proofs = inclusion_proofs(conn, indexes, size)
+    return [
+        {
+            "index": index,
+            "entry": base64.b64encode(data[index]).decode(),
+            "proof": [base64.b64encode(p).decode() for p in proof],
+        }
+        for index, proof in zip(indexes, proofs, strict=True)
+    ]
+
+
+class BundleCache:
+    """`bundle(conn, indexes)` answers what `bundles.page_bundle` does, from a snapshot."""
+
+    def __init__(self, policy: LogPolicy, *, ttl: float = 1.0, max_bytes: int = 32 << 20) -> None:
+        self.policy = policy
+        self.ttl = ttl
+        self.max_bytes = max_bytes
+        self._policy_json = policy_json(policy)
+        self._snapshots: dict[Engine, _Snapshot] = {}
+        self._lock = threading.Lock()
+
+    def bundle(self, conn: Connection, indexes: Iterable[int]) -> dict[str, Any]:
+        """The bundle for entries `indexes` and every governance entry; raises NotFound if an
+        entry is beyond the latest checkpoint."""
+        wanted = sorted(set(indexes))
+        snapshot = self._snapshot(conn, wanted[-1] + 1 if wanted else 0)
+        governance = {item["index"] for item in snapshot.governance}
+        mine = self._cached_items(conn, snapshot, [i for i in wanted if i not in governance])
+        entries = sorted([*snapshot.governance, *mine], key=lambda item: int(item["index"]))
+        return {"checkpoint": snapshot.note, "policy": self._policy_json, "entries": entries}
+
+    def _snapshot(self, conn: Connection, need: int) -> _Snapshot:
+        with self._lock:
+            current = self._snapshots.get(conn.engine)
+        fresh = current is not None and time.monotonic() - current.made_at < self.ttl
+        if current is not None and fresh and current.size >= need:
+            return current
+        made_at = time.monotonic()
+        final = best_checkpoint(conn, self.policy, max(need, 1))
+        size, note = checkpoint_with_cosignatures(conn, final)
+        if size < need:
+            raise NotFound(f"some entries are not in the tree of size {size}")
+        governance = _items(conn, Repository(conn).governance_indexes(size), size)
+        snapshot = _Snapshot(size, note, made_at, governance)
+        if final is not None:  # one not final yet serves only this page: quorum is near
+            with self._lock:
+                self._snapshots[conn.engine] = snapshot
+        return snapshot
+
+    def _cached_items(
+        self, conn: Connection, snapshot: _Snapshot, indexes: list[int]
+    ) -> list[Item]:
+        with self._lock:
+            found = {i: snapshot.items[i] for i in indexes if i in snapshot.items}
+            for i in found:
+                snapshot.items.move_to_end(i)
+        missing = [i for i in indexes if i not in found]
+        if missing:
+            read = _items(conn, missing, snapshot.size)
+            with self._lock:
+                for item in read:
+                    self._keep(snapshot, item)
+            found.update((item["index"], item) for item in read)
+        return [found[i] for i in indexes]
+
+    def _keep(self, snapshot: _Snapshot, item: Item) -> None:
+        if item["index"] in snapshot.items:
+            return
+        snapshot.items[item["index"]] = item
+        snapshot.item_bytes += _item_size(item)
+        while snapshot.item_bytes > self.max_bytes and snapshot.items:
+            _, dropped = snapshot.items.popitem(last=False)
+            snapshot.item_bytes -= _item_size(dropped)
