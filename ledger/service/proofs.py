@@ -1,4 +1,5 @@
-"""Proofs and receipts read from storage: O(log n) stored node hashes, one query per proof."""
+"""Proofs and receipts read from storage: O(log n) stored node hashes, the upper levels from the
+process's node cache (ledger.service.node_cache), the others in one query per proof."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ledger.core.note import parse_note
 from ledger.core.policy import LogPolicy
 from ledger.core.receipt import Receipt, is_final
 from ledger.errors import NotFound, StorageError
+from ledger.service.node_cache import current_head, read_nodes
 from ledger.service.sequencer import BlockResult
 from ledger.storage.repository import Repository
 from ledger.storage.tables import cosignatures
@@ -21,21 +23,22 @@ FINAL_LOOKBACK = 16  # cosigned sizes examined for a final one: witnesses cosign
 
 def inclusion_proof(conn: Connection, index: int, size: int) -> list[bytes]:
     """Audit path for entry `index` in the tree of `size`; raises NotFound outside the tree."""
-    repo = Repository(conn)
-    if not 0 <= index < size or size > repo.tree_size():
+    head = current_head(conn)
+    if head is None or not 0 <= index < size or size > head.size:
         raise NotFound(f"no entry {index} in a tree of size {size}")
     coords = merkle.inclusion_nodes(index, size)
-    found = repo.get_nodes(coords)
+    found = read_nodes(conn, head, coords)
     _require(found, coords)
     return merkle.inclusion_proof(index, size, found)
 
 
 def consistency_proof(conn: Connection, size1: int, size2: int) -> list[bytes]:
-    repo = Repository(conn)
-    if not 0 <= size1 <= size2 or size2 > repo.tree_size():
+    head = current_head(conn)
+    tree_size = 0 if head is None else head.size
+    if not 0 <= size1 <= size2 or size2 > tree_size:
         raise NotFound(f"no consistency proof from size {size1} to {size2}")
     coords = merkle.consistency_nodes(size1, size2)
-    found = repo.get_nodes(coords)
+    found = read_nodes(conn, head, coords) if head is not None else {}
     _require(found, coords)
     return merkle.consistency_proof(size1, size2, found)
 
@@ -96,10 +99,13 @@ def best_checkpoint(conn: Connection, policy: LogPolicy | None, at_least: int = 
 
 def inclusion_proofs(conn: Connection, indexes: Sequence[int], size: int) -> list[list[bytes]]:
     """Inclusion proofs for many entries in the tree of `size`, from one batched node read."""
-    if any(not 0 <= i < size for i in indexes):
+    if not indexes:
+        return []
+    head = current_head(conn)
+    if any(not 0 <= i < size for i in indexes) or head is None or size > head.size:
         raise NotFound(f"some entries are not in the tree of size {size}")
     coords = {c for i in indexes for c in merkle.inclusion_nodes(i, size)}
-    found = Repository(conn).get_nodes(coords)
+    found = read_nodes(conn, head, coords)
     _require(found, list(coords))
     return merkle.inclusion_proofs(indexes, size, found)
 
