@@ -19,9 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.core.canonical import MAX_ENTRY_BYTES, canonical_bytes, parse_strict
+from ledger.core.canonical import (
+    MAX_ENTRY_BYTES,
+    canonical_bytes,
+    parse_presumed_canonical,
+    parse_strict,
+)
 from ledger.core.keys import SIGNATURE_LEN, Signer, Verifier
-from ledger.errors import BadSignature, InvalidEnvelope, PayloadTooLarge
+from ledger.errors import BadSignature, InvalidEnvelope, LedgerError, PayloadTooLarge
 
 DOMAIN = b"sealchain/tx/v1\n"
 VERSION = 1
@@ -172,6 +177,20 @@ def _b64url_decode(text: str) -> bytes:
     if base64.urlsafe_b64encode(data).rstrip(b"=").decode() != text:
         raise _field_error("nonce", "is not in canonical base64url form")
     return data
+
+
+def canonical_envelope(data: bytes) -> Envelope | None:
+    """`parse_envelope(data)` when `data` are its canonical entry bytes (`.raw == data`), in
+    about two thirds of the time; None for anything else: `parse_envelope` then says why.
+    The audit's fast path: a stored entry must be canonical."""
+    value = parse_presumed_canonical(data)
+    if value is None:
+        return None
+    try:
+        envelope = envelope_from_dict(value)
+    except LedgerError:
+        return None
+    return envelope if envelope.raw == data else None
 
 
 def parse_envelope(data: bytes) -> Envelope:

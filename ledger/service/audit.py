@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine, func, select
 from ledger.core import merkle
 from ledger.core.block import BlockError, BlockHeader, check_link, decode_header
 from ledger.core.canonical import parse_strict
-from ledger.core.envelope import Envelope, envelope_from_dict
+from ledger.core.envelope import Envelope, canonical_envelope, envelope_from_dict
 from ledger.core.keys import Verifier, parse_vkey
 from ledger.core.note import open_checkpoint, parse_note, verified_signers
 from ledger.core.policy import MemberDirectory, parse_members
@@ -57,71 +57,76 @@ AHEAD = 2  # pages in flight per worker: enough to keep them busy, few enough fo
 
 # --- what a worker checks: an entry's bytes alone ---------------------------------------------
 
-# Stages of the sequential checks at which a worker's fault is reported (see _check_entry).
-ENVELOPE, BODY = 1, 2
-# What a worker knows of the signature: verified under `signed_by`, did not verify, not judged.
-SIGNED, UNSIGNED, UNJUDGED = 1, 0, -1
+EntryRow = tuple[int, str, str, str, bytes, int]  # the columns of StoredEntry, in its order
+Nonces = dict[int, tuple[str, str]]  # entry index -> (org, nonce) of its nonce row
+Signer = tuple[str, str, str, bytes]  # (org, key id, record type, public key)
+UNSETTLED = 255  # a verdict: the main process checks this entry itself
 
 
 class _Examined(NamedTuple):
-    """One entry as a worker found it. `fault` is (stage, detail) of the first fault in the
-    sequential order; the envelope fields are empty when the bytes do not parse."""
+    """A page of entries as a worker found them, compact so little crosses the pipe: the leaf
+    hashes (32 bytes each, concatenated); per entry an index into `signers`, the signer under
+    whose key the entry verified with every other check from its row alone passed, or
+    UNSETTLED."""
 
-    fault: tuple[int, str] | None
-    tx_id: str = ""
-    org: str = ""
-    key: str = ""
-    type: str = ""
-    nonce: str = ""
-    leaf: bytes = b""
-    signature: int = UNJUDGED
-    signed_by: bytes = b""
+    leaves: bytes
+    verdicts: bytes
+    signers: list[Signer]
 
 
 _REGISTRY: Registry | None = None  # set before the workers fork; they inherit it
 _PUBLIC_KEYS: dict[bytes, Ed25519PublicKey] = {}
 
 
-def _examine(raws: list[bytes], keys: dict[tuple[str, str], bytes]) -> list[_Examined]:
-    """Check a page of entries from their bytes: strict parse, envelope schema, canonical
-    encoding, body, leaf hash, and the signature under `keys[(org, key id)]` when listed."""
+def _examine(rows: list[EntryRow], nonces: Nonces, keys: dict[tuple[str, str], bytes]) -> _Examined:
+    """Check a page of entries from their rows: canonical envelope (strict parse, schema,
+    canonical bytes), columns, nonce row, body, leaf hash, and the signature under
+    `keys[(org, key id)]` when listed. Genesis and governance entries are left UNSETTLED: they
+    change the log's state, which only the walk in order has."""
     registry = _REGISTRY
     assert registry is not None
-    out: list[_Examined] = []
-    for raw in raws:
-        leaf = merkle.leaf_hash(raw)
-        try:
-            envelope = envelope_from_dict(parse_strict(raw))
-        except LedgerError as e:
-            out.append(_Examined((ENVELOPE, f"is not a valid envelope: {e.detail}"), leaf=leaf))
+    leaves: list[bytes] = []
+    verdicts = bytearray(len(rows))
+    to_verify: list[tuple[int, bytes, Envelope]] = []
+    for at, (idx, tx_id, org, type_, data, _) in enumerate(rows):
+        leaves.append(merkle.leaf_hash(data))
+        verdicts[at] = UNSETTLED
+        envelope = canonical_envelope(data)
+        if (
+            envelope is None
+            or idx == 0
+            or type_ in GOVERNANCE_TYPES
+            or (envelope.tx_id, envelope.org, envelope.type) != (tx_id, org, type_)
+            or nonces.get(idx) != (org, envelope.nonce)
+        ):
             continue
-        fields_ = (envelope.tx_id, envelope.org, envelope.key, envelope.type, envelope.nonce, leaf)
-        if envelope.raw != raw:
-            fault = (ENVELOPE, "bytes are not the canonical encoding of the envelope")
-            out.append(_Examined(fault, *fields_))
+        public = keys.get((org, envelope.key))
+        if public is None:
             continue
         try:
             registry.parse_body(envelope)
-        except LedgerError as e:
-            out.append(_Examined((BODY, e.detail), *fields_))
+        except LedgerError:
             continue
-        public = keys.get((envelope.org, envelope.key))
-        if public is None:
-            out.append(_Examined(None, *fields_))
-            continue
+        to_verify.append((at, public, envelope))
+    # Signatures after the parsing, back to back: a verification costs less with OpenSSL's
+    # tables still in the cache than between two parses.
+    signers: dict[Signer, int] = {}
+    for at, public, envelope in to_verify:
         key = _PUBLIC_KEYS.get(public)
         if key is None:
             key = _PUBLIC_KEYS[public] = Ed25519PublicKey.from_public_bytes(public)
         try:
             key.verify(envelope.sig, envelope.signed_message())
-            verdict = SIGNED
         except InvalidSignature:
-            verdict = UNSIGNED
-        out.append(_Examined(None, *fields_, verdict, public))
-    return out
+            continue
+        signer = (envelope.org, envelope.key, envelope.type, public)
+        found = signers.setdefault(signer, len(signers))
+        if found < UNSETTLED:
+            verdicts[at] = found
+    return _Examined(b"".join(leaves), bytes(verdicts), list(signers))
 
 
-_Findings = AsyncResult[list[_Examined]] | list[_Examined]
+_Findings = AsyncResult[_Examined] | _Examined
 
 
 class _Examiner:
@@ -137,10 +142,12 @@ class _Examiner:
             self.pool = multiprocessing.get_context("fork").Pool(workers)
             self.ahead = AHEAD * workers
 
-    def submit(self, raws: list[bytes], keys: dict[tuple[str, str], bytes]) -> _Findings:
+    def submit(
+        self, rows: list[EntryRow], nonces: Nonces, keys: dict[tuple[str, str], bytes]
+    ) -> _Findings:
         if self.pool is None:
-            return _examine(raws, keys)
-        return self.pool.apply_async(_examine, (raws, keys))
+            return _examine(rows, nonces, keys)
+        return self.pool.apply_async(_examine, (rows, nonces, keys))
 
     def close(self) -> None:
         if self.pool is not None:
@@ -192,11 +199,10 @@ class AuditResult:
 # cost this process more than everything else it does per entry.
 _ENTRIES = (
     "SELECT idx, tx_id, org, type, data, block_height FROM entries WHERE idx > ? "
-    f"ORDER BY idx LIMIT {PAGE}"
+    "ORDER BY idx LIMIT ?"
 )
 _NONCES = "SELECT idx, org, nonce FROM nonces WHERE idx >= ? AND idx <= ?"
 _NODES = "SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?"
-EntryRow = tuple[int, str, str, str, bytes, int]  # the columns of StoredEntry, in its order
 
 
 def _driver_rows(conn: Connection, sql: str, params: tuple[int, ...]) -> list[Any]:
@@ -231,10 +237,12 @@ class _Auditor:
         self.tree = merkle.CompactRange()
         self.result = AuditResult(ok=True)
         self.total = int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
-        self._page: deque[tuple[EntryRow, _Examined]] = deque()
+        # The page being walked: its rows, each with its leaf hash and, when a worker settled
+        # every check from the row alone, the signer whose key it verified under.
+        self._page: deque[tuple[EntryRow, bytes, Signer | None]] = deque()
         self._page_nodes: dict[merkle.Coord, bytes] = {}
-        self._page_nonces: dict[int, tuple[str, str]] = {}
-        self._in_flight: deque[tuple[list[EntryRow], _Findings]] = deque()
+        self._page_nonces: Nonces = {}
+        self._in_flight: deque[tuple[list[EntryRow], Nonces, _Findings]] = deque()
         self._signers: dict[tuple[str, str, str], tuple[bytes, int, int | None]] = {}
         self._read_after = -1  # the last entry index read from the database
         self._read_all = False
@@ -257,7 +265,7 @@ class _Auditor:
                 return
             after = rows[-1].height
 
-    def _entry(self, idx: int) -> tuple[EntryRow, _Examined]:
+    def _entry(self, idx: int) -> tuple[EntryRow, bytes, Signer | None]:
         if not self._page:
             self._load_page(idx)
         if not self._page or self._page[0][0][0] != idx:
@@ -276,33 +284,47 @@ class _Auditor:
         return self._keys
 
     def _read_ahead(self) -> None:
-        """Read the next pages of entries and hand them to the examiner, up to its limit."""
-        while not self._read_all and len(self._in_flight) < self.examiner.ahead:
-            page: list[EntryRow] = _driver_rows(self.conn, _ENTRIES, (self._read_after,))
-            self._read_all = len(page) < PAGE
-            if not page:
-                return
-            self._read_after = page[-1][0]
-            findings = self.examiner.submit([row[4] for row in page], self._known_keys())
-            self._in_flight.append((page, findings))
+        """Hand the next pages of entries to the examiner, up to its limit; until genesis has
+        named the first keys, only the one page the walk needs now."""
+        while not self._read_all and len(self._in_flight) < (
+            self.examiner.ahead if self.governance.keys else 1
+        ):
+            self._read_page()
+
+    def _read_page(self) -> None:
+        # The first page is genesis alone: read before any key is known, a page's signatures
+        # would all be checked in this process.
+        limit = PAGE if self._read_after >= 0 else 1
+        page: list[EntryRow] = _driver_rows(self.conn, _ENTRIES, (self._read_after, limit))
+        self._read_all = len(page) < limit and self._read_after >= 0
+        if not page:
+            self._read_all = True
+            return
+        if type(page[0][4]) is not bytes:  # PostgreSQL's bytea on some drivers: a memoryview
+            page = [(*row[:4], bytes(row[4]), row[5]) for row in page]
+        self._read_after = page[-1][0]
+        nonces = {
+            idx: (org, nonce)
+            for idx, org, nonce in _driver_rows(self.conn, _NONCES, (page[0][0], page[-1][0]))
+        }
+        findings = self.examiner.submit(page, nonces, self._known_keys())
+        self._in_flight.append((page, nonces, findings))
 
     def _load_page(self, start: int) -> None:
         self._read_ahead()
         if not self._in_flight:
             self._page = deque()
             return
-        page, findings = self._in_flight.popleft()
-        found = findings if isinstance(findings, list) else findings.get()
-        self._page = deque(zip(page, found, strict=True))
+        page, self._page_nonces, findings = self._in_flight.popleft()
+        found = findings if isinstance(findings, _Examined) else findings.get()
+        leaves, signers = found.leaves, found.signers
+        self._page = deque(
+            (row, leaves[32 * at : 32 * at + 32], None if v == UNSETTLED else signers[v])
+            for at, (row, v) in enumerate(zip(page, found.verdicts, strict=True))
+        )
         if self.governance.keys:  # before genesis is walked, a page would go without keys
             self._read_ahead()  # the workers check the next pages while this one is walked
-        end = start + PAGE  # nodes and nonces completing in leaves [start, end)
-        # Rows as plain tuples: attribute access on SQLAlchemy rows cost the audit more than
-        # everything else it does per entry in this process.
-        self._page_nonces = {
-            idx: (org, nonce)
-            for idx, org, nonce in _driver_rows(self.conn, _NONCES, (start, end - 1))
-        }
+        end = start + len(page)  # nodes completing in leaves [start, end)
         self._page_nodes = {}
         level = 0
         while (1 << level) <= end:
@@ -349,51 +371,40 @@ class _Auditor:
         self._check_membership_tables()
         return self.result
 
-    def _check_entry(self, row: EntryRow, examined: _Examined, height: int) -> None:
+    def _check_entry(self, row: EntryRow, leaf: bytes, signer: Signer | None, height: int) -> None:
         """Take a worker's findings when they settle every check that needs no log state and
         the rest pass; anything else (a fault, genesis, governance, a key the worker was not
         given) is checked here from the bytes, in the sequential order, naming the same fault."""
-        idx, tx_id, org, type_, _, block_height = row
-        if (
-            examined.fault is None
-            and examined.signature == SIGNED
-            and idx != 0
-            and block_height == height
-            and (examined.tx_id, examined.org, examined.type) == (tx_id, org, type_)
-            and type_ not in GOVERNANCE_TYPES
-            and self._may_sign(examined, idx)
-            and self._page_nonces.get(idx) == (org, examined.nonce)
-        ):
-            self._append_leaf(examined.leaf, height)
+        idx = row[0]
+        if signer is not None and row[5] == height and self._may_sign(signer, idx):
+            self._append_leaf(leaf, height)
             self._counted(idx)
         else:
-            stored = StoredEntry(*row)
-            if isinstance(stored.data, memoryview):  # PostgreSQL's bytea on the driver
-                stored = StoredEntry(*row[:4], bytes(stored.data), block_height)
-            self._check_entry_here(stored, height)
+            self._check_entry_here(StoredEntry(*row), height)
             if idx == 0:  # genesis named the first keys: the workers can judge signatures now
                 self._read_ahead()
 
-    def _may_sign(self, examined: _Examined, idx: int) -> bool:
+    def _may_sign(self, signer: Signer, idx: int) -> bool:
         """The key that signed was the org's at `idx`, and the org was active with the role.
         Remembered per (org, key, type) until the next governance entry changes the answer."""
-        found = self._signers.get((examined.org, examined.key, examined.type))
+        org, key, type_, public = signer
+        found = self._signers.get((org, key, type_))
         if found is None:
-            row = self.governance.keys.get((examined.org, examined.key))
-            verifier = self.governance.key_at(examined.org, examined.key, idx)
-            member = self.governance.members.get(examined.org)
+            row = self.governance.keys.get((org, key))
+            verifier = self.governance.key_at(org, key, idx)
+            member = self.governance.members.get(org)
             if (
                 row is None
                 or verifier is None
                 or member is None
-                or not self.governance.is_active(examined.org)
-                or not self.registry.write_policy.permits(examined.type, member.roles)
+                or not self.governance.is_active(org)
+                or not self.registry.write_policy.permits(type_, member.roles)
             ):
                 return False
             found = (verifier.public_key, row.added_at, row.revoked_at)
-            self._signers[(examined.org, examined.key, examined.type)] = found
-        public, added, revoked = found
-        return public == examined.signed_by and added <= idx and (revoked is None or idx < revoked)
+            self._signers[(org, key, type_)] = found
+        held, added, revoked = found
+        return held == public and added <= idx and (revoked is None or idx < revoked)
 
     def _append_leaf(self, leaf: bytes, height: int) -> None:
         for level, i, h in self.tree.append(leaf):
