@@ -106,13 +106,19 @@ class NodeCache:
         if not wanted:
             return {}
         levels = self._levels_for(conn, head, wanted)
+        if levels is None:
+            return Repository(conn).get_nodes(wanted)
         found: dict[merkle.Coord, bytes] = {}
-        if levels is not None:
-            for level, index in wanted:
-                digest = levels.get(level, index)
-                if digest is not None:
-                    found[(level, index)] = digest
-        rest = wanted.difference(found)
+        rest: list[merkle.Coord] = []
+        lowest, hashes = levels.lowest, levels.hashes  # _Levels.get inlined: the hot loop
+        for coord in wanted:
+            level, index = coord
+            row = hashes.get(level) if level >= lowest else None
+            start = index * HASH
+            if row is not None and start + HASH <= len(row):
+                found[coord] = row[start : start + HASH]
+            else:
+                rest.append(coord)
         if rest:
             found.update(Repository(conn).get_nodes(rest))
         return found
