@@ -28,6 +28,12 @@ def _roles(*names: str) -> frozenset[str]:
 RECORD_TYPES = [
     RecordType("beef.commission", models.Commission, _roles(PROCESSOR), "packs of a lot are made"),
     RecordType(
+        "beef.lot",
+        models.LotCommitment,
+        _roles(PROCESSOR),
+        "a commissioning restated with its packs as a Merkle root, for short scans",
+    ),
+    RecordType(
         "beef.aggregate",
         models.Pack,
         _roles(PROCESSOR, EXPORTER, IMPORTER, RETAILER),

@@ -55,13 +55,16 @@ def commission(node: Any, signer: Signer, first: int, stop: int, paths: list[str
     for n in range(first, stop, PER_LOT):
         lot = f"B{n:07d}"  # named by its first pack: the lots of each step are new
         uris = [pack_id(BENCH_GTIN, lot, f"{i:05d}").uri() for i in range(min(PER_LOT, stop - n))]
-        record_type, body = builders.commission(
+        commissioned = builders.commission(
             uris, lot_data(lot, gtin=BENCH_GTIN, cattle=1), SITE, builders.now()
         )
-        env = sign_envelope(signer, type=record_type, org="au-meatworks", body=body)
-        (outcome,) = node.sequencer.submit([env.raw])
-        if isinstance(outcome, Exception):
-            raise outcome
+        signed = [
+            sign_envelope(signer, type=record_type, org="au-meatworks", body=body).raw
+            for record_type, body in (commissioned, builders.lot_commitment(commissioned))
+        ]
+        for outcome in node.sequencer.submit(signed):
+            if isinstance(outcome, Exception):
+                raise outcome
         paths.extend(u[len("https://id.gs1.org") :] for u in uris[:: max(1, PER_LOT // 20)])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from apps.beef import epcis
+from apps.beef import epcis, lottree
 from apps.beef.identifiers import org_uri
 
 Body = tuple[str, dict[str, Any]]
@@ -40,6 +40,16 @@ def commission(
         ilmd=lot,
     )
     return "beef.commission", {"event": event, "place": at}
+
+
+def lot_commitment(commission: Body) -> Body:
+    """beef.lot for a commission (as `commission` returns it): the same event without its
+    epcList, the same place, and the packs as the root of their Merkle tree (lottree)."""
+    _, body = commission
+    packs = body["event"]["epcList"]
+    event = {k: v for k, v in body["event"].items() if k != "epcList"}
+    root = {"count": len(packs), "root": lottree.root_b64(packs)}
+    return "beef.lot", {"event": event, "place": body["place"], "packs": root}
 
 
 def aggregate(

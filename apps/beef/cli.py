@@ -63,7 +63,7 @@ def scan_command(
     try:
         verified = verify_page_bundle(view["verification"], trust)
         parties = {org: Party(m.name, frozenset(m.roles)) for org, m in verified.parties.items()}
-        facts = derive(verified.entries, pack, parties)
+        facts = derive(verified.entries, pack, parties, lot_proof=view["pack"].get("lotProof"))
     except (LedgerError, KeyError, ValueError, TypeError, AttributeError) as e:
         # A server that answers something else, or another pack's genuine journey, is as
         # untrustworthy as one whose signatures fail.

@@ -8,7 +8,9 @@ operator could edit; an entry that is not about the pack is refused, never skipp
 
 An entry is about the pack when, at its place in the log, it names the pack or a carton or
 container the pack is inside at that moment (aggregation events move the pack in and out), or
-it recalls the pack's lot, or it corrects an event that is about the pack.
+it recalls the pack's lot, or it corrects an event that is about the pack. A lot commitment
+(`beef.lot`, which stands for its commissioning) is about the pack when the pack's path (the
+scan's LotProof) leads from the pack's URI to the commitment's root.
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ from typing import Any
 from apps.beef.coldchain import ColdChain
 from apps.beef.identifiers import ORG_PREFIX, PackId, kind_of
 from apps.beef.rules import short
-from ledger.plugin import VerificationError
+from ledger.core import merkle
+from ledger.core.keys import b64decode_strict
+from ledger.plugin import LedgerError, VerificationError
 
 RETAILER = "beef.retailer"
+COMMISSIONING = ("beef.commission", "beef.lot")
+# A pack's place in its committed lot's tree, as a scan carries it: {"index": leaf index,
+# "path": [base64 hashes]} (lottree.path), or None when the lot is not committed.
+LotProof = dict[str, Any] | None
 
 
 class NotAboutThePack(VerificationError):
@@ -105,7 +113,26 @@ class _Containment:
                     del self.parent[child]
 
 
-def bind(entries: Sequence[tuple[int, Mapping[str, Any]]], pack: PackId) -> list[int]:
+def in_lot(body: Mapping[str, Any], pack: PackId, proof: LotProof) -> bool:
+    """Whether `proof` leads from the pack's URI to the root of a lot commitment's `body`."""
+    if not proof:
+        return False
+    try:
+        merkle.verify_inclusion(
+            proof["index"],
+            body["packs"]["count"],
+            merkle.leaf_hash(pack.uri().encode()),
+            [b64decode_strict(p) for p in proof["path"]],
+            b64decode_strict(body["packs"]["root"]),
+        )
+    except (LedgerError, KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+def bind(
+    entries: Sequence[tuple[int, Mapping[str, Any]]], pack: PackId, lot_proof: LotProof = None
+) -> list[int]:
     """The indexes of `entries` (beef envelopes, in log order), each checked to be about `pack`;
     raises NotAboutThePack naming the first that is not, or if none commissions the pack."""
     where = _Containment(pack.uri())
@@ -122,9 +149,12 @@ def bind(entries: Sequence[tuple[int, Mapping[str, Any]]], pack: PackId) -> list
         elif kind == "beef.commission":
             about = pack.uri() in event.get("epcList", [])
             commissioned = commissioned or about
+        elif kind == "beef.lot":
+            about = in_lot(body, pack, lot_proof)
+            commissioned = commissioned or about
         else:
             about = kind.startswith("beef.") and bool(_named(event) & where.around())
-        if not about or (not commissioned and kind != "beef.commission"):
+        if not about or (not commissioned and kind not in COMMISSIONING):
             raise NotAboutThePack(f"signed entry {index} ({kind}) is not about this pack")
         where.apply(event)
         if event.get("eventID"):
@@ -140,12 +170,13 @@ def derive(
     pack: PackId,
     parties: Mapping[str, Party],
     cold_chain: ColdChain | None = None,
+    lot_proof: LotProof = None,
 ) -> Journey:
-    """Everything the scan page shows, from entries already verified and bound (`bind`)."""
+    """Everything the scan page shows, from verified entries, each bound to the pack (`bind`)."""
     cold_chain = cold_chain or ColdChain()
     ordered = sorted(entries, key=lambda item: item[0])
-    bind(ordered, pack)
-    commission = next(e for _, e in ordered if e["type"] == "beef.commission")
+    bind(ordered, pack, lot_proof)
+    commission = next(e for _, e in ordered if e["type"] in COMMISSIONING)
     journey = Journey(product=dict(commission["body"]["event"]["ilmd"]))
     name = _namer(parties)
     holder, in_transit_to, held, sold, recall = commission["org"], None, False, False, None
@@ -198,8 +229,9 @@ def _namer(parties: Mapping[str, Party]) -> Any:
 
 def _step_text(kind: str, body: Mapping[str, Any], product: Mapping[str, Any], name: Any) -> str:
     event = body["event"]
-    if kind == "beef.commission":
-        count, name, lot = len(event["epcList"]), product["productName"], product["lot"]
+    if kind in COMMISSIONING:
+        count = len(event["epcList"]) if kind == "beef.commission" else body["packs"]["count"]
+        name, lot = product["productName"], product["lot"]
         return f"Packed and commissioned: {count} packs of {name}, lot {lot}"
     if kind in ("beef.aggregate", "beef.disaggregate"):
         verb = "Packed into" if kind == "beef.aggregate" else "Unpacked from"

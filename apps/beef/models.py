@@ -322,3 +322,45 @@ class Unpack(Aggregate):
         if self.event.action != "DELETE":
             raise ValueError("beef.disaggregate removes children (action DELETE)")
         return self
+
+
+class CommittedEvent(Event):
+    """A commissioning event as a lot commitment restates it: without its epcList. Its eventID
+    is the hash of the whole event, packs included, so the ledger checks it with the lot's packs
+    (rules._check_lot); here it is only shaped like an event id."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hash_is_the_id(cls, data: Any) -> Any:
+        return data
+
+
+class PackRoot(_Model):
+    """A lot's packs as a Merkle tree (apps/beef/lottree.py): how many, and the root."""
+
+    count: Annotated[int, Field(ge=1, le=1000)]
+    root: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{43}=$")]  # 32 bytes, base64
+
+
+class LotCommitment(_Model):
+    """beef.lot: a commissioning restated by the processor with its packs as a Merkle root, so a
+    pack's scan carries this short entry and one path instead of the lot's list of packs. The
+    ledger accepts it only if it is the commission's own event (same id, same packs)."""
+
+    event: CommittedEvent
+    place: Place
+    packs: PackRoot
+
+    @model_validator(mode="after")
+    def _shape(self) -> LotCommitment:
+        e = self.event
+        if (e.type, e.action, e.bizStep) != ("ObjectEvent", "ADD", "commissioning"):
+            raise ValueError("a lot commitment restates a commissioning event")
+        if "epcList" in e.model_fields_set or e.ilmd is None:
+            raise ValueError("a lot commitment has the lot's ilmd and its packs as a root only")
+        LotData.model_validate(e.ilmd)
+        return self
+
+    @property
+    def lot(self) -> LotData:
+        return LotData.model_validate(self.event.ilmd)

@@ -10,6 +10,7 @@ bundle (views.server_view), for `sealchain scan` and other programs.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,9 +24,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from apps.beef import state, views
+from apps.beef import lottree, state, views
 from apps.beef.coldchain import ColdChain
 from apps.beef.identifiers import IdentifierError, PackId, parse_pack_path
+from apps.beef.journey import LotProof
 from apps.beef.scans import SCANS, SECRET_PURPOSE, ScanCount, clone_warning, source_of
 from ledger.plugin import (
     SECURITY_HEADERS,
@@ -110,19 +112,20 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
         raise NotFound(tr("Not a pack's Digital Link: %(reason)s", reason=str(e))) from e
     wants_json = _wants_json(request)
 
-    def read(conn: Connection) -> tuple[dict[str, Any], bool, dict[str, Any]]:
+    def read(conn: Connection) -> tuple[dict[str, Any], bool, dict[str, Any], LotProof]:
         found = state.pack_and_lot(conn, pack.uri())
         if found is None:
             raise NotFound("no such pack")  # on a standby: perhaps not replayed yet
-        obj, lot = found
-        bundle = ledger.page_bundle(conn, state.pack_entry_indexes(conn, pack.uri()))
+        obj, lot, tree = found
+        indexes, proof = _entries_about(conn, pack, lot, tree)
+        bundle = ledger.page_bundle(conn, indexes)
         server = views.server_view(conn, obj, lot) if wants_json else {}
-        return bundle, obj.sold_idx is not None, server
+        return bundle, obj.sold_idx is not None, server, proof
 
     # The pack and its proofs from the standby when there is one (the primary if it has not
     # replayed the pack yet): the scan page is the read a whole market's phones make.
     try:
-        bundle, sold, server = ledger.read_with_fallback(read)
+        bundle, sold, server, lot_proof = ledger.read_with_fallback(read)
     except NotFound:
         return _unknown(request, pack)
     # A HEAD (link previews, crawlers) is nobody scanning the label; and a witness peer
@@ -131,7 +134,7 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
     count = _count_scan(request, ledger, pack, sold) if counting else None
     if wants_json:
         view = {
-            "pack": views.subject(pack, COLD_CHAIN)["pack"],
+            "pack": views.subject(pack, COLD_CHAIN, lot_proof)["pack"],
             **server,
             "scans": _scans_json(count, sold),
             "verification": bundle,
@@ -141,12 +144,29 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
     context = {
         "pack": pack,
         "bundle": bundle,
-        "subject": views.subject(pack, COLD_CHAIN),
+        "subject": views.subject(pack, COLD_CHAIN, lot_proof),
         "scans": count,
         "warning": warning,
         "log_key_id": ledger.policy.logs[0].key_id_hex if ledger.policy.logs else "?",
     }
     return SITE.render(request, "scan.html", context)
+
+
+def _entries_about(
+    conn: Connection, pack: PackId, lot: dict[str, Any], tree: state.LotTree | None
+) -> tuple[list[int], LotProof]:
+    """The entries a scan proves: those about the pack, with a committed lot's commitment in
+    place of its commissioning (a short entry and one path instead of every pack's URI)."""
+    indexes = state.pack_entry_indexes(conn, pack.uri())
+    at = None if tree is None else lottree.position(tree.tree, tree.packs, pack.uri())
+    if tree is None or at is None:
+        return indexes, None
+    path = lottree.path(tree.tree, tree.packs, at)
+    commissioned = lot["commissioned_idx"]
+    return [i for i in indexes if i != commissioned] + [tree.idx], {
+        "index": at,
+        "path": [base64.b64encode(p).decode() for p in path],
+    }
 
 
 def _count_scan(request: Request, ledger: Ledger, pack: PackId, sold: bool) -> ScanCount:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from apps.beef import rules, state
+from apps.beef import lottree, rules, state
 from apps.beef.coldchain import ColdChain
 from apps.beef.identifiers import kind_of, lot_key
 from apps.beef.models import (
@@ -15,6 +15,7 @@ from apps.beef.models import (
     Commission,
     Correction,
     Inspect,
+    LotCommitment,
     Recall,
     Receive,
     Sell,
@@ -27,6 +28,7 @@ from apps.beef.tables import (
     certificates,
     event_objects,
     events,
+    lot_trees,
     lots,
     objects,
     readings,
@@ -67,6 +69,19 @@ class BeefProjection:
                 update(events)
                 .where(events.c.event_id == body.eventID)
                 .values(corrected_idx=idx, correction_note=body.note)
+            )
+            return
+        if isinstance(body, LotCommitment):
+            lot = body.lot
+            key = lot_key(lot.gtin, lot.lot)
+            packs = state.lot_uris(conn, key)
+            conn.execute(
+                insert(lot_trees).values(
+                    lot_key=key,
+                    idx=idx,
+                    packs=len(packs),
+                    tree=lottree.levels(lottree.leaves(packs)),
+                )
             )
             return
         if not isinstance(body, _WithEvent):

@@ -5,27 +5,32 @@
 - nothing but recall follows a sale;
 - an object held by customs cannot be distributed (shipped, packed, sold);
 - aggregation children must exist and be held by the aggregator;
-- a recall marks every pack of the lot, wherever it is (see projection.apply).
+- a recall marks every pack of the lot, wherever it is (see projection.apply);
+- a lot commitment is its processor's restatement of the lot's own commissioning, with the
+  lot's packs as their Merkle root, once per lot.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from apps.beef import state
+from apps.beef import lottree, state
+from apps.beef.epcis import event_hash
 from apps.beef.identifiers import kind_of, lot_key
 from apps.beef.models import (
     Aggregate,
     Commission,
     Correction,
     Inspect,
+    LotCommitment,
+    Place,
     Recall,
     Receive,
     Sell,
     SensorReport,
     Ship,
 )
-from apps.beef.tables import events, objects
+from apps.beef.tables import events, lot_trees, objects
 from ledger.plugin import SequencedEntry, StateConflict, find_member
 
 SOLD = "pack {} was sold: nothing but a recall may follow a sale"
@@ -69,6 +74,9 @@ def _distributable(conn: Connection, uris: list[str], org: str, verb: str) -> li
 
 def check(conn: Connection, entry: SequencedEntry) -> None:
     body, org = entry.body, entry.envelope.org
+    if isinstance(body, LotCommitment):
+        _check_lot(conn, body, org, entry.envelope.body["event"])
+        return
     event = getattr(body, "event", None)
     if event is not None:
         seen = conn.execute(select(events.c.idx).where(events.c.event_id == event.eventID)).first()
@@ -123,6 +131,32 @@ def _check_commission(conn: Connection, body: Commission) -> None:
     taken = conn.execute(select(objects.c.uri).where(objects.c.uri.in_(body.event.epcList))).first()
     if taken is not None:
         raise StateConflict(f"pack {short(taken.uri)} is already commissioned")
+
+
+def _check_lot(conn: Connection, body: LotCommitment, org: str, signed: dict[str, object]) -> None:
+    """The commitment restates the commissioning exactly: its event hashes, with the lot's packs
+    put back as its epcList, to the commission's event id (the hash ignores list order); its
+    root and count are those of the lot's packs; and its place is the commission's."""
+    row = conn.execute(select(events).where(events.c.event_id == body.event.eventID)).first()
+    if row is None or row.record_type != "beef.commission":
+        raise StateConflict("the commissioning this lot commitment restates is not on the ledger")
+    if row.org != org:
+        raise StateConflict(f"only {row.org}, who commissioned the lot, may commit it")
+    lot = body.lot
+    key = lot_key(lot.gtin, lot.lot)
+    if conn.execute(select(lot_trees.c.idx).where(lot_trees.c.lot_key == key)).first():
+        raise StateConflict(f"lot {lot.lot} of GTIN {lot.gtin} is already committed")
+    packs = state.lot_uris(conn, key)
+    if body.packs.count != len(packs) or body.packs.root != lottree.root_b64(packs):
+        raise StateConflict(
+            f"the root is not the Merkle root of the {len(packs)} packs of lot {lot.lot}"
+        )
+    if event_hash({**signed, "epcList": packs}) != body.event.eventID:
+        raise StateConflict(
+            "the event is not the commissioning's own: only its epcList may be left out"
+        )
+    if Place.model_validate_json(row.place) != body.place:
+        raise StateConflict("the place is not the commissioning's")
 
 
 def _check_aggregate(conn: Connection, body: Aggregate, org: str) -> None:

@@ -109,7 +109,10 @@ def _tell(s: Story, out: Path) -> dict[str, Any]:
     )
 
     say(f"[bold]Lot {s.lot}[/bold]: {PACKS} packs from {len(lot['nlisTags'])} NLIS-tagged cattle")
-    s.record("au-meatworks", b.commission(packs, lot, MEATWORKS, s.at(2)))
+    commissioned = b.commission(packs, lot, MEATWORKS, s.at(2))
+    # The commissioning and its lot commitment in one batch: a scan then carries the short
+    # commitment and one path to its root, not the list of every pack in the lot.
+    s.record("au-meatworks", commissioned, b.lot_commitment(commissioned))
     s.record(
         "au-meatworks",
         *(

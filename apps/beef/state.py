@@ -9,7 +9,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, select
 
-from apps.beef.tables import certificates, event_objects, events, lots, objects, readings
+from apps.beef.tables import (
+    certificates,
+    event_objects,
+    events,
+    lot_trees,
+    lots,
+    objects,
+    readings,
+)
 
 
 @dataclass(frozen=True)
@@ -29,19 +37,37 @@ def get(conn: Connection, uri: str) -> Obj | None:
     return None if row is None else _obj(row)
 
 
-def pack_and_lot(conn: Connection, uri: str) -> tuple[Obj, dict[str, object]] | None:
-    """A pack and its lot (as `lot` reads it) in one query: what every scan reads first."""
+@dataclass(frozen=True)
+class LotTree:
+    """A committed lot's beef.lot entry and its packs' Merkle tree (lottree.levels)."""
+
+    idx: int
+    packs: int
+    tree: bytes
+
+
+def pack_and_lot(
+    conn: Connection, uri: str
+) -> tuple[Obj, dict[str, object], LotTree | None] | None:
+    """A pack, its lot (as `lot` reads it) and the lot's tree if it is committed, in one query:
+    what every scan reads first."""
     lot_columns = [c.label(f"lot_{c.name}") for c in lots.c]
+    tree_columns = [c.label(f"tree_{c.name}") for c in lot_trees.c]
     row = conn.execute(
-        select(objects, *lot_columns)
+        select(objects, *lot_columns, *tree_columns)
         .join(lots, lots.c.lot_key == objects.c.lot_key)
+        .outerjoin(lot_trees, lot_trees.c.lot_key == lots.c.lot_key)
         .where(objects.c.uri == uri, objects.c.kind == "pack")
     ).first()
     if row is None:
         return None
-    values = {c.name: row._mapping[f"lot_{c.name}"] for c in lots.c}
+    m = row._mapping
+    values = {c.name: m[f"lot_{c.name}"] for c in lots.c}
     values["data"] = json.loads(str(values["data"]))
-    return _obj(row), values
+    tree = None
+    if m["tree_idx"] is not None:
+        tree = LotTree(m["tree_idx"], m["tree_packs"], bytes(m["tree_tree"]))
+    return _obj(row), values, tree
 
 
 def children(conn: Connection, uri: str) -> list[str]:

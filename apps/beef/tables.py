@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -100,6 +101,15 @@ shipments = Table(
     Column("received_idx", BigInteger, nullable=True),
 )
 
+lot_trees = Table(  # a lot's commitment (beef.lot) and its packs' Merkle tree (lottree.py)
+    "beef_lot_trees",
+    metadata,
+    Column("lot_key", String(120), ForeignKey("beef_lots.lot_key"), primary_key=True),
+    Column("idx", BigInteger, nullable=False, unique=True),  # the beef.lot entry
+    Column("packs", Integer, nullable=False),
+    Column("tree", LargeBinary, nullable=False),  # lottree.levels of the sorted pack URIs
+)
+
 scan_sources = Table(  # off the ledger: which (hashed) sources scanned a code (scans.py)
     "beef_scan_sources",
     metadata,
@@ -110,4 +120,4 @@ scan_sources = Table(  # off the ledger: which (hashed) sources scanned a code (
     Column("after_sale", Boolean, nullable=False),
 )
 
-DERIVED = (readings, certificates, shipments, event_objects, events, objects, lots)
+DERIVED = (readings, certificates, shipments, event_objects, events, objects, lot_trees, lots)

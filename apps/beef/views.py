@@ -13,15 +13,19 @@ from sqlalchemy import Connection
 from apps.beef import state
 from apps.beef.coldchain import ColdChain
 from apps.beef.identifiers import PackId
+from apps.beef.journey import LotProof
 from ledger.plugin import Member, list_members
 
 RETAILER = "beef.retailer"
 
 
-def subject(pack: PackId, cold_chain: ColdChain) -> dict[str, Any]:
-    """What the scan page's script binds every entry to, and judges readings with."""
+def subject(pack: PackId, cold_chain: ColdChain, lot_proof: LotProof = None) -> dict[str, Any]:
+    """What the scan page's script binds every entry to, and judges readings with; with the
+    pack's path in its committed lot's tree (journey.LotProof), if the bundle has the lot's
+    commitment in place of its commissioning."""
+    identity = {"uri": pack.uri(), "gtin": pack.gtin, "lot": pack.lot, "serial": pack.serial}
     return {
-        "pack": {"uri": pack.uri(), "gtin": pack.gtin, "lot": pack.lot, "serial": pack.serial},
+        "pack": {**identity, "lotProof": lot_proof},
         "coldChain": {
             "low": cold_chain.low,
             "high": cold_chain.high,

@@ -64,12 +64,15 @@ class BeefWorld:
     def container(self, n: int) -> str:
         return container_uri(CONTAINERS[n])
 
-    def commission(self, count: int = 6) -> list[str]:
+    def commission(self, count: int = 6, *, commit: bool = False) -> list[str]:
+        """Commission `count` packs of `self.lot`; with `commit`, its lot commitment too."""
         self.packs = [pack_id(GTIN, self.lot, f"{i:04d}").uri() for i in range(1, count + 1)]
-        self.ok(
-            "au-meatworks",
-            builders.commission(self.packs, lot_data(self.lot), MEATWORKS, builders.now()),
+        commissioned = builders.commission(
+            self.packs, lot_data(self.lot), MEATWORKS, builders.now()
         )
+        self.ok("au-meatworks", commissioned)
+        if commit:
+            self.ok("au-meatworks", builders.lot_commitment(commissioned))
         return self.packs
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 from sqlalchemy import create_engine, insert, select, update
 
 from apps.beef import builders as b
@@ -52,8 +52,10 @@ class Site:
 def chain(world: BeefWorld) -> tuple[list[str], str]:
     """Lot L2611: a carton of two packs to retail-a (one sold); a carton of one pack shipped
     with an export health certificate, logged warm on the way, held by customs as
-    non-conformant. Lot L2612: one pack sold at retail-a."""
-    packs = world.commission(4)
+    non-conformant. Lot L2612: one pack sold at retail-a. L2611 is committed (beef.lot), so
+    its scans carry the commitment and a path; L2612 is not, so its scans carry the
+    commissioning itself."""
+    packs = world.commission(4, commit=True)  # scans carry its commitment and a path
     carton, held_carton = world.carton(1), world.carton(2)
     world.ok("au-meatworks", b.aggregate(carton, packs[:2], MEATWORKS, b.now()))
     world.ok("au-meatworks", b.ship([carton], "au-meatworks", "au-exporter", MEATWORKS, b.now()))
@@ -172,7 +174,9 @@ def test_browser_and_python_derive_the_same_journey(site: Site, browser: Browser
         view = httpx.get(site.url + path_of(uri), headers={"accept": "application/json"}).json()
         verified = verify_page_bundle(view["verification"], trust)
         parties = {o: Party(m.name, frozenset(m.roles)) for o, m in verified.parties.items()}
-        journey = derive(verified.entries, pack_id(*_ids(uri)), parties)
+        pack, proof = pack_id(*_ids(uri)), view["pack"]["lotProof"]
+        assert (proof is not None) == (uri != site.other)  # L2611 is committed, L2612 is not
+        journey = derive(verified.entries, pack, parties, lot_proof=proof)
         assert shown["status"] == journey.status, uri
         assert shown["product"] == journey.product
         assert [(s["index"], s["type"], s["time"]) for s in shown["steps"]] == [
@@ -306,6 +310,37 @@ def test_a_forged_member_name_is_not_shown_as_verified(forged, browser) -> None:
     state, text = _shows(browser, url + path_of(packs[1]))
     assert state == "verified"
     assert "Fake Mart" not in text
+
+
+def test_a_path_to_another_packs_leaf_turns_the_verdict_red(site: Site, browser: Browser) -> None:
+    """The lot commitment stands for the commissioning only with the scanned pack's own path:
+    a server that sends another pack's path (of the same lot, genuine) is refused."""
+    target = site.url + path_of(site.packs[1])
+    other = httpx.get(site.url + path_of(site.packs[3]), headers={"accept": "text/html"}).text
+    other_proof = json.loads(_embedded(other, "subject"))["pack"]["lotProof"]
+
+    def swap(route: Route) -> None:
+        html = route.fetch().text()
+        subject = json.loads(_embedded(html, "subject"))
+        assert subject["pack"]["lotProof"] != other_proof
+        subject["pack"]["lotProof"] = other_proof
+        html = html.replace(_embedded(html, "subject"), json.dumps(subject))
+        route.fulfill(body=html, content_type="text/html")
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.route(target, swap)
+    page.goto(target)
+    settled(page)
+    assert verdict(page) == "failed"
+    assert "(beef.lot) is not about this pack" in page.locator("#verdict").inner_text()
+    context.close()
+
+
+def _embedded(html: str, name: str) -> str:
+    """The JSON a page embeds in <script type="application/json" id="NAME">."""
+    start = html.index(f'id="{name}">') + len(f'id="{name}">')
+    return html[start : html.index("</script>", start)]
 
 
 def test_a_tampered_proof_turns_the_verdict_red(site: Site, browser: Browser) -> None:

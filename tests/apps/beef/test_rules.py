@@ -8,7 +8,9 @@ audits clean and reindexes to the very same tables.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +19,7 @@ import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
-from apps.beef import builders, state
+from apps.beef import builders, lottree, state
 from apps.beef.epcis import with_id
 from apps.beef.identifiers import pack_id
 from apps.beef.scans import ScanCounter
@@ -32,6 +34,7 @@ from apps.beef.tables import (
     scan_sources,
     shipments,
 )
+from ledger.core import merkle
 from ledger.core.envelope import sign_envelope
 from ledger.core.keys import Signer
 from ledger.service.audit import audit
@@ -157,6 +160,88 @@ def test_cannot_commission_a_lot_twice(world: BeefWorld) -> None:
     refuse(world, MEAT, again, f"lot {world.lot} of GTIN {GTIN} is already commissioned")
     more = other_lot(world.lot, range(7, 9))  # new serials cannot sneak into a commissioned lot
     refuse(world, MEAT, builders.commission(more, lot_data(world.lot), MEATWORKS, at()), "already")
+
+
+# --- lot commitments (beef.lot) -------------------------------------------------------------------
+
+
+def _commission(world: BeefWorld, count: int = 5) -> tuple[str, dict[str, Any]]:
+    world.packs = other_lot(world.lot, range(1, count + 1))
+    commissioned = builders.commission(world.packs, lot_data(world.lot), MEATWORKS, at())
+    world.ok(MEAT, commissioned)
+    return commissioned
+
+
+def _changed(record: Record, change: Callable[[dict[str, Any]], None]) -> Record:
+    body = json.loads(json.dumps(record[1]))
+    change(body)
+    return record[0], body
+
+
+def test_a_lot_commitment_restates_the_commissioning_with_its_packs_root(world: BeefWorld) -> None:
+    commissioned = _commission(world)
+    committed = builders.lot_commitment(commissioned)
+    outcome = world.ok(MEAT, committed)
+    with read_transaction(world.node.engine) as conn:
+        found = state.pack_and_lot(conn, world.packs[3])
+    assert found is not None
+    tree = found[2]
+    assert tree is not None and (tree.idx, tree.packs) == (outcome.index, 5)
+    ordered = sorted(world.packs)
+    for uri in world.packs:
+        at_ = lottree.position(tree.tree, tree.packs, uri)
+        assert at_ == ordered.index(uri)
+        merkle.verify_inclusion(
+            at_,
+            5,
+            merkle.leaf_hash(uri.encode()),
+            lottree.path(tree.tree, 5, at_),
+            base64.b64decode(committed[1]["packs"]["root"]),
+        )
+    assert lottree.position(tree.tree, tree.packs, other_lot("OTHER", range(1, 2))[0]) is None
+    refuse(world, MEAT, committed, f"lot {world.lot} of GTIN {GTIN} is already committed")
+
+
+@pytest.mark.parametrize(
+    ("change", "because"),
+    [
+        (lambda b: b["packs"].update(count=4), "is not the Merkle root of the 5 packs"),
+        (
+            lambda b: b["packs"].update(root=lottree.root_b64(other_lot("L2611", range(2, 7)))),
+            "is not the Merkle root of the 5 packs",
+        ),
+        (lambda b: b["event"].update(eventTime=at()), "is not the commissioning's own"),
+        (
+            lambda b: b["event"]["ilmd"].update(origin="Hokkaido, Japan"),
+            "is not the commissioning's own",
+        ),
+        (lambda b: b["place"].update(name="Another works"), "the place is not the commissioning's"),
+        (
+            lambda b: b["event"].update(eventID="ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0"),
+            "is not on the ledger",
+        ),
+    ],
+)
+def test_a_lot_commitment_that_is_not_the_commissioning_is_refused(
+    world: BeefWorld, change: Callable[[dict[str, Any]], None], because: str
+) -> None:
+    commissioned = _commission(world)
+    refuse(world, MEAT, _changed(builders.lot_commitment(commissioned), change), because)
+
+
+def test_only_the_processor_who_commissioned_a_lot_may_commit_it(world: BeefWorld) -> None:
+    commissioned = _commission(world)
+    detail = "may not write beef.lot"
+    refuse(world, REGULATOR, builders.lot_commitment(commissioned), detail, code="forbidden-role")
+
+
+def test_a_lot_commitment_carries_no_list_of_packs(world: BeefWorld) -> None:
+    commissioned = _commission(world)
+    listed = _changed(
+        builders.lot_commitment(commissioned),
+        lambda b: b["event"].update(epcList=commissioned[1]["event"]["epcList"]),
+    )
+    refuse(world, MEAT, listed, "packs as a root only", code="invalid-body")
 
 
 # --- shipping ----------------------------------------------------------------------------------
@@ -1060,7 +1145,7 @@ def dump(world: BeefWorld) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_full_chain_audits_and_reindexes_identically(world: BeefWorld) -> None:
-    packs = world.commission(12)
+    packs = world.commission(12, commit=True)
     first, second, box = world.carton(1), world.carton(2), world.container(0)
     world.ok(MEAT, builders.aggregate(first, packs[:6], MEATWORKS, at()))
     world.ok(MEAT, builders.aggregate(second, packs[6:], MEATWORKS, at()))

@@ -3,6 +3,7 @@ that resolves to its scan page; scan CLI, photo upload, labels, trace and CSV wo
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -132,14 +133,39 @@ def test_scan_check_binds_the_signed_journey_to_the_scanned_pack(told) -> None:
     view = httpx.get(url + held.path(), headers={"accept": "application/json"}).json()
     verified = verify_page_bundle(view["verification"], trust)
     parties = {o: Party(m.name, frozenset(m.roles)) for o, m in verified.parties.items()}
-    journey = derive(verified.entries, held, parties)  # its own pack: genuine
+    proof = view["pack"]["lotProof"]
+    journey = derive(verified.entries, held, parties, lot_proof=proof)  # its own pack: genuine
     assert journey.status == "recalled"
     assert any("non-conformant, held" in step.text for step in journey.steps)
     with pytest.raises(NotAboutThePack, match="is not about this pack"):
-        derive(verified.entries, sold, parties)
+        derive(verified.entries, sold, parties, lot_proof=proof)
+    with pytest.raises(NotAboutThePack, match=r"\(beef.lot\) is not about this pack"):
+        derive(verified.entries, held, parties)  # the commitment, but no path to its root
+    sold_view = httpx.get(url + sold.path(), headers={"accept": "application/json"}).json()
+    with pytest.raises(NotAboutThePack, match="is not about this pack"):
+        # the sold pack's own genuine path, with the held pack's journey
+        derive(verified.entries, sold, parties, lot_proof=sold_view["pack"]["lotProof"])
+    moved = {**proof, "index": proof["index"] ^ 1}
+    with pytest.raises(NotAboutThePack, match=r"\(beef.lot\) is not about this pack"):
+        derive(verified.entries, held, parties, lot_proof=moved)
     with pytest.raises(NotAboutThePack, match="no signed entry commissions this pack"):
         derive([], held, parties)
     assert view["product"]["productName"] == journey.product["productName"]  # the server's own
+
+
+def test_a_scan_carries_the_lot_commitment_not_the_lot(told) -> None:
+    """The scenario commits its lot (beef.lot), so a scan carries that short entry and one path
+    of about log2(packs) hashes, never the commissioning's list of every pack in the lot."""
+    url, _, _, summary = told
+    held = parse_pack_uri(summary["urls"]["pack held by customs"])
+    view = httpx.get(url + held.path(), headers={"accept": "application/json"}).json()
+    types = {
+        json.loads(base64.b64decode(e["entry"]))["type"]: len(e["entry"])
+        for e in view["verification"]["entries"]
+    }
+    assert "beef.commission" not in types
+    assert types["beef.lot"] < 3000
+    assert len(view["pack"]["lotProof"]["path"]) <= 7  # a lot of at most 128 packs
 
 
 def test_photo_upload_redirects_to_the_scan_page(told) -> None:

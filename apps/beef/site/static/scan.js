@@ -5,10 +5,11 @@
 import {
   el, formatDate, formatNumber, showVerified, svgEl, t, timeElement, tn,
 } from "/static/ledger/page.js";
-import { VerifyError } from "/static/ledger/verify.js";
+import { b64decode, leafHash, VerifyError, verifyInclusion } from "/static/ledger/verify.js";
 
 const ORG_PREFIX = "urn:sealchain:org:";
 const RETAILER = "beef.retailer";
+const COMMISSIONING = new Set(["beef.commission", "beef.lot"]);
 
 function orgOf(partyUri) {
   return (partyUri || "").startsWith(ORG_PREFIX) ? partyUri.slice(ORG_PREFIX.length) : partyUri || "";
@@ -59,8 +60,21 @@ class Containment {
   }
 }
 
+// Whether the scan's path leads from the pack's URI to a lot commitment's root (journey.in_lot).
+async function inLot(body, pack) {
+  const proof = pack.lotProof;
+  if (!proof) return false;
+  try {
+    const leaf = await leafHash(new TextEncoder().encode(pack.uri));
+    await verifyInclusion(proof.index, body.packs.count, leaf, proof.path.map(b64decode), b64decode(body.packs.root));
+  } catch (err) {
+    return false;
+  }
+  return true;
+}
+
 // Each entry must be about the pack at its place in the log (journey.bind in Python).
-function bind(entries, pack) {
+async function bind(entries, pack) {
   const where = new Containment(pack.uri);
   const events = new Set();
   let commissioned = false;
@@ -72,11 +86,14 @@ function bind(entries, pack) {
     else if (type === "beef.commission") {
       about = (event.epcList || []).includes(pack.uri);
       commissioned = commissioned || about;
+    } else if (type === "beef.lot") {
+      about = await inLot(body, pack);
+      commissioned = commissioned || about;
     } else {
       const around = where.around();
       about = type.startsWith("beef.") && [...named(event)].some((n) => around.has(n));
     }
-    if (!about || (!commissioned && type !== "beef.commission")) {
+    if (!about || (!commissioned && !COMMISSIONING.has(type))) {
       throw new VerifyError(t("Signed entry %(index)s (%(type)s) is not about this pack.", { index, type }));
     }
     where.apply(event);
@@ -89,9 +106,11 @@ function stepText(type, body, product, nameOf) {
   const event = body.event;
   switch (type) {
     case "beef.commission":
+    case "beef.lot":
       return tn("Packed and commissioned: %(n)s pack of %(product)s, lot %(lot)s",
         "Packed and commissioned: %(n)s packs of %(product)s, lot %(lot)s",
-        event.epcList.length, { product: product.productName, lot: product.lot });
+        type === "beef.lot" ? body.packs.count : event.epcList.length,
+        { product: product.productName, lot: product.lot });
     case "beef.aggregate":
       return kindOf(event.parentID) === "carton"
         ? t("Packed into carton %(id)s", { id: shortName(event.parentID) })
@@ -138,13 +157,13 @@ function judge(value, coldChain) {
 }
 
 // The facts, as plain data (journey.derive in Python).
-function derive(verified, subject) {
+async function derive(verified, subject) {
   const pack = subject.pack;
   const entries = verified.entries.filter((e) => !e.type.startsWith("ledger."));
-  bind(entries, pack);
+  await bind(entries, pack);
   const parties = verified.members;
   const nameOf = (org) => (parties.has(org) ? parties.get(org).name : org);
-  const commission = entries.find((e) => e.type === "beef.commission");
+  const commission = entries.find((e) => COMMISSIONING.has(e.type));
   const product = commission.body.event.ilmd;
   let holder = commission.org, inTransitTo = null, held = false, sold = false, recall = null;
   const steps = new Map(), readings = [], certificates = [];
@@ -285,8 +304,8 @@ function certificatesSection(certificates) {
       certificates.map((c) => el("tr", {}, el("td", { "data-kind": c.kind }, kinds[c.kind] || c.kind), el("td", {}, c.number), el("td", {}, c.issuer)))));
 }
 
-showVerified((verified, subject) => {
-  const facts = derive(verified, subject);
+showVerified(async (verified, subject) => {
+  const facts = await derive(verified, subject);
   const nodes = [productSection(facts.product, subject.pack), journeySection(facts.steps)];
   if (facts.readings.length) nodes.push(coldChainSection(facts.readings, subject.coldChain));
   if (facts.certificates.length) nodes.push(certificatesSection(facts.certificates));
