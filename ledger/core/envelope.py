@@ -31,6 +31,7 @@ from ledger.errors import BadSignature, InvalidEnvelope, LedgerError, PayloadToo
 DOMAIN = b"sealchain/tx/v1\n"
 VERSION = 1
 FIELDS = frozenset({"v", "type", "org", "key", "nonce", "ts", "body", "sig"})
+UNSIGNED_FIELDS = tuple(sorted(FIELDS - {"sig"}))
 MIN_NONCE_BYTES = 16
 MAX_NONCE_BYTES = 64
 
@@ -107,10 +108,10 @@ def envelope_from_dict(value: Any) -> Envelope:
     """Check the envelope schema (step 2) and build the canonical entry; raises InvalidEnvelope."""
     if not isinstance(value, dict):
         raise InvalidEnvelope("envelope must be a JSON object")
-    missing, extra = FIELDS - value.keys(), value.keys() - FIELDS
-    if missing:
-        raise InvalidEnvelope(f"envelope lacks {', '.join(sorted(missing))}")
-    if extra:
+    if value.keys() != FIELDS:  # one set comparison in the common case
+        missing, extra = FIELDS - value.keys(), value.keys() - FIELDS
+        if missing:
+            raise InvalidEnvelope(f"envelope lacks {', '.join(sorted(missing))}")
         raise InvalidEnvelope(f"envelope has unknown fields {', '.join(sorted(extra))}")
     if type(value["v"]) is not int or value["v"] != VERSION:
         raise _field_error("v", f"must be {VERSION}")
@@ -136,7 +137,7 @@ def envelope_from_dict(value: Any) -> Envelope:
         sig = b""
     if len(sig) != SIGNATURE_LEN or base64.b64encode(sig).decode() != sig_text:
         raise _field_error("sig", "must be the standard base64 of 64 bytes")
-    unsigned = {k: value[k] for k in FIELDS - {"sig"}}
+    unsigned = {k: value[k] for k in UNSIGNED_FIELDS}
     unsigned_bytes = canonical_bytes(unsigned)
     raw = _with_signature(unsigned_bytes, value)
     if len(raw) > MAX_ENTRY_BYTES:

@@ -11,13 +11,17 @@ cosignature. Finally the row counts, so extra rows are caught as well as missing
 Memory is flat in the ledger size: entries and blocks are read in pages, the tree is a compact
 range, and only the membership (a few keys per org) is held.
 
-Both cores: what can be checked from an entry's bytes alone (strict parse, envelope schema,
-canonical bytes, body, leaf hash, and the signature under the key the entry names, when the
-auditor already knows that key) runs in a pool of worker processes, a page of entries per task,
-at most a few pages ahead (`_Examined`). The main process walks the log in order as before and
-takes each entry's findings where the sequential audit would have made them, so the first fault
-is named exactly as one process names it; an entry a worker could not judge (genesis,
-governance, a key added within the pages in flight) is checked in the main process.
+Both cores: what can be checked from an entry's row alone (canonical envelope: strict parse,
+schema and canonical bytes; the tx_id, org and type columns; its nonce row; body; leaf hash; and
+the signature under the key the entry names, when the auditor already knows that key) runs in a
+pool of worker processes, a page of rows per task, at most a few pages ahead. A worker answers
+compactly (`_Examined`): the leaf hashes, and per entry the signer it verified under or
+UNSETTLED. The main process walks the log in order as before, doing only what needs the log's
+state (the key held at that index, active, role; the tree and stored nodes; blocks and
+checkpoints), and takes an entry's findings where the sequential audit would have made them, so
+the first fault is named exactly as one process names it: anything UNSETTLED (a fault of any
+kind, genesis, governance, a key added within the pages in flight) is checked in the main
+process by the sequential code.
 """
 
 from __future__ import annotations
