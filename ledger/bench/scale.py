@@ -172,8 +172,9 @@ def _pss_kb(pid: int, field_name: str = "Pss") -> int:
 
 @dataclass(frozen=True)
 class Memory:
-    """Megabytes: resident (VmRSS; it counts the database pages SQLite maps into the process,
-    which are the kernel's page cache) and anonymous (RssAnon: the process's own heap)."""
+    """Megabytes: resident (VmRSS: all of it, shared libraries included; no database pages since
+    SQLite maps none, mmap_size=0) and anonymous (RssAnon: the process's own heap, SQLite's page
+    caches included)."""
 
     resident: float
     anonymous: float
@@ -658,7 +659,7 @@ def _measure(
         step(f"{prefix}: server memory at {ledger.size:,}")
         served[ledger.size] = server_memory(ledger, requests)
     for kind, unit, what in (
-        ("resident", "rss", "VmRSS, which counts the database pages SQLite maps (page cache)"),
+        ("resident", "rss", "VmRSS: all resident memory (SQLite maps no database pages)"),
         ("anonymous", "anon", "RssAnon: the process's own memory, without mapped files"),
     ):
         for size, memory in served.items():

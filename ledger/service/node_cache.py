@@ -3,9 +3,10 @@ low nodes from the database at any tree size.
 
 A node (level, i) covers leaves [i * 2^level, (i + 1) * 2^level) and never changes once its
 subtree is complete, in an honest log. Every proof shares the top of the tree; what differs is
-the few nodes near its leaf. So this keeps levels >= `lowest_level(size)` (level 8 up to 2^23
-entries, then higher: at most MAX_NODES hashes, 2 MiB, per engine whatever the size), read in one
-statement when a proof first needs them and extended with the new nodes when the tree has grown.
+the few nodes near its leaf. So this keeps levels >= `lowest_level(size)` (level 5 below 2^20
+entries, one higher per doubling after: at most MAX_NODES hashes, 2 MiB, per engine whatever the
+size), read in one statement when a proof first needs them and extended with the new nodes when
+the tree has grown.
 
 What it serves, and why that is safe:
 
