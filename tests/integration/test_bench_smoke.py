@@ -77,7 +77,14 @@ def _scale(prefix: str, sizes: tuple[int, ...]) -> list[str]:
 
 SCALE = _scale("scale", (100, 1000, 10000))
 SCALE_PG = _scale("scale.pg", (100, 1000))
-BEEF = ["beef.scan.rps.n=10000", "beef.scan.p99_ms.n=10000"]
+BEEF = [
+    *(
+        f"beef.scan.{figure}.n={n}"
+        for n in (100, 1000, 10000)
+        for figure in ("rps", "p99_ms", "server.rss_mb", "server.anon_mb")
+    ),
+    "beef.scan.flat.n=10000",
+]
 EVIDENCE = [
     "evidence.deposits_per_s.n=1000",
     "evidence.tsa.tokens_per_s",
