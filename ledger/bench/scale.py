@@ -65,6 +65,7 @@ from sqlalchemy.engine import make_url
 
 from ledger.bench.api import BENCH_APP_SPEC
 from ledger.bench.core import BENCH_APP, _bench_plan, _rate, proof_times
+from ledger.bench.memory import Memory, process_memory, status_kb
 from ledger.bench.report import BenchRow
 from ledger.config import Settings
 from ledger.core.envelope import sign_envelope
@@ -148,16 +149,6 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _status_kb(pid: int, field_name: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def _pss_kb(pid: int, field_name: str = "Pss") -> int:
     """Proportional set size (`Pss`, or its anonymous part `Pss_Anon`): memory shared between
     forked workers is counted once overall."""
@@ -167,23 +158,12 @@ def _pss_kb(pid: int, field_name: str = "Pss") -> int:
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return _status_kb(pid, "VmRSS" if field_name == "Pss" else "RssAnon")
-
-
-@dataclass(frozen=True)
-class Memory:
-    """Megabytes: resident (VmRSS: all of it, shared libraries included; no database pages since
-    SQLite maps none, mmap_size=0) and anonymous (RssAnon: the process's own heap, SQLite's page
-    caches included)."""
-
-    resident: float
-    anonymous: float
+    return status_kb(pid, "VmRSS" if field_name == "Pss" else "RssAnon")
 
 
 def _largest_memory(pid: int) -> Memory:
     """The memory of the largest process in `pid`'s tree (a server's worker)."""
-    largest = max(_tree(pid), key=lambda p: _status_kb(p, "VmRSS"))
-    return Memory(_status_kb(largest, "VmRSS") / 1024, _status_kb(largest, "RssAnon") / 1024)
+    return process_memory(max(_tree(pid), key=lambda p: status_kb(p, "VmRSS")))
 
 
 @contextlib.contextmanager
