@@ -43,7 +43,12 @@ from ledger.plugin import (
 SITE = Site("beef", Path(__file__).with_name("site"))
 COLD_CHAIN = ColdChain()
 log = logging.getLogger("sealchain.api")
-SCAN_THREADS = 4
+# Scan threads per worker. On SQLite a scan is Python under the GIL and local page reads, and
+# one thread served the most (bench beef --quick, 10^4 packs: about 230 scans/s on 1 thread,
+# 160-190 on 2 or 4, 110-120 on 40). PostgreSQL queries wait on the network, which other
+# threads can use meanwhile (not measured here).
+SCAN_THREADS = {"sqlite": 1}
+SCAN_THREADS_DEFAULT = 4
 
 
 @asynccontextmanager
@@ -87,9 +92,9 @@ def _scans_json(count: ScanCount | None, sold: bool) -> dict[str, Any] | None:
     responses={404: {"description": "unknown code: possibly counterfeit"}},
 )
 async def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
-    # A few threads per worker, not the 40 every sync route shares: a scan is mostly Python
-    # under the GIL, and 32 phones at once on 32 threads took turns so finely that throughput
-    # fell and the slowest answers waited longest. The rest wait on the event loop, in order.
+    # A few threads per worker (SCAN_THREADS), not the 40 every sync route shares: 32 phones at
+    # once on 32 threads took turns on the GIL so finely that throughput fell and the slowest
+    # answers waited longest. The rest wait on the event loop, in order.
     return await anyio.to_thread.run_sync(
         _scan_page, request, ledger, limiter=_scan_threads(request)
     )
@@ -100,7 +105,8 @@ def _scan_threads(request: Request) -> anyio.CapacityLimiter:
     app_state = request.app.state
     limiter: anyio.CapacityLimiter | None = getattr(app_state, "beef_scan_threads", None)
     if limiter is None:
-        limiter = app_state.beef_scan_threads = anyio.CapacityLimiter(SCAN_THREADS)
+        threads = SCAN_THREADS.get(ledger_of(request.app).engine.dialect.name, SCAN_THREADS_DEFAULT)
+        limiter = app_state.beef_scan_threads = anyio.CapacityLimiter(threads)
     return limiter
 
 
