@@ -638,26 +638,16 @@ def _measure(
     for ledger in ledgers:
         step(f"{prefix}: server memory at {ledger.size:,}")
         served[ledger.size] = server_memory(ledger, requests)
-    for kind, unit, what in (
-        ("resident", "rss", "VmRSS: all resident memory (SQLite maps no database pages)"),
-        ("anonymous", "anon", "RssAnon: the process's own memory, without mapped files"),
-    ):
-        for size, memory in served.items():
-            rows.append(
-                BenchRow(
-                    f"{prefix}.server.{unit}_mb.n={size}",
-                    getattr(memory, kind),
-                    "MB",
-                    None if size == small.size else getattr(served[small.size], kind),
-                    goal=200 if size == large.size else None,
-                    goal_on="value",
-                    goal_op="<=",
-                    note=f"sealchain serve, one worker, after {requests} proofs and tile reads; "
-                    + what
-                    if size == large.size
-                    else None,
-                )
-            )
+    rows += _memory_rows(
+        f"{prefix}.server.{{unit}}_mb.n={{size}}",
+        served,
+        (
+            ("resident", "rss", "VmRSS: all resident memory (SQLite maps no database pages)"),
+            ("anonymous", "anon", "RssAnon: the process's own memory, without mapped files"),
+        ),
+        f"sealchain serve, one worker, after {requests} proofs and tile reads; {{what}}",
+        goal=200,
+    )
 
     step(f"{prefix}: bytes per entry")
     stored, mean_entry = database_bytes(large)
@@ -691,23 +681,15 @@ def _measure(
             "verifications/s of the same messages, the mean of just before and just after",
         )
     )
-    for kind, unit, what in (
-        ("resident", "pss", "all of its memory, the mapped database pages included"),
-        ("anonymous", "anon", "Pss_Anon: its own memory, without mapped files"),
-    ):
-        for size, memory in peaks.items():
-            rows.append(
-                BenchRow(
-                    f"{prefix}.audit.peak_{unit}_mb.n={size}",
-                    getattr(memory, kind),
-                    "MB",
-                    None if size == small.size else getattr(peaks[small.size], kind),
-                    note=f"peak PSS of the audit and its workers: {what}; baseline: at "
-                    f"n={small.size}"
-                    if size == large.size
-                    else None,
-                )
-            )
+    rows += _memory_rows(
+        f"{prefix}.audit.peak_{{unit}}_mb.n={{size}}",
+        peaks,
+        (
+            ("resident", "pss", "all of its memory, the mapped database pages included"),
+            ("anonymous", "anon", "Pss_Anon: its own memory, without mapped files"),
+        ),
+        f"peak PSS of the audit and its workers: {{what}}; baseline: at n={small.size}",
+    )
 
     step(f"{prefix}: sealchain reindex at {large.size:,}")
     rows.append(
@@ -742,6 +724,33 @@ def _measure(
                 )
             )
     return rows
+
+
+def _memory_rows(
+    name: str,
+    memories: dict[int, Memory],
+    kinds: Sequence[tuple[str, str, str]],
+    note: str,
+    goal: float | None = None,
+) -> list[BenchRow]:
+    """One row per (kind, size) of `memories` (sizes ascending): `name` and `note` are formats
+    of {unit}, {size} and {what}; the smallest size is every other's baseline, and the largest
+    carries the note and the goal (a value in MB, at most)."""
+    small, large = min(memories), max(memories)
+    return [
+        BenchRow(
+            name.format(unit=unit, size=size),
+            getattr(memory, kind),
+            "MB",
+            None if size == small else getattr(memories[small], kind),
+            goal=goal if size == large else None,
+            goal_on="value",
+            goal_op="<=",
+            note=note.format(what=what) if size == large else None,
+        )
+        for kind, unit, what in kinds
+        for size, memory in memories.items()
+    ]
 
 
 def _postgres_note(quick: bool) -> str:
