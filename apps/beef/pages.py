@@ -92,21 +92,22 @@ def _scans_json(count: ScanCount | None, sold: bool) -> dict[str, Any] | None:
     responses={404: {"description": "unknown code: possibly counterfeit"}},
 )
 async def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
-    # A few threads per worker (SCAN_THREADS), not the 40 every sync route shares: 32 phones at
-    # once on 32 threads took turns on the GIL so finely that throughput fell and the slowest
-    # answers waited longest. The rest wait on the event loop, in order.
-    return await anyio.to_thread.run_sync(
-        _scan_page, request, ledger, limiter=_scan_threads(request)
-    )
+    # On its own few threads (SCAN_THREADS), not the 40 every sync route shares: 32 phones at
+    # once on 32 threads took turns on the GIL; the rest wait on the event loop, in order.
+    threads = SCAN_THREADS.get(ledger.engine.dialect.name, SCAN_THREADS_DEFAULT)
+    limiter = app_limiter(request, "beef_scan_threads", threads)
+    return await anyio.to_thread.run_sync(_scan_page, request, ledger, limiter=limiter)
 
 
-def _scan_threads(request: Request) -> anyio.CapacityLimiter:
-    """The app's own limiter, made on first use (a limiter belongs to the loop that made it)."""
+def app_limiter(request: Request, name: str, tokens: int) -> anyio.CapacityLimiter:
+    """The app's own limiter `name`, made on first use: a limiter belongs to the event loop
+    that first waits on it, so one shared by apps on different loops (tests, embedding) could
+    hang."""
     app_state = request.app.state
-    limiter: anyio.CapacityLimiter | None = getattr(app_state, "beef_scan_threads", None)
+    limiter: anyio.CapacityLimiter | None = getattr(app_state, name, None)
     if limiter is None:
-        threads = SCAN_THREADS.get(ledger_of(request.app).engine.dialect.name, SCAN_THREADS_DEFAULT)
-        limiter = app_state.beef_scan_threads = anyio.CapacityLimiter(threads)
+        limiter = anyio.CapacityLimiter(tokens)
+        setattr(app_state, name, limiter)
     return limiter
 
 
