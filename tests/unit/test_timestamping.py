@@ -30,7 +30,9 @@ from ledger.timestamping.rfc3161 import (
 
 PKI = make_pki("sealchain-test")
 TSA = TimeStampAuthority(PKI.tsa_key, PKI.tsa_cert, PKI.ca_cert)
-WHEN = dt.datetime(2026, 12, 3, 8, 30, 0, 123000, tzinfo=dt.UTC)
+# Today, not a fixed date: make_pki dates its certificates from now (a day of slack), so a
+# fixed day fails the validity check a day later. The 123 ms keeps milliseconds in the test.
+WHEN = dt.datetime.now(dt.UTC).replace(microsecond=123000)
 
 
 def _openssl_query(tmp_path: Path, *options: str) -> bytes:
