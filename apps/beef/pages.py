@@ -111,6 +111,10 @@ def app_limiter(request: Request, name: str, tokens: int) -> anyio.CapacityLimit
     return limiter
 
 
+# What a scan reads in one transaction: bundle, sold, server view, lot path, count.
+_ScanRead = tuple[dict[str, Any], bool, dict[str, Any], LotProof, ScanCount | None]
+
+
 def _scan_page(request: Request, ledger: Ledger) -> Response:
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     try:
@@ -119,26 +123,36 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
         raise NotFound(tr("Not a pack's Digital Link: %(reason)s", reason=str(e))) from e
     wants_json = _wants_json(request)
 
-    def read(conn: Connection) -> tuple[dict[str, Any], bool, dict[str, Any], LotProof]:
+    # A HEAD (link previews, crawlers) is nobody scanning the label; and a witness peer
+    # serving the page from its replica keeps no counts (they are the log's statements).
+    counting = ledger.is_log and not is_head(request)
+
+    def read(conn: Connection) -> _ScanRead:
         found = state.pack_and_lot(conn, pack.uri())
         if found is None:
             raise NotFound("no such pack")  # on a standby: perhaps not replayed yet
         obj, lot, tree = found
         indexes, proof = _entries_about(conn, pack, lot, tree)
         bundle = ledger.page_bundle(conn, indexes)
-        server = views.server_view(conn, obj, lot) if wants_json else {}
-        return bundle, obj.sold_idx is not None, server, proof
+        server = views.server_view(conn, obj, lot, ledger.members(conn)) if wants_json else {}
+        sold = obj.sold_idx is not None
+        # Counted in this transaction when it is the primary's, which the counts are written
+        # to (one transaction a scan instead of two); a standby's read is counted after it.
+        on_primary = counting and conn.engine is ledger.engine
+        count = _count_scan(request, ledger, conn, pack, sold) if on_primary else None
+        return bundle, sold, server, proof, count
 
     # The pack and its proofs from the standby when there is one (the primary if it has not
     # replayed the pack yet): the scan page is the read a whole market's phones make.
     try:
-        bundle, sold, server, lot_proof = ledger.read_with_fallback(read)
+        bundle, sold, server, lot_proof, count = ledger.read_with_fallback(read)
     except NotFound:
         return _unknown(request, pack)
-    # A HEAD (link previews, crawlers) is nobody scanning the label; and a witness peer
-    # serving the page from its replica keeps no counts (they are the log's statements).
-    counting = ledger.is_log and not is_head(request)
-    count = _count_scan(request, ledger, pack, sold) if counting else None
+    if counting and count is None:
+        # Read from a standby: count on the primary all the same, as a standby would miss the
+        # counts this process flushed a moment ago (the count would drop after each flush).
+        with ledger.read() as conn:
+            count = _count_scan(request, ledger, conn, pack, sold)
     if wants_json:
         view = {
             "pack": views.subject(pack, COLD_CHAIN, lot_proof)["pack"],
@@ -176,13 +190,12 @@ def _entries_about(
     }
 
 
-def _count_scan(request: Request, ledger: Ledger, pack: PackId, sold: bool) -> ScanCount:
+def _count_scan(
+    request: Request, ledger: Ledger, conn: Connection, pack: PackId, sold: bool
+) -> ScanCount:
     address = request.client.host if request.client else "unknown"
     source = source_of(ledger.secret(SECRET_PURPOSE), address)
-    # Counted on the primary, which the counts are written to: a standby would miss the ones
-    # this process flushed a moment ago, and the count would drop after each flush.
-    with ledger.read() as conn:
-        return SCANS.record(ledger.engine, conn, pack.uri(), source, sold=sold)
+    return SCANS.record(ledger.engine, conn, pack.uri(), source, sold=sold)
 
 
 def _unknown(request: Request, pack: PackId) -> Response:

@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, Integer, cast, func, insert, select, update
+from sqlalchemy import Connection, Engine, Integer, bindparam, cast, func, insert, select, update
 
 from apps.beef.tables import scan_sources
 from ledger.core.envelope import format_ts
@@ -36,6 +36,17 @@ SECRET_PURPOSE = "beef/scan-sources"  # noqa: S105 - names a derived secret, is 
 
 
 source_of = client_source
+
+# Built once: building a select and its cache key per scan cost more than SQLite's answer.
+_COUNT_SOURCES = select(
+    func.count(),
+    func.coalesce(func.sum(cast(scan_sources.c.after_sale, Integer)), 0),
+    func.min(scan_sources.c.first_at),
+).where(scan_sources.c.uri == bindparam("uri"))
+_STORED_SOURCES = select(scan_sources.c.source, scan_sources.c.after_sale).where(
+    scan_sources.c.uri == bindparam("uri"),
+    scan_sources.c.source.in_(bindparam("sources", expanding=True)),
+)
 
 
 @dataclass(frozen=True)
@@ -89,21 +100,11 @@ class ScanCounter:
         conn: Connection, uri: str, waiting: dict[str, _Pending], now: str, counted: bool
     ) -> ScanCount:
         """Stored sources plus those waiting in memory, each once."""
-        sources, after_sale, first = conn.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(cast(scan_sources.c.after_sale, Integer)), 0),
-                func.min(scan_sources.c.first_at),
-            ).where(scan_sources.c.uri == uri)
-        ).one()
-        stored = {
-            row.source: row.after_sale
-            for row in conn.execute(
-                select(scan_sources.c.source, scan_sources.c.after_sale).where(
-                    scan_sources.c.uri == uri, scan_sources.c.source.in_(list(waiting))
-                )
-            )
-        }
+        sources, after_sale, first = conn.execute(_COUNT_SOURCES, {"uri": uri}).one()
+        stored: dict[str, bool] = {}
+        if waiting:
+            rows = conn.execute(_STORED_SOURCES, {"uri": uri, "sources": list(waiting)})
+            stored = {source: bool(after_sale) for source, after_sale in rows}
         for source, pending in waiting.items():
             if source not in stored:
                 sources += 1

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, select
 
 from apps.beef.tables import (
     certificates,
@@ -46,19 +46,48 @@ class LotTree:
     tree: bytes
 
 
+# The queries every scan runs, built once: SQLAlchemy caches the compiled form either way, but
+# building a select and computing its cache key cost 100-150 µs a call, several times what
+# SQLite takes to answer it (measured on the scan path, docs/benchmarks.md).
+_PACK_AND_LOT = (
+    select(
+        objects,
+        *(c.label(f"lot_{c.name}") for c in lots.c),
+        *(c.label(f"tree_{c.name}") for c in lot_trees.c),
+    )
+    .join(lots, lots.c.lot_key == objects.c.lot_key)
+    .outerjoin(lot_trees, lot_trees.c.lot_key == lots.c.lot_key)
+    .where(objects.c.uri == bindparam("uri"), objects.c.kind == "pack")
+)
+_PACK_EVENTS = (
+    select(events)
+    .join(event_objects, event_objects.c.event_id == events.c.event_id)
+    .where(event_objects.c.uri == bindparam("uri"))
+    .order_by(events.c.idx)
+)
+_PACK_ENTRY_INDEXES = (
+    select(events.c.idx, events.c.corrected_idx)
+    .join(event_objects, event_objects.c.event_id == events.c.event_id)
+    .where(event_objects.c.uri == bindparam("uri"))
+)
+_EVENT_READINGS = (
+    select(readings.c.time, readings.c.value, readings.c.status)
+    .where(readings.c.event_id.in_(bindparam("event_ids", expanding=True)))
+    .order_by(readings.c.time)
+)
+_EVENT_CERTIFICATES = (
+    select(certificates.c.kind, certificates.c.number, certificates.c.issuer)
+    .where(certificates.c.event_id.in_(bindparam("event_ids", expanding=True)))
+    .order_by(certificates.c.number)
+)
+
+
 def pack_and_lot(
     conn: Connection, uri: str
 ) -> tuple[Obj, dict[str, object], LotTree | None] | None:
     """A pack, its lot (as `lot` reads it) and the lot's tree if it is committed, in one query:
     what every scan reads first."""
-    lot_columns = [c.label(f"lot_{c.name}") for c in lots.c]
-    tree_columns = [c.label(f"tree_{c.name}") for c in lot_trees.c]
-    row = conn.execute(
-        select(objects, *lot_columns, *tree_columns)
-        .join(lots, lots.c.lot_key == objects.c.lot_key)
-        .outerjoin(lot_trees, lot_trees.c.lot_key == lots.c.lot_key)
-        .where(objects.c.uri == uri, objects.c.kind == "pack")
-    ).first()
+    row = conn.execute(_PACK_AND_LOT, {"uri": uri}).first()
     if row is None:
         return None
     m = row._mapping
@@ -97,34 +126,17 @@ def lot(conn: Connection, lot_key: str) -> dict[str, object] | None:
 def pack_entry_indexes(conn: Connection, uri: str) -> list[int]:
     """The log indexes of every entry about a pack: its events (through the cartons and
     containers it was in, and its lot's recall) and the corrections of those events."""
-    rows = conn.execute(
-        select(events.c.idx, events.c.corrected_idx)
-        .join(event_objects, event_objects.c.event_id == events.c.event_id)
-        .where(event_objects.c.uri == uri)
-    ).all()
+    rows = conn.execute(_PACK_ENTRY_INDEXES, {"uri": uri}).all()
     return sorted({i for row in rows for i in row if i is not None})
 
 
 def pack_history(conn: Connection, uri: str) -> tuple[list[Row[Any]], list[Any], list[Any]]:
     """A pack's events in log order, the readings of those events in time order, and the
     certificates shipped with it, as the projection has them (the JSON view's facts)."""
-    rows = conn.execute(
-        select(events)
-        .join(event_objects, event_objects.c.event_id == events.c.event_id)
-        .where(event_objects.c.uri == uri)
-        .order_by(events.c.idx)
-    ).all()
-    event_ids = [r.event_id for r in rows]
-    temps = conn.execute(
-        select(readings.c.time, readings.c.value, readings.c.status)
-        .where(readings.c.event_id.in_(event_ids))
-        .order_by(readings.c.time)
-    ).all()
-    certs = conn.execute(
-        select(certificates.c.kind, certificates.c.number, certificates.c.issuer)
-        .where(certificates.c.event_id.in_(event_ids))
-        .order_by(certificates.c.number)
-    ).all()
+    rows = conn.execute(_PACK_EVENTS, {"uri": uri}).all()
+    event_ids = {"event_ids": [r.event_id for r in rows]}
+    temps = conn.execute(_EVENT_READINGS, event_ids).all()
+    certs = conn.execute(_EVENT_CERTIFICATES, event_ids).all()
     return list(rows), list(temps), list(certs)
 
 

@@ -14,7 +14,7 @@ from apps.beef import state
 from apps.beef.coldchain import ColdChain
 from apps.beef.identifiers import PackId
 from apps.beef.journey import LotProof
-from ledger.plugin import Member, list_members
+from ledger.plugin import Member
 
 RETAILER = "beef.retailer"
 
@@ -54,9 +54,11 @@ def status(obj: state.Obj, lot: dict[str, Any], members: Mapping[str, Member]) -
     return "in_supply_chain", f"In the supply chain, held by {obj.holder}."
 
 
-def server_view(conn: Connection, obj: state.Obj, lot: dict[str, Any]) -> dict[str, Any]:
-    """The projection's facts about a pack (the server's statement, not verified)."""
-    members = {m.org: m for m in list_members(conn)}
+def server_view(
+    conn: Connection, obj: state.Obj, lot: dict[str, Any], members: Mapping[str, Member]
+) -> dict[str, Any]:
+    """The projection's facts about a pack (the server's statement, not verified); `members`
+    by org name the parties (Ledger.members: the process's snapshot, not read per scan)."""
     status_code, message = status(obj, lot, members)
     rows, temps, certs = state.pack_history(conn, obj.uri)
     return {

@@ -111,6 +111,11 @@ class Ledger:
         process's snapshot (ledger.service.bundle_cache)."""
         return self.node.bundles.bundle(conn, indexes)
 
+    def members(self, conn: Connection) -> dict[str, MemberRow]:
+        """The members by org from this process's snapshot, at most a second old: for the
+        names and roles a page shows beside what its bundle proves."""
+        return self.node.bundles.members(conn)
+
     def receipts(self, conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
         """Offline receipts (ledger.core.receipt) for entries `indexes` against the latest
         final checkpoint holding them (else the latest), with its cosignatures; NotFound if

@@ -13,6 +13,9 @@ a page; only the checkpoint it is proven against may be up to `ttl` older than t
 final one. A checkpoint that is not final yet (the witnesses have not cosigned the entries a
 page needs) is never kept: the next page looks again.
 
+A snapshot also keeps the members as the projection had them when it was made, by org: pages
+that name a member (the party of each step) read them once per snapshot, not once per page.
+
 Items of a snapshot are bounded by their bytes (`max_bytes`, least recently used go first);
 edited rows are read again when the next snapshot is made.
 """
@@ -33,7 +36,7 @@ from ledger.core.policy import LogPolicy
 from ledger.errors import NotFound
 from ledger.service.bundles import policy_json
 from ledger.service.proofs import best_checkpoint, checkpoint_with_cosignatures, inclusion_proofs
-from ledger.storage.repository import Repository
+from ledger.storage.repository import MemberRow, Repository
 
 Item = dict[str, Any]  # {"index": i, "entry": base64, "proof": [base64]}, as bundles.py ships
 
@@ -44,6 +47,7 @@ class _Snapshot:
     note: str
     made_at: float  # time.monotonic()
     governance: list[Item]
+    members: dict[str, MemberRow]
     items: OrderedDict[int, Item] = field(default_factory=OrderedDict)
     item_bytes: int = 0
 
@@ -89,6 +93,11 @@ class BundleCache:
         entries = sorted([*snapshot.governance, *mine], key=lambda item: int(item["index"]))
         return {"checkpoint": snapshot.note, "policy": self._policy_json, "entries": entries}
 
+    def members(self, conn: Connection) -> dict[str, MemberRow]:
+        """The members by org, as of this engine's snapshot (at most `ttl` seconds old): the
+        server's statement for names and roles on pages, not what a bundle proves."""
+        return self._snapshot(conn, 0).members
+
     def _snapshot(self, conn: Connection, need: int) -> _Snapshot:
         with self._lock:
             current = self._snapshots.get(conn.engine)
@@ -100,8 +109,10 @@ class BundleCache:
         size, note = checkpoint_with_cosignatures(conn, final)
         if size < need:
             raise NotFound(f"some entries are not in the tree of size {size}")
-        governance = _items(conn, Repository(conn).governance_indexes(size), size)
-        snapshot = _Snapshot(size, note, made_at, governance)
+        repo = Repository(conn)
+        governance = _items(conn, repo.governance_indexes(size), size)
+        members = {m.org: m for m in repo.all_members()}
+        snapshot = _Snapshot(size, note, made_at, governance, members)
         if final is not None:  # one not final yet serves only this page: quorum is near
             with self._lock:
                 self._snapshots[conn.engine] = snapshot

@@ -47,6 +47,7 @@ _HEAD = select(blocks.c.header).order_by(blocks.c.height.desc()).limit(1)
 _INSERT_BLOCK = insert(blocks)
 _INSERT_CHECKPOINT = insert(checkpoints)
 _MEMBER = select(members).where(members.c.org == bindparam("org"))
+_ALL_MEMBERS = select(members).order_by(members.c.org)
 _KEY = select(member_keys).where(
     member_keys.c.org == bindparam("org"), member_keys.c.key_id == bindparam("key_id")
 )
@@ -357,7 +358,7 @@ class Repository:
         return MemberRow(**values)
 
     def all_members(self) -> list[MemberRow]:
-        rows = self.conn.execute(select(members).order_by(members.c.org)).all()
+        rows = self.conn.execute(_ALL_MEMBERS).all()
         result = []
         for row in rows:
             values = dict(row._mapping)

@@ -186,6 +186,28 @@ def test_scans_after_a_sale_from_a_few_networks_are_the_buyers_own(
     assert "was sold" in str(scans["warning"])
 
 
+def test_a_source_stored_and_waiting_again_counts_once(world: BeefWorld) -> None:
+    """A source already written and scanning again waits in memory a second time: the count
+    adds it once, and its first scan after the sale once to the after-sale count."""
+    engine = world.node.engine
+    counter = ScanCounter(flush_every=3600)  # only explicit flushes
+    (pack,) = world.commission(1)
+
+    def scan(source: str, *, sold: bool) -> tuple[int, int]:
+        with read_transaction(engine) as conn:
+            count = counter.record(engine, conn, pack, source, sold=sold)
+        return count.sources, count.after_sale
+
+    assert scan("a", sold=False) == (1, 0)
+    counter.flush(engine)
+    assert scan("a", sold=False) == (1, 0)  # stored, and waiting again
+    assert scan("b", sold=False) == (2, 0)
+    assert scan("a", sold=True) == (2, 1)  # stored before the sale, scanned after it
+    counter.flush(engine)
+    assert scan("a", sold=True) == (2, 1)  # stored after the sale now
+    assert scan("b", sold=True) == (2, 2)
+
+
 def test_one_client_walking_through_many_codes_is_limited() -> None:
     """Past its rate a source is not counted: it cannot raise every code it can guess."""
     counter = ScanCounter(flush_every=3600, rate_per_minute=3)
