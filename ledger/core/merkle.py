@@ -3,7 +3,8 @@
 Stored nodes are the perfect subtrees of the log: node (level, i) covers leaves
 [i * 2**level, (i + 1) * 2**level).  They never change once complete, so proof generation asks
 storage for the O(log n) nodes a proof needs (`inclusion_nodes`, `consistency_nodes`) in one read,
-then assembles the proof from them; nothing is ever recomputed from leaves per call.
+then assembles the proof from them; nothing is ever recomputed from leaves per call.  For one
+inclusion proof, `inclusion_plan` names the nodes and how they fold into the path in one walk.
 """
 
 from __future__ import annotations
@@ -76,6 +77,64 @@ def _inclusion_ranges(index: int, start: int, end: int) -> list[tuple[int, int]]
     return ranges
 
 
+@dataclass(frozen=True, slots=True)
+class InclusionPlan:
+    """The stored nodes of one inclusion proof, in proof order (leaf's sibling first), and how
+    they make the path: each node is one hash of it, except `coords[fold:fold_end]`, the
+    perfect parts of the right edge's subtree (largest first), which fold into one hash."""
+
+    coords: list[Coord]
+    fold: int
+    fold_end: int
+
+    def proof(self, nodes: NodeSource) -> list[bytes]:
+        """The audit path from the hashes at `coords` (read in their order); raises KeyError
+        (a Mapping) or whatever a callable source raises for a missing node."""
+        if isinstance(nodes, Mapping):
+            path = [nodes[coord] for coord in self.coords]
+        else:
+            path = [nodes(level, i) for level, i in self.coords]
+        fold, end = self.fold, self.fold_end
+        if end - fold > 1:
+            h = path[end - 1]
+            for j in range(end - 2, fold - 1, -1):
+                h = node_hash(path[j], h)
+            path[fold:end] = [h]
+        return path
+
+
+def inclusion_plan(index: int, size: int) -> InclusionPlan:
+    """RFC 9162 2.1.3.1 PATH(index, D[0:size]) as stored nodes, in one pass from the leaf up.
+
+    At each level the path takes the sibling of the leaf's ancestor: on the left a perfect
+    subtree, on the right a perfect one unless it holds the tree's last leaf and is cut short,
+    then its perfect parts (the bits of `size` below that level), which happens once at most;
+    a level whose ancestor is the last node with no right sibling adds nothing. The same walk as
+    `verify_inclusion`'s, so the coordinates equal `_nodes_for(_inclusion_ranges(...))`."""
+    _check_index(index, size)
+    coords: list[Coord] = []
+    fold = fold_end = 0
+    fn, sn, level = index, size - 1, 0
+    while sn:
+        if fn & 1:
+            coords.append((level, fn - 1))
+        elif fn < sn:
+            if (fn + 2) << level <= size:
+                coords.append((level, fn + 1))
+            else:  # the right edge [(fn + 1) << level, size), cut short
+                fold = len(coords)
+                start = (fn + 1) << level
+                for part in range(level - 1, -1, -1):
+                    if size >> part & 1:
+                        coords.append((part, start >> part))
+                        start += 1 << part
+                fold_end = len(coords)
+        fn >>= 1
+        sn >>= 1
+        level += 1
+    return InclusionPlan(coords, fold, fold_end)
+
+
 def _consistency_ranges(size1: int, size2: int) -> list[tuple[int, int]]:
     """RFC 9162 2.1.4.1 PROOF(size1, D[0:size2]) as subtree ranges, in proof order."""
     ranges: list[tuple[int, int]] = []
@@ -123,14 +182,12 @@ def _check_index(index: int, size: int) -> None:
 
 def inclusion_nodes(index: int, size: int) -> list[Coord]:
     """Coordinates of the stored nodes an inclusion proof for (index, size) is built from."""
-    _check_index(index, size)
-    return _nodes_for(_inclusion_ranges(index, 0, size))
+    return inclusion_plan(index, size).coords
 
 
 def inclusion_proof(index: int, size: int, nodes: NodeSource) -> list[bytes]:
     """Audit path for leaf `index` in a tree of `size` leaves, from stored perfect subtrees."""
-    (path,) = inclusion_proofs([index], size, nodes)
-    return path
+    return inclusion_plan(index, size).proof(nodes)
 
 
 def inclusion_proofs(indexes: Iterable[int], size: int, nodes: NodeSource) -> list[list[bytes]]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -99,38 +99,41 @@ class NodeCache:
         return 0 if levels is None else levels.nodes()
 
     def read(
-        self, conn: Connection, head: BlockHeader, coords: Iterable[merkle.Coord]
+        self, conn: Connection, head: BlockHeader, coords: Collection[merkle.Coord]
     ) -> dict[merkle.Coord, bytes]:
         """The stored hashes at `coords` (all inside the tree of `head`, which `conn`'s read
-        transaction just read): the cached ones from memory, the others in one statement."""
-        wanted = set(coords)
-        if not wanted:
+        transaction just read; a coordinate may repeat): the cached ones from memory, the
+        others in one statement."""
+        if not coords:
             return {}
-        levels = self._levels_for(conn, head, wanted)
+        levels = self._levels_for(conn, head, coords)
         if levels is None:
-            return Repository(conn).get_nodes(wanted)
+            return Repository(conn).get_nodes(coords)
         found: dict[merkle.Coord, bytes] = {}
         rest: list[merkle.Coord] = []
         lowest, hashes = levels.lowest, levels.hashes  # _Levels.get inlined: the hot loop
-        for coord in wanted:
-            level, index = coord
-            row = hashes.get(level) if level >= lowest else None
-            start = index * HASH
-            if row is not None and start + HASH <= len(row):
-                found[coord] = row[start : start + HASH]
-            else:
-                rest.append(coord)
+        for coord in coords:
+            level = coord[0]
+            if level >= lowest and level in hashes:
+                start = coord[1] * HASH
+                digest = hashes[level][start : start + HASH]
+                if len(digest) == HASH:
+                    found[coord] = digest
+                    continue
+            rest.append(coord)
         if rest:
             found.update(Repository(conn).get_nodes(rest))
         return found
 
     def _levels_for(
-        self, conn: Connection, head: BlockHeader, wanted: set[merkle.Coord]
+        self, conn: Connection, head: BlockHeader, wanted: Collection[merkle.Coord]
     ) -> _Levels | None:
         """The levels that may be served under `head`: checked against the anchor's checkpoint
         once per new head, grown when the tree has and a wanted node is beyond them."""
         state = self._state
-        if state.head == head and (state.levels is None or not state.levels.short_of(head, wanted)):
+        if (state.head is head or state.head == head) and (
+            state.levels is None or not state.levels.short_of(head, wanted)
+        ):
             return state.levels
         with self._lock:
             state = self._state
@@ -219,7 +222,7 @@ def cache_for(engine: Engine) -> NodeCache:
 
 
 def read_nodes(
-    conn: Connection, head: BlockHeader, coords: Iterable[merkle.Coord]
+    conn: Connection, head: BlockHeader, coords: Collection[merkle.Coord]
 ) -> dict[merkle.Coord, bytes]:
     """Stored hashes at `coords` inside the tree of `head`, through the engine's cache in a
     read transaction; straight from the database in a write transaction (its rows may still

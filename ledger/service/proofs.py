@@ -26,10 +26,10 @@ def inclusion_proof(conn: Connection, index: int, size: int) -> list[bytes]:
     head = current_head(conn)
     if head is None or not 0 <= index < size or size > head.size:
         raise NotFound(f"no entry {index} in a tree of size {size}")
-    coords = merkle.inclusion_nodes(index, size)
-    found = read_nodes(conn, head, coords)
-    _require(found, coords)
-    return merkle.inclusion_proof(index, size, found)
+    plan = merkle.inclusion_plan(index, size)
+    found = read_nodes(conn, head, plan.coords)
+    _require(found, plan.coords)
+    return plan.proof(found)
 
 
 def consistency_proof(conn: Connection, size1: int, size2: int) -> list[bytes]:

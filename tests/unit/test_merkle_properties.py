@@ -264,6 +264,94 @@ def test_inclusion_nodes_stay_logarithmic_for_huge_trees(case: tuple[int, int]) 
     assert len(merkle.inclusion_nodes(index, size)) <= 2 * math.ceil(math.log2(size)) + 2
 
 
+# --- the one-pass plan (merkle.inclusion_plan) against the range-based walk and the RFC model ---
+
+BIG = 2100  # past 2^11, so paths have a right edge of several parts at many levels
+BIG_LEAVES = [merkle.leaf_hash(f"big {i}".encode()) for i in range(BIG)]
+
+
+def _big_nodes() -> dict[tuple[int, int], bytes]:
+    rng = merkle.CompactRange()
+    nodes: dict[tuple[int, int], bytes] = {}
+    for h in BIG_LEAVES:
+        nodes.update(((level, index), value) for level, index, value in rng.append(h))
+    return nodes
+
+
+BIG_NODES = _big_nodes()
+_positions = st.integers(1, 2**62).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n)))
+
+
+def _ranges_walk(index: int, size: int) -> list[tuple[int, int]]:
+    """The walk the plan replaced: RFC 9162's top-down split into subtree ranges, each cut into
+    its perfect parts."""
+    return merkle._nodes_for(merkle._inclusion_ranges(index, 0, size))
+
+
+@given(_positions)
+def test_plan_names_the_nodes_of_the_range_walk_for_huge_trees(case: tuple[int, int]) -> None:
+    index, size = case
+    plan = merkle.inclusion_plan(index, size)
+    assert plan.coords == _ranges_walk(index, size)
+    assert merkle.inclusion_nodes(index, size) == plan.coords
+
+
+@given(_positions)
+def test_plan_folds_exactly_the_right_edge_parts(case: tuple[int, int]) -> None:
+    # Every node but the folded run is a whole path hash; the run is the perfect parts of the
+    # one cut-short subtree on the right edge, largest first and ending at the tree's last leaf.
+    index, size = case
+    plan = merkle.inclusion_plan(index, size)
+    run = plan.coords[plan.fold : plan.fold_end]
+    assert len(plan.coords) - max(len(run) - 1, 0) == len(merkle._inclusion_ranges(index, 0, size))
+    if run:
+        levels = [level for level, _ in run]
+        assert levels == sorted(levels, reverse=True)
+        last_level, last_index = run[-1]
+        assert (last_index + 1) << last_level == size
+
+
+def test_plan_proofs_equal_the_rfc9162_paths_for_every_index_of_some_sizes() -> None:
+    for size in (1, 2, 3, 5, 31, 32, 33, 1023, 1025, 1500, 2047, BIG):
+        leaves = BIG_LEAVES[:size]
+        for index in range(0, size, max(1, size // 97)):
+            assert merkle.inclusion_plan(index, size).proof(BIG_NODES) == _path(index, leaves)
+
+
+@given(st.integers(1, BIG).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n))))
+def test_plan_proof_equals_the_rfc9162_path(case: tuple[int, int]) -> None:
+    index, size = case
+    plan = merkle.inclusion_plan(index, size)
+    path = plan.proof(BIG_NODES)
+    assert path == _path(index, BIG_LEAVES[:size])
+    assert path == merkle.inclusion_proofs([index], size, BIG_NODES)[0]
+    merkle.verify_inclusion(index, size, BIG_LEAVES[index], path, merkle.root(BIG_LEAVES[:size]))
+
+
+@given(st.integers(1, BIG).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n))))
+def test_plan_proof_reads_a_callable_source_once_per_node_in_order(case: tuple[int, int]) -> None:
+    index, size = case
+    plan = merkle.inclusion_plan(index, size)
+    reads: list[tuple[int, int]] = []
+
+    def source(level: int, i: int) -> bytes:
+        reads.append((level, i))
+        return BIG_NODES[(level, i)]
+
+    assert plan.proof(source) == plan.proof(BIG_NODES)
+    assert reads == plan.coords
+
+
+def test_plan_proof_refuses_a_source_missing_a_node() -> None:
+    plan = merkle.inclusion_plan(1000, BIG)
+    partial = dict(BIG_NODES)
+    del partial[plan.coords[-1]]
+    with pytest.raises(KeyError):
+        plan.proof(partial)
+    with pytest.raises(ValueError, match="outside"):
+        merkle.inclusion_plan(BIG, BIG)
+
+
 def test_proof_generation_refuses_positions_outside_the_tree() -> None:
     with pytest.raises(ValueError, match="outside"):
         merkle.inclusion_proof(5, 5, NODES)
