@@ -10,8 +10,8 @@ beef event's id is its GS1 CBV 2.0 hash, which the reference generator computes 
 on event hashes alone; docs/benchmarks.md says more. On SQLite the build stops at 10^3, 10^5
 and 10^6 entries (10^2, 10^3, 10^4 with --quick) and copies the database; then, per size:
 
-- inclusion-proof time (`ledger.service.proofs.inclusion_proof`, sizes taking turns in rounds),
-  against 10^3 (goal: 10^6 within 1.3x);
+- inclusion-proof time (`ledger.service.proofs.inclusion_proof`, one kept connection per size
+  as a server's, sizes taking turns in rounds), against 10^3 (goal: 10^6 within 1.3x);
 - the resident memory of `sealchain serve` (one worker) after proofs and tile reads (goal:
   under 200 MB at 10^6), and of the build's two workers;
 - `sealchain audit`: entries/s against one core's raw Ed25519 verifications of the same
@@ -20,8 +20,9 @@ and 10^6 entries (10^2, 10^3, 10^4 with --quick) and copies the database; then, 
 - `sealchain reindex` entries/s against the build's, and database bytes per entry against the
   entry bytes;
 - pymerkle's SqliteTree on the same entries (10^5 and 10^6; its root must equal ours): its
-  median proof time over ours (goal: 10x at 10^5, 50x at 10^6). pymerkle is the `bench` extra,
-  imported only here; without it those rows are left out, saying so;
+  median proof time over ours, the two taking turns in blocks over the same leaves (goal: 10x at
+  10^5, 50x at 10^6). pymerkle is the `bench` extra, imported only here; without it those rows
+  are left out, saying so;
 - on PostgreSQL (SEALCHAIN_BENCH_PG_URL, else SEALCHAIN_TEST_PG_URL: an admin URL; each ledger
   gets a database of its own, dropped afterwards): ingest, proofs, server memory, audit,
   reindex and bytes per entry at 10^3 and 10^5 (10^2 and 10^3 with --quick). Its rows say so.
@@ -60,19 +61,21 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from ledger.bench.api import BENCH_APP_SPEC
-from ledger.bench.core import BENCH_APP, _bench_plan, _rate, proof_times
+from ledger.bench.core import BENCH_APP, _bench_plan, _rate
 from ledger.bench.memory import Memory, process_memory, status_kb
 from ledger.bench.report import BenchRow
 from ledger.config import Settings
+from ledger.core import merkle
 from ledger.core.envelope import sign_envelope
 from ledger.core.keys import Signer
 from ledger.home import Home
 from ledger.process import free_port, serve_command
 from ledger.service.node import init_home
+from ledger.service.proofs import inclusion_proof
 from ledger.storage.engine import make_engine, read_transaction
 from ledger.storage.repository import Repository
 
@@ -81,9 +84,11 @@ BATCH = 1000  # envelopes per POST /v1/entries/batch
 POSTERS = 4  # concurrent batch clients (four were best in `bench api`)
 SIGN_AHEAD = 8  # batches signed ahead of the posters: enough to keep them fed, never stale
 TEXT_BYTES = 700  # a bench.note with this text is a 950-byte entry, a beef entry's mean size
-PROOF_SAMPLES, PROOF_ROUNDS = 200, 5
+PROOF_SAMPLES, PROOF_ROUNDS = 5000, 50  # per size (about a second in all), in rounds of 100
+PROOF_WARMUP = 50  # proofs before any is timed, on each connection (and pymerkle's tree)
 SERVER_PROOFS = 2000  # GET /v1/proofs/inclusion before the server's memory is read
-PYMERKLE_SECONDS = 60.0  # at most this long (and at most PROOF_SAMPLES) per size for pymerkle
+PYMERKLE_SAMPLES, PYMERKLE_BLOCK = 400, 20  # proofs per side, taking turns in blocks of 20
+PYMERKLE_SECONDS = 60.0  # at most this long (and at most PYMERKLE_SAMPLES) per size for pymerkle
 
 
 @dataclass(frozen=True)
@@ -382,15 +387,38 @@ def raw_verify_rate(seconds: float) -> float:
 
 
 def proof_medians(ledgers: Sequence[Ledger], samples: int) -> dict[int, tuple[float, float]]:
-    """(median, p99) µs of an inclusion proof per ledger, sizes taking turns in rounds so that
-    the machine's drift lands on every size alike; every proof is verified."""
+    """(median, p99) µs of an inclusion proof of a random entry per ledger.
+
+    Each ledger gets one engine and read transaction for the whole measurement, as a server's
+    pooled connection keeps its page cache and the engine its node cache, and PROOF_WARMUP
+    proofs before any is timed. Then PROOF_ROUNDS rounds of a block per size, the sizes' order
+    turning each round, so the machine's drift lands on every size alike (one proof each in
+    turn would have the three trees evict each other's caches, which no server does). Every
+    proof is verified against the ledger's root."""
     timings: dict[int, list[float]] = {ledger.size: [] for ledger in ledgers}
-    for round_ in range(PROOF_ROUNDS):
+    made: dict[int, list[tuple[int, list[bytes]]]] = {ledger.size: [] for ledger in ledgers}
+    with contextlib.ExitStack() as stack:
+        conns: dict[int, Connection] = {}
         for ledger in ledgers:
-            taken, _ = proof_times(
-                ledger.url, ledger.size, ledger.root, samples // PROOF_ROUNDS, seed=round_
-            )
-            timings[ledger.size] += taken
+            engine = make_engine(ledger.url)
+            stack.callback(engine.dispose)
+            conns[ledger.size] = conn = stack.enter_context(read_transaction(engine))
+            rng = random.Random(f"warm-up/{ledger.size}")
+            for _ in range(PROOF_WARMUP):
+                inclusion_proof(conn, rng.randrange(ledger.size), ledger.size)
+        rng = random.Random(f"proofs/{len(ledgers)}")
+        for round_ in range(PROOF_ROUNDS):
+            for turn in range(len(ledgers)):
+                size = ledgers[(round_ + turn) % len(ledgers)].size
+                conn = conns[size]
+                for _ in range(samples // PROOF_ROUNDS):
+                    index = rng.randrange(size)
+                    started = time.perf_counter()
+                    proof = inclusion_proof(conn, index, size)
+                    timings[size].append(time.perf_counter() - started)
+                    made[size].append((index, proof))
+        for ledger in ledgers:
+            _verify_all(conns[ledger.size], ledger, made[ledger.size])
     return {
         size: (
             statistics.median(t) * 1e6,
@@ -398,6 +426,14 @@ def proof_medians(ledgers: Sequence[Ledger], samples: int) -> dict[int, tuple[fl
         )
         for size, t in timings.items()
     }
+
+
+def _verify_all(
+    conn: Connection, ledger: Ledger, proofs: Sequence[tuple[int, list[bytes]]]
+) -> None:
+    leaves = Repository(conn).get_nodes((0, index) for index, _ in proofs)
+    for index, proof in proofs:
+        merkle.verify_inclusion(index, ledger.size, leaves[(0, index)], proof, ledger.root)
 
 
 def server_memory(ledger: Ledger, requests: int) -> Memory:
@@ -454,9 +490,13 @@ def reindex_run(ledger: Ledger) -> float:
     return ledger.size / seconds
 
 
-def pymerkle_median_us(ledger: Ledger, path: Path, console: Console) -> float | None:
-    """Median µs of pymerkle's SqliteTree.prove_inclusion on the same entries as `ledger`
-    (None when pymerkle is not installed). Its root must be ours: the same leaves."""
+def pymerkle_medians(ledger: Ledger, path: Path, console: Console) -> tuple[float, float] | None:
+    """(pymerkle's, ours) median µs of an inclusion proof on the same entries as `ledger`, or
+    None when pymerkle is not installed. pymerkle's SqliteTree is fed the same entries and its
+    root must be ours (the same leaves). Then both sides are measured in the same minutes: the
+    same PROOF_WARMUP proofs each (its tree object and our engine kept throughout, as ours are
+    in `proof_medians`), then blocks of PYMERKLE_BLOCK random leaves proven by one side and then
+    the other, which side goes first turning each block; every proof of ours is verified."""
     try:
         from pymerkle import SqliteTree  # type: ignore[import-untyped,unused-ignore]  # the bench extra
     except ImportError:
@@ -467,30 +507,50 @@ def pymerkle_median_us(ledger: Ledger, path: Path, console: Console) -> float | 
         return None
     engine = make_engine(ledger.url)
     tree = SqliteTree(str(path))
+    size = ledger.size
     try:
         with read_transaction(engine) as conn:
             tree.append_entries(
                 entry.data for entry in Repository(conn).iter_entries(0, batch=5000)
             )
-        if tree.get_size() != ledger.size or tree.get_root(ledger.size) != ledger.root:
+        if tree.get_size() != size or tree.get_root(size) != ledger.root:
             raise RuntimeError("pymerkle's tree of the same entries has another root")
-        rng = random.Random(ledger.size)
-        for _ in range(20):  # the same warm-up as ours
-            tree.prove_inclusion(rng.randrange(ledger.size) + 1, ledger.size)
-        timings: list[float] = []
-        deadline = time.perf_counter() + PYMERKLE_SECONDS
-        while len(timings) < PROOF_SAMPLES and (
-            len(timings) < 10 or time.perf_counter() < deadline
-        ):
-            index = rng.randrange(ledger.size) + 1  # pymerkle counts leaves from one
-            started = time.perf_counter()
-            tree.prove_inclusion(index, ledger.size)
-            timings.append(time.perf_counter() - started)
+        theirs: list[float] = []
+        ours: list[float] = []
+        made: list[tuple[int, list[bytes]]] = []
+        rng = random.Random(size)
+        with read_transaction(engine) as conn:
+
+            def prove_theirs(index: int) -> None:
+                tree.prove_inclusion(index + 1, size)  # pymerkle counts leaves from one
+
+            def prove_ours(index: int) -> None:
+                made.append((index, inclusion_proof(conn, index, size)))
+
+            for _ in range(PROOF_WARMUP):
+                index = rng.randrange(size)
+                prove_theirs(index)
+                prove_ours(index)
+            made.clear()
+            deadline = time.perf_counter() + PYMERKLE_SECONDS
+            while len(theirs) < PYMERKLE_SAMPLES and (
+                len(theirs) < 2 * PYMERKLE_BLOCK or time.perf_counter() < deadline
+            ):
+                block = [rng.randrange(size) for _ in range(PYMERKLE_BLOCK)]
+                sides = [(prove_theirs, theirs), (prove_ours, ours)]
+                if len(theirs) // PYMERKLE_BLOCK % 2:
+                    sides.reverse()
+                for prove, timings in sides:
+                    for index in block:
+                        started = time.perf_counter()
+                        prove(index)
+                        timings.append(time.perf_counter() - started)
+            _verify_all(conn, ledger, made)
     finally:
         tree.close()
         engine.dispose()
         path.unlink(missing_ok=True)
-    return statistics.median(timings) * 1e6
+    return statistics.median(theirs) * 1e6, statistics.median(ours) * 1e6
 
 
 # --- PostgreSQL databases ---------------------------------------------------------------------
@@ -708,19 +768,21 @@ def _measure(
             if peer is None:
                 continue
             step(f"pymerkle SqliteTree at {size:,}")
-            theirs = pymerkle_median_us(peer, root / f"pymerkle-{size}.db", step.console)
-            if theirs is None:
+            medians = pymerkle_medians(peer, root / f"pymerkle-{size}.db", step.console)
+            if medians is None:
                 break
+            theirs, ours = medians
             goal = None if quick else PYMERKLE_GOALS.get(size)
             rows.append(
                 BenchRow(
                     f"scale.proof.pymerkle_ratio.n={size}",
                     theirs,
                     "µs",
-                    proofs[size][0],
+                    ours,
                     goal=goal,
-                    note="value: pymerkle SqliteTree's median proof µs; baseline: ours; ratio: "
-                    "how many times faster ours is",
+                    note="value: pymerkle SqliteTree's median proof µs; baseline: ours, measured "
+                    "taking turns with it in blocks of 20 leaves; ratio: how many times faster "
+                    "ours is",
                 )
             )
     return rows
