@@ -21,8 +21,9 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.background import BackgroundTask
 
 from apps.beef import lottree, state, views
 from apps.beef.coldchain import ColdChain
@@ -46,7 +47,9 @@ log = logging.getLogger("sealchain.api")
 # Scan threads per worker. On SQLite a scan is Python under the GIL and local page reads, and
 # one thread served the most (bench beef --quick, 10^4 packs: about 230 scans/s on 1 thread,
 # 160-190 on 2 or 4, 110-120 on 40). PostgreSQL queries wait on the network, which other
-# threads can use meanwhile (not measured here).
+# threads can use meanwhile (not measured here). Scans on the event loop itself (SQLite, no
+# thread) served about 35% more, but one scan in a hundred waited 100-300 ms where threads
+# kept the 99th percentile near 35 ms: docs/benchmarks.md, "Scans on the event loop".
 SCAN_THREADS = {"sqlite": 1}
 SCAN_THREADS_DEFAULT = 4
 
@@ -56,10 +59,15 @@ async def _flush_scans_on_shutdown(app: FastAPI) -> AsyncIterator[None]:
     """Scan counts wait in memory for up to a second (scans.ScanCounter); a server told to stop
     writes them before the ledger closes its engine, so no scan is lost on a restart."""
     yield
+    _flush_scans(ledger_of(app).engine)
+
+
+def _flush_scans(engine: Engine) -> None:
     try:
-        SCANS.flush(ledger_of(app).engine)
+        SCANS.flush(engine)
     except SQLAlchemyError:
-        # logged, not raised: the ledger's own shutdown (committing queued entries) still runs
+        # Logged, not raised: the counts wait for the next flush (ScanCounter.flush), and at
+        # shutdown the ledger's own (committing queued entries) still runs.
         log.exception("could not write the pending beef scan counts")
 
 
@@ -96,7 +104,12 @@ async def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
     # once on 32 threads took turns on the GIL; the rest wait on the event loop, in order.
     threads = SCAN_THREADS.get(ledger.engine.dialect.name, SCAN_THREADS_DEFAULT)
     limiter = app_limiter(request, "beef_scan_threads", threads)
-    return await anyio.to_thread.run_sync(_scan_page, request, ledger, limiter=limiter)
+    response = await anyio.to_thread.run_sync(_scan_page, request, ledger, limiter=limiter)
+    if SCANS.claim_flush():
+        # After the answer, on a thread of the shared pool: the write waits for the write lock
+        # and an fsync, which neither this request nor the scan threads should.
+        response.background = BackgroundTask(_flush_scans, ledger.engine)
+    return response
 
 
 def app_limiter(request: Request, name: str, tokens: int) -> anyio.CapacityLimiter:
@@ -127,19 +140,24 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
     # serving the page from its replica keeps no counts (they are the log's statements).
     counting = ledger.is_log and not is_head(request)
 
+    uri = pack.uri()
+
     def read(conn: Connection) -> _ScanRead:
-        found = state.pack_and_lot(conn, pack.uri())
+        found = state.pack_and_lot(conn, uri)
         if found is None:
             raise NotFound("no such pack")  # on a standby: perhaps not replayed yet
         obj, lot, tree = found
-        indexes, proof = _entries_about(conn, pack, lot, tree)
+        events = state.pack_events(conn, uri)
+        indexes, proof = _entries_about(state.entry_indexes(events), uri, lot, tree)
         bundle = ledger.page_bundle(conn, indexes)
-        server = views.server_view(conn, obj, lot, ledger.members(conn)) if wants_json else {}
+        server = {}
+        if wants_json:
+            server = views.server_view(conn, obj, lot, events, ledger.members(conn))
         sold = obj.sold_idx is not None
         # Counted in this transaction when it is the primary's, which the counts are written
         # to (one transaction a scan instead of two); a standby's read is counted after it.
         on_primary = counting and conn.engine is ledger.engine
-        count = _count_scan(request, ledger, conn, pack, sold) if on_primary else None
+        count = _count_scan(request, ledger, conn, uri, sold) if on_primary else None
         return bundle, sold, server, proof, count
 
     # The pack and its proofs from the standby when there is one (the primary if it has not
@@ -152,7 +170,7 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
         # Read from a standby: count on the primary all the same, as a standby would miss the
         # counts this process flushed a moment ago (the count would drop after each flush).
         with ledger.read() as conn:
-            count = _count_scan(request, ledger, conn, pack, sold)
+            count = _count_scan(request, ledger, conn, uri, sold)
     if wants_json:
         view = {
             "pack": views.subject(pack, COLD_CHAIN, lot_proof)["pack"],
@@ -174,12 +192,12 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
 
 
 def _entries_about(
-    conn: Connection, pack: PackId, lot: dict[str, Any], tree: state.LotTree | None
+    indexes: list[int], uri: str, lot: dict[str, Any], tree: state.LotTree | None
 ) -> tuple[list[int], LotProof]:
-    """The entries a scan proves: those about the pack, with a committed lot's commitment in
-    place of its commissioning (a short entry and one path instead of every pack's URI)."""
-    indexes = state.pack_entry_indexes(conn, pack.uri())
-    at = None if tree is None else lottree.position(tree.tree, tree.packs, pack.uri())
+    """The entries a scan proves: those about the pack (`indexes`), with a committed lot's
+    commitment in place of its commissioning (a short entry and one path instead of every
+    pack's URI)."""
+    at = None if tree is None else lottree.position(tree.tree, tree.packs, uri)
     if tree is None or at is None:
         return indexes, None
     path = lottree.path(tree.tree, tree.packs, at)
@@ -191,11 +209,11 @@ def _entries_about(
 
 
 def _count_scan(
-    request: Request, ledger: Ledger, conn: Connection, pack: PackId, sold: bool
+    request: Request, ledger: Ledger, conn: Connection, uri: str, sold: bool
 ) -> ScanCount:
     address = request.client.host if request.client else "unknown"
     source = source_of(ledger.secret(SECRET_PURPOSE), address)
-    return SCANS.record(ledger.engine, conn, pack.uri(), source, sold=sold)
+    return SCANS.record(ledger.engine, conn, uri, source, sold=sold)
 
 
 def _unknown(request: Request, pack: PackId) -> Response:

@@ -12,7 +12,8 @@ What the count cannot stop: many clients working together (a botnet), or a copie
 scanned only once. The page says what the count means and that it is the server's statement.
 
 Counts wait in memory for up to a second and are written in one short off-ledger write, so a
-burst of scans does not queue behind the block writer for an fsync each; they are kept per
+burst of scans does not queue behind the block writer for an fsync each (the scan page claims
+the write, `claim_flush`, and runs it on a thread after its answer); they are kept per
 engine (a process serving several ledgers keeps them apart) and flushed on shutdown.
 """
 
@@ -23,7 +24,20 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, Integer, bindparam, cast, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 
 from apps.beef.tables import scan_sources
 from ledger.core.envelope import format_ts
@@ -37,15 +51,22 @@ SECRET_PURPOSE = "beef/scan-sources"  # noqa: S105 - names a derived secret, is 
 
 source_of = client_source
 
-# Built once: building a select and its cache key per scan cost more than SQLite's answer.
-_COUNT_SOURCES = select(
-    func.count(),
-    func.coalesce(func.sum(cast(scan_sources.c.after_sale, Integer)), 0),
-    func.min(scan_sources.c.first_at),
-).where(scan_sources.c.uri == bindparam("uri"))
-_STORED_SOURCES = select(scan_sources.c.source, scan_sources.c.after_sale).where(
-    scan_sources.c.uri == bindparam("uri"),
-    scan_sources.c.source.in_(bindparam("sources", expanding=True)),
+# A code's stored count and which of its waiting sources are stored already, in one statement
+# built once: the aggregate row (source NULL), then a row per stored waiting source. Building
+# a select and its cache key per scan cost more than SQLite's answer, and so did a second one.
+_SOURCES = union_all(
+    select(
+        null().label("source"),
+        func.count().label("sources"),
+        func.coalesce(func.sum(cast(scan_sources.c.after_sale, Integer)), 0).label("after_sale"),
+        func.min(scan_sources.c.first_at).label("first_at"),
+    ).where(scan_sources.c.uri == bindparam("uri")),
+    select(
+        scan_sources.c.source, literal(1), cast(scan_sources.c.after_sale, Integer), null()
+    ).where(
+        scan_sources.c.uri == bindparam("uri"),
+        scan_sources.c.source.in_(bindparam("waiting", expanding=True)),
+    ),
 )
 
 
@@ -89,22 +110,30 @@ class ScanCounter:
                 else:
                     mine.last_at, mine.after_sale = now, mine.after_sale or sold
             waiting = dict(pending.get(uri, {}))
-            due = time.monotonic() - self._flushed >= self.flush_every
-        count = self._count(conn, uri, waiting, now, counted)
-        if due:
-            self.flush(engine)
-        return count
+        return self._count(conn, uri, waiting, now, counted)
+
+    def claim_flush(self) -> bool:
+        """True once every `flush_every` seconds: the caller then calls `flush`, off the
+        request (its write waits for the write lock and an fsync), and no other caller does
+        meanwhile."""
+        with self._lock:
+            if time.monotonic() - self._flushed < self.flush_every:
+                return False
+            self._flushed = time.monotonic()
+            return True
 
     @staticmethod
     def _count(
         conn: Connection, uri: str, waiting: dict[str, _Pending], now: str, counted: bool
     ) -> ScanCount:
         """Stored sources plus those waiting in memory, each once."""
-        sources, after_sale, first = conn.execute(_COUNT_SOURCES, {"uri": uri}).one()
-        stored: dict[str, bool] = {}
-        if waiting:
-            rows = conn.execute(_STORED_SOURCES, {"uri": uri, "sources": list(waiting)})
-            stored = {source: bool(after_sale) for source, after_sale in rows}
+        sources, after_sale, first = 0, 0, None
+        stored: dict[str, bool] = {}  # waiting sources already written: after the sale?
+        for row in conn.execute(_SOURCES, {"uri": uri, "waiting": list(waiting)}):
+            if row.source is None:
+                sources, after_sale, first = row.sources, row.after_sale, row.first_at
+            else:
+                stored[row.source] = bool(row.after_sale)
         for source, pending in waiting.items():
             if source not in stored:
                 sources += 1

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row
 
 from apps.beef import state
 from apps.beef.coldchain import ColdChain
@@ -55,12 +55,17 @@ def status(obj: state.Obj, lot: dict[str, Any], members: Mapping[str, Member]) -
 
 
 def server_view(
-    conn: Connection, obj: state.Obj, lot: dict[str, Any], members: Mapping[str, Member]
+    conn: Connection,
+    obj: state.Obj,
+    lot: dict[str, Any],
+    events: list[Row[Any]],
+    members: Mapping[str, Member],
 ) -> dict[str, Any]:
-    """The projection's facts about a pack (the server's statement, not verified); `members`
-    by org name the parties (Ledger.members: the process's snapshot, not read per scan)."""
+    """The projection's facts about a pack (the server's statement, not verified): `events`
+    as state.pack_events reads them; `members` by org name the parties (Ledger.members: the
+    process's snapshot, not read per scan)."""
     status_code, message = status(obj, lot, members)
-    rows, temps, certs = state.pack_history(conn, obj.uri)
+    temps, certs = state.pack_facts(conn, obj.uri)
     return {
         "status": status_code,
         "message": message,
@@ -78,7 +83,7 @@ def server_view(
                 "step": r.summary,
                 "corrected": r.correction_note,
             }
-            for r in rows
+            for r in events
         ],
         "temperatures": [{"time": t.time, "value": t.value, "status": t.status} for t in temps],
         "certificates": [{"kind": c.kind, "number": c.number, "issuer": c.issuer} for c in certs],

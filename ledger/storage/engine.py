@@ -84,7 +84,11 @@ def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_begin(conn: Connection) -> None:
     mode = "IMMEDIATE" if conn.get_execution_options().get("sealchain_write") else "DEFERRED"
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    # On the sqlite3 connection itself: through exec_driver_sql, this BEGIN cost as much as the
+    # rest of an empty transaction (26 against 16 µs in all), and every request begins one.
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None, "a connection that begins a transaction is checked out"
+    dbapi.execute(f"BEGIN {mode}")
 
 
 def _take_write_lock(conn: Connection) -> None:
