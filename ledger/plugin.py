@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ledger.api.batched_worker import BatchedWorker
 from ledger.api.deps import Ledger, LedgerDep, MemberDep, authenticate_member, ledger_of
 from ledger.api.i18n import N_, Localized, tr
 from ledger.api.middleware import request_method as _request_method
@@ -91,6 +92,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "Accepted",
     "App",
+    "BatchedWorker",
     "Bench",
     "BenchRow",
     "ConfigError",

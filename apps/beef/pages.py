@@ -32,6 +32,7 @@ from apps.beef.journey import LotProof
 from apps.beef.scans import SCANS, SECRET_PURPOSE, ScanCount, clone_warning, source_of
 from ledger.plugin import (
     SECURITY_HEADERS,
+    BatchedWorker,
     Ledger,
     LedgerDep,
     NotFound,
@@ -44,14 +45,16 @@ from ledger.plugin import (
 SITE = Site("beef", Path(__file__).with_name("site"))
 COLD_CHAIN = ColdChain()
 log = logging.getLogger("sealchain.api")
-# Scan threads per worker. On SQLite a scan is Python under the GIL and local page reads, and
-# one thread served the most (bench beef --quick, 10^4 packs: about 230 scans/s on 1 thread,
-# 160-190 on 2 or 4, 110-120 on 40). PostgreSQL queries wait on the network, which other
-# threads can use meanwhile (not measured here). Scans on the event loop itself (SQLite, no
-# thread) served about 35% more, but one scan in a hundred waited 100-300 ms where threads
-# kept the 99th percentile near 35 ms: docs/benchmarks.md, "Scans on the event loop".
+# Scan threads per worker process. On SQLite a scan is Python under the GIL and local page
+# reads, and one thread served the most (taking turns at 10^4 packs: 1 thread against 2, 4 and
+# the shared 40). PostgreSQL queries wait on the network, which other threads can use
+# meanwhile. The threads are a BatchedWorker's (one wake-up of the event loop for the scans
+# finished meanwhile, not one per scan: about 25% more scans/s at 10^4 packs, measured taking
+# turns). Scans on the event loop itself served about as many, but one in a hundred waited
+# 100-300 ms where threads kept the 99th percentile near 35 ms (docs/benchmarks.md).
 SCAN_THREADS = {"sqlite": 1}
 SCAN_THREADS_DEFAULT = 4
+SCAN_WORKER = "beef_scan_worker"  # app.state attribute
 
 
 @asynccontextmanager
@@ -59,6 +62,10 @@ async def _flush_scans_on_shutdown(app: FastAPI) -> AsyncIterator[None]:
     """Scan counts wait in memory for up to a second (scans.ScanCounter); a server told to stop
     writes them before the ledger closes its engine, so no scan is lost on a restart."""
     yield
+    worker: BatchedWorker | None = getattr(app.state, SCAN_WORKER, None)
+    if worker is not None:
+        delattr(app.state, SCAN_WORKER)  # an app started again makes a new one
+        worker.close()  # the scans it has queued run first, and are counted
     _flush_scans(ledger_of(app).engine)
 
 
@@ -102,14 +109,23 @@ def _scans_json(count: ScanCount | None, sold: bool) -> dict[str, Any] | None:
 async def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
     # On its own few threads (SCAN_THREADS), not the 40 every sync route shares: 32 phones at
     # once on 32 threads took turns on the GIL; the rest wait on the event loop, in order.
-    threads = SCAN_THREADS.get(ledger.engine.dialect.name, SCAN_THREADS_DEFAULT)
-    limiter = app_limiter(request, "beef_scan_threads", threads)
-    response = await anyio.to_thread.run_sync(_scan_page, request, ledger, limiter=limiter)
+    response = await _scan_worker(request, ledger).run(_scan_page, request, ledger)
     if SCANS.claim_flush():
         # After the answer, on a thread of the shared pool: the write waits for the write lock
         # and an fsync, which neither this request nor the scan threads should.
         response.background = BackgroundTask(_flush_scans, ledger.engine)
     return response
+
+
+def _scan_worker(request: Request, ledger: Ledger) -> BatchedWorker:
+    """The app's scan worker, made on first use (with as many threads as the dialect wants)."""
+    app_state = request.app.state
+    worker: BatchedWorker | None = getattr(app_state, SCAN_WORKER, None)
+    if worker is None:
+        threads = SCAN_THREADS.get(ledger.engine.dialect.name, SCAN_THREADS_DEFAULT)
+        worker = BatchedWorker("beef-scans", threads)
+        setattr(app_state, SCAN_WORKER, worker)
+    return worker
 
 
 def app_limiter(request: Request, name: str, tokens: int) -> anyio.CapacityLimiter:

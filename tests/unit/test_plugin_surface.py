@@ -7,6 +7,7 @@ import ledger.plugin
 
 SURFACE = [
     "App",
+    "BatchedWorker",
     "Bench",
     "BenchRow",
     "ConfigError",
