@@ -26,6 +26,12 @@ SHOWN = 100  # results on one page; a narrower query finds the rest
     "/certs/search",
     summary="Search certificates (the server's answer, each linked to its verified page)",
     response_class=HTMLResponse,
+    responses={
+        422: {
+            "description": "a query shorter than 2 or longer than 60 characters: the page says so",
+            "content": {"text/html": {}},
+        }
+    },
 )
 def search_page(
     request: Request,

@@ -22,6 +22,13 @@ HEIGHT = 8
 WIDTH = 1 << HEIGHT  # 256 hashes in a full tile
 MAX_ENTRY = 0xFFFF  # an entry bundle's uint16 length prefix
 _INDEX = re.compile(r"^(?:x\d{3}/)*\d{3}$")
+# Exactly the paths parse_tile_path accepts, `<N>[.p/<W>]` with N canonical (no leading group
+# of zeros) and W 1 to 255, for the API's schema: a client (or a schema-driven fuzzer) learns
+# from it which paths exist. No look-arounds, so generators can build strings from it.
+PATH_PATTERN = (
+    r"^(?:[0-9]{3}|x(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})(?:/x[0-9]{3})*/[0-9]{3})"
+    r"(?:\.p/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$"
+)
 
 
 def encode_index(n: int) -> str:

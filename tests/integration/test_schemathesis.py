@@ -41,6 +41,10 @@ def test_api_conforms_and_never_fails(case: schemathesis.Case) -> None:
         # Whether an envelope is accepted depends on the clock, the membership and the
         # signature, which no schema can express: a schema-valid envelope is rightly refused.
         excluded.append(positive_data_acceptance)
+    if case.operation.path == "/certs/search":
+        # The page answers 422 with its own message for a query of 1 or over 60 characters
+        # once spaces are trimmed, which a schema's minLength cannot say (documented as 422).
+        excluded.append(positive_data_acceptance)
     if case.operation.path == "/v1/entries/batch":
         # By design each item is judged on its own: a bad item gets its own problem inside a
         # 200 answer instead of failing the whole batch.

@@ -5,6 +5,7 @@ all stored nodes, and verifies against the root."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from hypothesis import given
@@ -40,6 +41,30 @@ def test_a_path_that_is_not_canonical_is_refused(bad: str) -> None:
 def test_a_partial_width_outside_1_to_255_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="tile"):
         tiles.parse_tile_path(bad)
+
+
+def _parses(rest: str) -> bool:
+    try:
+        tiles.parse_tile_path(rest)
+    except ValueError:
+        return False
+    return True
+
+
+@given(st.from_regex(tiles.PATH_PATTERN, fullmatch=True))
+def test_every_path_the_schema_pattern_allows_parses(rest: str) -> None:
+    assert _parses(rest)
+
+
+@given(st.integers(min_value=0, max_value=10**15), st.integers(min_value=1, max_value=256))
+def test_every_tile_path_written_matches_the_schema_pattern(n: int, width: int) -> None:
+    rest = tiles.tile_path(0, n, width).removeprefix("tile/0/")
+    assert re.fullmatch(tiles.PATH_PATTERN, rest)
+
+
+@given(st.text(alphabet="0123456789x/.p", max_size=16))
+def test_the_schema_pattern_and_the_parser_agree(rest: str) -> None:
+    assert bool(re.fullmatch(tiles.PATH_PATTERN, rest)) == _parses(rest)
 
 
 def test_widths_for_the_specs_example_tree_of_70000() -> None:

@@ -38,7 +38,14 @@ router = APIRouter(tags=["tiles"])
 IMMUTABLE = "public, max-age=31536000, immutable"
 OCTETS = "application/octet-stream"
 CACHE_BYTES = 64 * 1024 * 1024  # per process: 8,000 hash tiles, or a few large entry bundles
-TilePath = Annotated[str, Path(description="<N>[.p/<W>]: x-prefixed 3-digit groups, e.g. x001/234")]
+TilePath = Annotated[
+    str,
+    Path(
+        description="<N>[.p/<W>]: x-prefixed 3-digit groups, e.g. x001/234",
+        # Documented, and checked by _parse, whose message names the tlog-tiles form.
+        json_schema_extra={"pattern": tiles.PATH_PATTERN},
+    ),
+]
 
 
 @router.get(
