@@ -65,7 +65,8 @@ async def _flush_scans_on_shutdown(app: FastAPI) -> AsyncIterator[None]:
     worker: BatchedWorker | None = getattr(app.state, SCAN_WORKER, None)
     if worker is not None:
         delattr(app.state, SCAN_WORKER)  # an app started again makes a new one
-        worker.close()  # the scans it has queued run first, and are counted
+        # The scans it has queued run first, and are counted; waited for off the loop.
+        await anyio.to_thread.run_sync(worker.close)
     _flush_scans(ledger_of(app).engine)
 
 

@@ -92,6 +92,10 @@ class ScanCounter:
         self._rate = MinuteRateLimit(rate_per_minute)
         # engine -> code -> source -> scan: a scan reads its own code's waiting scans only
         self._pending: dict[Engine, dict[str, dict[str, _Pending]]] = {}
+        # What the last flush took, until the next: a scan whose read began before that write
+        # committed sees them neither waiting nor stored, and would show too low a count.
+        # Counted from here, they are never counted twice (_count skips what is stored).
+        self._writing: dict[Engine, dict[str, dict[str, _Pending]]] = {}
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
 
@@ -109,7 +113,7 @@ class ScanCounter:
                     pending[uri][source] = _Pending(now, now, sold)
                 else:
                     mine.last_at, mine.after_sale = now, mine.after_sale or sold
-            waiting = dict(pending.get(uri, {}))
+            waiting = _merged(self._writing.get(engine, {}).get(uri, {}), pending.get(uri, {}))
         return self._count(conn, uri, waiting, now, counted)
 
     def claim_flush(self) -> bool:
@@ -148,6 +152,7 @@ class ScanCounter:
         for the next flush instead of being lost."""
         with self._lock:
             pending = self._pending.pop(engine, {})
+            self._writing[engine] = pending
             self._flushed = time.monotonic()
         if not pending:
             return
@@ -190,6 +195,21 @@ class ScanCounter:
                             scan.after_sale or newer.after_sale,
                         )
                     waiting[source] = scan
+
+
+def _merged(older: dict[str, _Pending], newer: dict[str, _Pending]) -> dict[str, _Pending]:
+    """One code's scans by source from two sets (being written, then waiting), each once."""
+    if not older:
+        return dict(newer)
+    merged = dict(older)
+    for source, scan in newer.items():
+        was = merged.get(source)
+        merged[source] = (
+            scan
+            if was is None
+            else _Pending(was.first_at, scan.last_at, was.after_sale or scan.after_sale)
+        )
+    return merged
 
 
 SCANS = ScanCounter()

@@ -71,6 +71,7 @@ _PACK_FACTS = union_all(
     select(
         literal("reading").label("fact"),
         readings.c.time,
+        readings.c.seq,
         readings.c.value,
         readings.c.status,
         null().label("kind"),
@@ -81,6 +82,7 @@ _PACK_FACTS = union_all(
     .where(event_objects.c.uri == bindparam("uri")),
     select(
         literal("certificate"),
+        null(),
         null(),
         null(),
         null(),
@@ -165,12 +167,12 @@ def pack_facts(conn: Connection, uri: str) -> tuple[list[Reading], list[Certific
     temps, certs = [], []
     for row in conn.execute(_PACK_FACTS, {"uri": uri}):
         if row.fact == "reading":
-            temps.append(Reading(row.time, row.value, row.status))
+            temps.append((row.time, row.seq, Reading(row.time, row.value, row.status)))
         else:
             certs.append(Certificate(row.kind, row.number, row.issuer))
-    temps.sort(key=lambda t: t.time)
-    certs.sort(key=lambda c: c.number)
-    return temps, certs
+    temps.sort(key=lambda t: t[:2])  # the sensor's order among readings of one time
+    certs.sort(key=lambda c: c.number)  # by code point, the same on every backend
+    return [reading for _, _, reading in temps], certs
 
 
 def lot_uris(conn: Connection, lot_key: str) -> list[str]:

@@ -6,7 +6,8 @@ write to the loop's wake-up descriptor), and the worker thread holds the GIL whi
 Under load that wake-up was a quarter of the GIL time of the beef scan page (py-spy --gil, 32
 clients, one worker), more than the page's own queries. A BatchedWorker's thread keeps the
 calls it has finished and wakes each loop once for all of them: when no other call is waiting
-(so an idle server answers at once) or when the oldest has waited `report_every` seconds.
+(so an idle server answers at once), or after the call that ends more than `report_every`
+seconds after the oldest of them finished (a finished call can wait for one more call).
 
 Calls run in the order they were queued, each in a copy of its caller's context (the
 request's language, like anyio's). A call whose caller stopped waiting still runs; its result
@@ -91,6 +92,11 @@ class BatchedWorker:
                 oldest = time.monotonic()
             try:
                 done.append((loop, future, context.run(fn, *args), None))
+            except StopIteration as e:
+                # A future cannot hold a StopIteration (asyncio refuses it): as anyio does.
+                error = RuntimeError("the call raised StopIteration")
+                error.__cause__ = e
+                done.append((loop, future, None, error))
             except BaseException as e:
                 done.append((loop, future, None, e))
             if time.monotonic() - oldest >= self.report_every:
@@ -112,7 +118,12 @@ def _settle(items: list[_Done]) -> None:
     for _, future, result, error in items:
         if future.done():  # the caller was cancelled
             continue
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
+        try:
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+        except (TypeError, asyncio.InvalidStateError) as e:
+            # Never leave the rest of the batch waiting for one that could not be settled.
+            with contextlib.suppress(asyncio.InvalidStateError):
+                future.set_exception(RuntimeError(f"could not return the call's outcome: {e}"))

@@ -21,7 +21,7 @@ from ledger.core import merkle
 HEIGHT = 8
 WIDTH = 1 << HEIGHT  # 256 hashes in a full tile
 MAX_ENTRY = 0xFFFF  # an entry bundle's uint16 length prefix
-_INDEX = re.compile(r"^(?:x\d{3}/)*\d{3}$")
+_INDEX = re.compile(r"^(?:x[0-9]{3}/)*[0-9]{3}$")
 # Exactly the paths parse_tile_path accepts, `<N>[.p/<W>]` with N canonical (no leading group
 # of zeros) and W 1 to 255, for the API's schema: a client (or a schema-driven fuzzer) learns
 # from it which paths exist. No look-arounds, so generators can build strings from it.
@@ -70,7 +70,7 @@ def parse_tile_path(rest: str) -> tuple[int, int]:
         if ".p" in rest:
             raise ValueError("a partial tile path ends with .p/<W>")
         return n, WIDTH
-    if not re.fullmatch(r"[1-9]\d{0,2}", width_text) or int(width_text) >= WIDTH:
+    if not re.fullmatch(r"[1-9][0-9]{0,2}", width_text) or int(width_text) >= WIDTH:
         raise ValueError(f"a partial tile's width is 1 to 255, not {width_text!r}")
     return n, int(width_text)
 

@@ -8,11 +8,13 @@ advisory lock, so block commits from several processes serialise and read the he
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 SEQUENCER_LOCK_ID = 0x5EA1C4A1  # pg_advisory_xact_lock key shared by every Sealchain writer
 STANDBY_CONNECT_TIMEOUT = 3  # seconds; libpq waits for the TCP connect forever by default
@@ -88,7 +90,14 @@ def _sqlite_on_begin(conn: Connection) -> None:
     # rest of an empty transaction (26 against 16 µs in all), and every request begins one.
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None, "a connection that begins a transaction is checked out"
-    dbapi.execute(f"BEGIN {mode}")
+    statement = f"BEGIN {mode}"
+    try:
+        dbapi.execute(statement)
+    except sqlite3.Error as e:
+        # SQLAlchemy wraps the driver's errors only in what it runs itself: wrapped here as
+        # exec_driver_sql did, a busy database is still an OperationalError to every caller
+        # that catches SQLAlchemy's errors (the CLI's exit codes, the scan-count flush).
+        raise DBAPIError.instance(statement, (), e, sqlite3.Error) from e
 
 
 def _take_write_lock(conn: Connection) -> None:

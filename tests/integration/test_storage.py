@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from ledger.storage.engine import is_sqlite
 from ledger.storage.migrate import current_revision, migrate
@@ -36,3 +38,21 @@ def test_sqlite_runs_wal_full_sync_and_foreign_keys(ledger: LedgerFixture) -> No
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_failed_sqlite_begin_is_sqlalchemys_operational_error(ledger: LedgerFixture) -> None:
+    """BEGIN goes to the sqlite3 connection directly (engine._sqlite_on_begin); when it fails
+    (here: a transaction is already open on it; in service: the database stays locked past the
+    busy timeout) callers still get SQLAlchemy's OperationalError naming the statement, which
+    the CLI's exit codes and the scan-count flush catch, not the driver's own error."""
+    engine = ledger.node.engine
+    if not is_sqlite(engine):
+        assert engine.dialect.driver == "psycopg"  # PostgreSQL's BEGIN is SQLAlchemy's own
+        return
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute("BEGIN")
+        with pytest.raises(OperationalError, match="BEGIN DEFERRED"):
+            conn.begin()
+        dbapi.execute("ROLLBACK")

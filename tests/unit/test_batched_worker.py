@@ -54,6 +54,29 @@ def test_an_exception_reaches_its_caller_only() -> None:
     assert isinstance(results[3], KeyError)
 
 
+def test_a_call_raising_stopiteration_strands_no_other_call() -> None:
+    """asyncio refuses a StopIteration in a future: it comes back as a RuntimeError, and the
+    calls finished with it in the same batch are answered all the same."""
+    worker = BatchedWorker("t", report_every=10.0)
+    gate = threading.Event()
+
+    async def main() -> list[object]:
+        first = worker.run(gate.wait, 10)
+        calls = [first, worker.run(next, iter(())), worker.run(abs, -7)]
+        pending = asyncio.gather(*calls, return_exceptions=True)
+        await asyncio.sleep(0.01)  # all three queued: they finish and go back together
+        gate.set()
+        return list(await asyncio.wait_for(pending, 10))
+
+    try:
+        opened, stopped, seven = asyncio.run(main())
+    finally:
+        worker.close()
+    assert opened is True and seven == 7
+    assert isinstance(stopped, RuntimeError)
+    assert isinstance(stopped.__cause__, StopIteration)
+
+
 def test_calls_run_in_their_callers_context() -> None:
     worker = BatchedWorker("t", threads=2)
 

@@ -208,6 +208,26 @@ def test_a_source_stored_and_waiting_again_counts_once(world: BeefWorld) -> None
     assert scan("b", sold=True) == (2, 2)
 
 
+def test_a_scan_whose_read_began_before_a_flush_still_counts_what_it_wrote(
+    world: BeefWorld,
+) -> None:
+    """A flush takes the waiting scans and writes them from another thread: a scan whose read
+    transaction began before that write committed (SQLite's snapshot) sees them neither
+    waiting nor stored, unless the counter keeps them in view until the next flush."""
+    engine = world.node.engine
+    counter = ScanCounter(flush_every=3600)  # only explicit flushes
+    (pack,) = world.commission(1)
+    with read_transaction(engine) as conn:
+        counter.record(engine, conn, pack, "a", sold=False)
+    with read_transaction(engine) as conn:
+        conn.execute(select(scan_sources.c.uri)).all()  # the snapshot starts here
+        counter.flush(engine)  # "a" committed after it
+        assert counter.record(engine, conn, pack, "b", sold=False).sources == 2
+    counter.flush(engine)
+    with read_transaction(engine) as conn:
+        assert counter.record(engine, conn, pack, "c", sold=False).sources == 3
+
+
 def test_one_client_walking_through_many_codes_is_limited() -> None:
     """Past its rate a source is not counted: it cannot raise every code it can guess."""
     counter = ScanCounter(flush_every=3600, rate_per_minute=3)
