@@ -48,6 +48,11 @@ _INSERT_BLOCK = insert(blocks)
 _INSERT_CHECKPOINT = insert(checkpoints)
 _MEMBER = select(members).where(members.c.org == bindparam("org"))
 _ALL_MEMBERS = select(members).order_by(members.c.org)
+# Built once: pages read an entry's bytes per scan of an uncached entry, and building the
+# select per call cost several times SQLite's answer.
+_ENTRY_DATA = select(entries.c.idx, entries.c.data).where(
+    entries.c.idx.in_(bindparam("indexes", expanding=True))
+)
 _KEY = select(member_keys).where(
     member_keys.c.org == bindparam("org"), member_keys.c.key_id == bindparam("key_id")
 )
@@ -195,11 +200,7 @@ class Repository:
         wanted = sorted(set(indexes))
         found: dict[int, bytes] = {}
         for i in range(0, len(wanted), IN_CHUNK):
-            rows = self.conn.execute(
-                select(entries.c.idx, entries.c.data).where(
-                    entries.c.idx.in_(wanted[i : i + IN_CHUNK])
-                )
-            )
+            rows = self.conn.execute(_ENTRY_DATA, {"indexes": wanted[i : i + IN_CHUNK]})
             found.update((r.idx, r.data) for r in rows)
         return found
 

@@ -11,12 +11,14 @@ import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
 from ledger.core.keys import Signer, parse_vkey
 from ledger.service.bundle_cache import BundleCache
 from ledger.service.bundles import page_bundle, verify_page_bundle
-from ledger.storage.engine import read_transaction
+from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import Repository
+from ledger.storage.tables import entries
 from tests.support.ledgers import LedgerFixture
 
 SLOW_FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -135,3 +137,31 @@ def test_a_checkpoint_that_is_not_final_is_never_kept(ledger: LedgerFixture) -> 
         cached, direct = cache.bundle(conn, [2]), page_bundle(conn, [2], policy)
     assert cached == direct
     assert cache._snapshots == {}
+
+
+def test_items_outlive_snapshots_of_the_same_checkpoint_for_a_bounded_time(
+    ledger: LedgerFixture,
+) -> None:
+    """A new snapshot of an unchanged checkpoint keeps the items proven before (their proofs
+    hold); after `reread_after` it reads them afresh, so an edited row shows on pages (where
+    the browser's verification fails) within that time."""
+    ledger.fill(6, per_block=3)
+    cache = BundleCache(ledger.node.log_policy, ttl=0.01, reread_after=0.5)
+    first, _ = _both(ledger, cache, [4])
+    edited = b'{"edited": true}'
+    with write_transaction(ledger.node.engine) as conn:
+        conn.execute(update(entries).where(entries.c.idx == 4).values(data=edited))
+    time.sleep(0.05)  # a new snapshot, of the same checkpoint
+    kept, direct = _both(ledger, cache, [4])
+    assert kept == first  # the item proven before, not read again
+    assert kept["checkpoint"] == direct["checkpoint"]
+    assert _entry(direct, 4) == edited
+    time.sleep(0.5)
+    reread, direct = _both(ledger, cache, [4])
+    assert reread == direct  # read afresh: the edited bytes, as page_bundle serves them
+    assert _entry(reread, 4) == edited
+
+
+def _entry(bundle: dict, index: int) -> bytes:
+    (item,) = [i for i in bundle["entries"] if i["index"] == index]
+    return base64.b64decode(item["entry"])
