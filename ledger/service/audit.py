@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -133,6 +134,16 @@ def _examine(rows: list[EntryRow], nonces: Nonces, keys: dict[tuple[str, str], b
 _Findings = AsyncResult[_Examined] | _Examined
 
 
+def _worker_signals() -> None:
+    """A forked worker inherits its parent's signal handlers. `sealchain demo` turns SIGTERM
+    into KeyboardInterrupt; a worker that unwound on it instead of dying let the pool start a
+    new worker, which then waited forever for a queue the closing pool held, and
+    `Pool.terminate` waited for it (a hung demo test). Workers die on SIGTERM, as the pool
+    expects, and leave Ctrl-C to the parent, which stops them."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _Examiner:
     """Pages of entries out to the workers (or checked here with `workers` <= 1), their
     findings back in log order; at most AHEAD pages per worker in flight."""
@@ -143,7 +154,7 @@ class _Examiner:
         self.pool: Pool | None = None
         self.ahead = 1
         if workers > 1:
-            self.pool = multiprocessing.get_context("fork").Pool(workers)
+            self.pool = multiprocessing.get_context("fork").Pool(workers, _worker_signals)
             self.ahead = AHEAD * workers
 
     def submit(

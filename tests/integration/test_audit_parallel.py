@@ -6,13 +6,14 @@ On SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, text
 
-from ledger.service.audit import PAGE, AuditResult, audit
+from ledger.service.audit import PAGE, AuditResult, _Examiner, audit
 from ledger.storage.engine import write_transaction
 from tests.support.ledgers import LedgerFixture, make_ledger
 
@@ -99,3 +100,33 @@ def test_audit_names_an_earlier_fault_before_a_later_bad_signature(ledger: Ledge
         assert result.first_bad == (
             f"entry {DEEP - 2 * PAGE}: nonce row is missing or does not match the entry"
         )
+
+
+def test_audit_workers_die_on_sigterm_whatever_the_parent_does_with_it(
+    ledger: LedgerFixture,
+) -> None:
+    """`sealchain demo` turns SIGTERM into KeyboardInterrupt; forked workers inherited that,
+    and closing the pool (Pool.terminate sends SIGTERM) could then hang the audit forever.
+    The workers get the default SIGTERM (die) and ignore Ctrl-C, which the parent handles;
+    and an audit run under such a handler still finishes and passes."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        examiner = _Examiner(ledger.node.registry, 2)
+        assert examiner.pool is not None
+        try:
+            in_worker = examiner.pool.apply(_handlers)
+        finally:
+            examiner.close()
+        assert in_worker == (signal.SIG_DFL, signal.SIG_IGN)
+        for _ in range(3):
+            assert _audit(ledger, workers=2).ok
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _handlers() -> tuple[object, object]:
+    return signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)

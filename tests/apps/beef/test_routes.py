@@ -19,7 +19,7 @@ import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from apps.beef import builders as b
@@ -186,12 +186,16 @@ def test_scans_after_a_sale_from_a_few_networks_are_the_buyers_own(
     assert "was sold" in str(scans["warning"])
 
 
+def _explicit_counter(world: BeefWorld) -> tuple[Engine, ScanCounter, str]:
+    """The ledger's engine, a counter that flushes only when told, and one new pack."""
+    (pack,) = world.commission(1)
+    return world.node.engine, ScanCounter(flush_every=3600), pack
+
+
 def test_a_source_stored_and_waiting_again_counts_once(world: BeefWorld) -> None:
     """A source already written and scanning again waits in memory a second time: the count
     adds it once, and its first scan after the sale once to the after-sale count."""
-    engine = world.node.engine
-    counter = ScanCounter(flush_every=3600)  # only explicit flushes
-    (pack,) = world.commission(1)
+    engine, counter, pack = _explicit_counter(world)
 
     def scan(source: str, *, sold: bool) -> tuple[int, int]:
         with read_transaction(engine) as conn:
@@ -214,9 +218,7 @@ def test_a_scan_whose_read_began_before_a_flush_still_counts_what_it_wrote(
     """A flush takes the waiting scans and writes them from another thread: a scan whose read
     transaction began before that write committed (SQLite's snapshot) sees them neither
     waiting nor stored, unless the counter keeps them in view until the next flush."""
-    engine = world.node.engine
-    counter = ScanCounter(flush_every=3600)  # only explicit flushes
-    (pack,) = world.commission(1)
+    engine, counter, pack = _explicit_counter(world)
     with read_transaction(engine) as conn:
         counter.record(engine, conn, pack, "a", sold=False)
     with read_transaction(engine) as conn:
@@ -294,9 +296,7 @@ def test_head_on_a_scan_page_is_not_a_scan(api: TestClient, world: BeefWorld) ->
 def test_scan_counts_survive_a_failed_flush(world: BeefWorld) -> None:
     """A real write failure (the table is gone for a moment): the counts wait for the next
     flush instead of being dropped."""
-    engine = world.node.engine
-    counter = ScanCounter(flush_every=3600)  # only explicit flushes
-    (pack,) = world.commission(1)
+    engine, counter, pack = _explicit_counter(world)
     with read_transaction(engine) as conn:
         counter.record(engine, conn, pack, "a", sold=False)
     with write_transaction(engine) as conn:
