@@ -173,6 +173,7 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
         sold = obj.sold_idx is not None
         # Counted in this transaction when it is the primary's, which the counts are written
         # to (one transaction a scan instead of two); a standby's read is counted after it.
+        # read_with_fallback may run `read` twice, but the primary's run is always its last.
         on_primary = counting and conn.engine is ledger.engine
         count = _count_scan(request, ledger, conn, uri, sold) if on_primary else None
         return bundle, sold, server, proof, count
