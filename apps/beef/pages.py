@@ -129,18 +129,6 @@ def _scan_worker(request: Request, ledger: Ledger) -> BatchedWorker:
     return worker
 
 
-def app_limiter(request: Request, name: str, tokens: int) -> anyio.CapacityLimiter:
-    """The app's own limiter `name`, made on first use: a limiter belongs to the event loop
-    that first waits on it, so one shared by apps on different loops (tests, embedding) could
-    hang."""
-    app_state = request.app.state
-    limiter: anyio.CapacityLimiter | None = getattr(app_state, name, None)
-    if limiter is None:
-        limiter = anyio.CapacityLimiter(tokens)
-        setattr(app_state, name, limiter)
-    return limiter
-
-
 # What a scan reads in one transaction: bundle, sold, server view, lot path, count.
 _ScanRead = tuple[dict[str, Any], bool, dict[str, Any], LotProof, ScanCount | None]
 

@@ -21,7 +21,7 @@ from apps.beef.identifiers import (
     pack_id,
     parse_pack_uri,
 )
-from apps.beef.pages import SITE, app_limiter
+from apps.beef.pages import SITE
 from apps.beef.qr import QrError, decode_image, qr_png, qr_svg
 from ledger.plugin import (
     SECURITY_HEADERS,
@@ -54,7 +54,13 @@ Lot = Annotated[str, Query(min_length=1, max_length=20, pattern=CSET82.pattern)]
 
 
 def photo_decoders(request: Request) -> anyio.CapacityLimiter:
-    return app_limiter(request, "beef_photo_decoders", PHOTO_DECODERS)
+    """The app's own limiter, made on first use: a limiter belongs to the event loop that first
+    waits on it, so one shared by apps on different loops (tests, embedding) could hang."""
+    app_state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(app_state, "beef_photo_decoders", None)
+    if limiter is None:
+        limiter = app_state.beef_photo_decoders = anyio.CapacityLimiter(PHOTO_DECODERS)
+    return limiter
 
 
 def lot_or_404(conn: Connection, gtin: str, lot: str) -> dict[str, object]:
