@@ -62,21 +62,6 @@ def _perfect_chunks(start: int, end: int) -> list[Coord]:
     return chunks
 
 
-def _inclusion_ranges(index: int, start: int, end: int) -> list[tuple[int, int]]:
-    """RFC 9162 2.1.3.1 PATH(index, D[start:end]) as subtree ranges, leaf's sibling first."""
-    ranges: list[tuple[int, int]] = []
-    while end - start > 1:
-        k = _split(end - start)
-        if index - start < k:
-            ranges.append((start + k, end))
-            end = start + k
-        else:
-            ranges.append((start, start + k))
-            start += k
-    ranges.reverse()
-    return ranges
-
-
 @dataclass(frozen=True, slots=True)
 class InclusionPlan:
     """The stored nodes of one inclusion proof, in proof order (leaf's sibling first), and how
@@ -87,18 +72,26 @@ class InclusionPlan:
     fold: int
     fold_end: int
 
-    def proof(self, nodes: NodeSource) -> list[bytes]:
+    def proof(
+        self, nodes: NodeSource, folded: dict[tuple[Coord, ...], bytes] | None = None
+    ) -> list[bytes]:
         """The audit path from the hashes at `coords` (read in their order); raises KeyError
-        (a Mapping) or whatever a callable source raises for a missing node."""
+        (a Mapping) or whatever a callable source raises for a missing node. `folded` keeps
+        right-edge hashes across the plans of one tree (inclusion_proofs)."""
         if isinstance(nodes, Mapping):
             path = [nodes[coord] for coord in self.coords]
         else:
             path = [nodes(level, i) for level, i in self.coords]
         fold, end = self.fold, self.fold_end
         if end - fold > 1:
-            h = path[end - 1]
-            for j in range(end - 2, fold - 1, -1):
-                h = node_hash(path[j], h)
+            edge = tuple(self.coords[fold:end])
+            h = None if folded is None else folded.get(edge)
+            if h is None:
+                h = path[end - 1]
+                for j in range(end - 2, fold - 1, -1):
+                    h = node_hash(path[j], h)
+                if folded is not None:
+                    folded[edge] = h
             path[fold:end] = [h]
         return path
 
@@ -110,7 +103,7 @@ def inclusion_plan(index: int, size: int) -> InclusionPlan:
     subtree, on the right a perfect one unless it holds the tree's last leaf and is cut short,
     then its perfect parts (the bits of `size` below that level), which happens once at most;
     a level whose ancestor is the last node with no right sibling adds nothing. The same walk as
-    `verify_inclusion`'s, so the coordinates equal `_nodes_for(_inclusion_ranges(...))`."""
+    `verify_inclusion`'s; the property tests hold it to RFC 9162's top-down split."""
     _check_index(index, size)
     coords: list[Coord] = []
     fold = fold_end = 0
@@ -193,22 +186,24 @@ def inclusion_proof(index: int, size: int, nodes: NodeSource) -> list[bytes]:
 def inclusion_proofs(indexes: Iterable[int], size: int, nodes: NodeSource) -> list[list[bytes]]:
     """Audit paths for several leaves of one tree, from stored perfect subtrees.
 
-    A subtree hash that several paths share is computed once: the entries of one block share
-    every level above the block, and the right edge of a tree whose size is not a power of two
-    is a chain of node hashes that each path would otherwise recompute."""
-    get = _getter(nodes)
-    known: dict[tuple[int, int], bytes] = {}
-    proofs: list[list[bytes]] = []
-    for index in indexes:
-        _check_index(index, size)
-        path: list[bytes] = []
-        for subtree in _inclusion_ranges(index, 0, size):
-            digest = known.get(subtree)
-            if digest is None:
-                digest = known[subtree] = _range_hash(subtree[0], subtree[1], get)
-            path.append(digest)
-        proofs.append(path)
-    return proofs
+    A node several paths share is read once (the entries of one block share every level above
+    the block), and the right edge of a tree whose size is not a power of two, a chain of node
+    hashes every path through it needs, is folded once."""
+    read = _ReadOnce(_getter(nodes))
+    folded: dict[tuple[Coord, ...], bytes] = {}
+    return [inclusion_plan(index, size).proof(read, folded) for index in indexes]
+
+
+class _ReadOnce(dict[Coord, bytes]):
+    """Node hashes from `get`, each asked for once."""
+
+    def __init__(self, get: Callable[[int, int], bytes]) -> None:
+        super().__init__()
+        self.get_node = get
+
+    def __missing__(self, coord: Coord) -> bytes:
+        digest = self[coord] = self.get_node(*coord)
+        return digest
 
 
 def consistency_nodes(size1: int, size2: int) -> list[Coord]:

@@ -282,10 +282,27 @@ BIG_NODES = _big_nodes()
 _positions = st.integers(1, 2**62).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n)))
 
 
+def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """RFC 9162 2.1.3.1 PATH(index, D[0:size]) as subtree ranges, leaf's sibling first: the
+    top-down split the plan's bottom-up walk must agree with."""
+    ranges: list[tuple[int, int]] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = 1 << ((end - start - 1).bit_length() - 1)  # the largest power of two below
+        if index - start < k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+    ranges.reverse()
+    return ranges
+
+
 def _ranges_walk(index: int, size: int) -> list[tuple[int, int]]:
     """The walk the plan replaced: RFC 9162's top-down split into subtree ranges, each cut into
     its perfect parts."""
-    return merkle._nodes_for(merkle._inclusion_ranges(index, 0, size))
+    return merkle._nodes_for(_inclusion_ranges(index, size))
 
 
 @given(_positions)
@@ -303,7 +320,7 @@ def test_plan_folds_exactly_the_right_edge_parts(case: tuple[int, int]) -> None:
     index, size = case
     plan = merkle.inclusion_plan(index, size)
     run = plan.coords[plan.fold : plan.fold_end]
-    assert len(plan.coords) - max(len(run) - 1, 0) == len(merkle._inclusion_ranges(index, 0, size))
+    assert len(plan.coords) - max(len(run) - 1, 0) == len(_inclusion_ranges(index, size))
     if run:
         levels = [level for level, _ in run]
         assert levels == sorted(levels, reverse=True)
