@@ -52,8 +52,6 @@ log = logging.getLogger("sealchain.api")
 # finished meanwhile, not one per scan: about 25% more scans/s at 10^4 packs, measured taking
 # turns). Scans on the event loop itself served about as many, but one in a hundred waited
 # 100-300 ms where threads kept the 99th percentile near 35 ms (docs/benchmarks.md).
-SCAN_THREADS = {"sqlite": 1}
-SCAN_THREADS_DEFAULT = 4
 SCAN_WORKER = "beef_scan_worker"  # app.state attribute
 
 
@@ -108,8 +106,10 @@ def _scans_json(count: ScanCount | None, sold: bool) -> dict[str, Any] | None:
     responses={404: {"description": "unknown code: possibly counterfeit"}},
 )
 async def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
-    # On its own few threads (SCAN_THREADS), not the 40 every sync route shares: 32 phones at
-    # once on 32 threads took turns on the GIL; the rest wait on the event loop, in order.
+    # On its own few threads (BatchedWorker.for_reads), not the 40 every sync route shares: 32
+    # phones at once on 32 threads took turns on the GIL; the rest wait on the event loop, in
+    # order. Not the ledger's shared read threads: at shutdown this app closes its own worker,
+    # so the scans it ran are counted before the last flush.
     response = await _scan_worker(request, ledger).run(_scan_page, request, ledger)
     if SCANS.claim_flush():
         # After the answer, on a thread of the shared pool: the write waits for the write lock
@@ -123,8 +123,7 @@ def _scan_worker(request: Request, ledger: Ledger) -> BatchedWorker:
     app_state = request.app.state
     worker: BatchedWorker | None = getattr(app_state, SCAN_WORKER, None)
     if worker is None:
-        threads = SCAN_THREADS.get(ledger.engine.dialect.name, SCAN_THREADS_DEFAULT)
-        worker = BatchedWorker("beef-scans", threads)
+        worker = BatchedWorker.for_reads("beef-scans", ledger.engine.dialect.name)
         setattr(app_state, SCAN_WORKER, worker)
     return worker
 

@@ -54,9 +54,13 @@ def get_status_list(
 
 
 @router.get("/search", summary="Certificates by manufacturer, model, product name or type")
-def search(
+async def search(
     q: Annotated[str, Query(min_length=2, max_length=60)], ledger: LedgerDep
 ) -> JSONResponse:
+    return await ledger.run_read(_search, ledger, q)
+
+
+def _search(ledger: Ledger, q: str) -> JSONResponse:
     today = _today()
     with ledger.read() as conn:
         found = [
@@ -155,7 +159,11 @@ async def get_certificate_pdf(number: Number, request: Request, ledger: LedgerDe
 
 @router.get("/{number}", summary="A certificate: credential, status, application, tests, history",
             responses=problem_responses(NotFound))  # fmt: skip
-def get_certificate(number: Number, ledger: LedgerDep) -> JSONResponse:
+async def get_certificate(number: Number, ledger: LedgerDep) -> JSONResponse:
+    return await ledger.run_read(_certificate, ledger, number)
+
+
+def _certificate(ledger: Ledger, number: str) -> JSONResponse:
     with ledger.read() as conn:
         cert = views.certificate_or_404(conn, number)
         body = {
@@ -173,12 +181,16 @@ def get_certificate(number: Number, ledger: LedgerDep) -> JSONResponse:
 
 @router.get("/{number}/status", summary="A certificate's status on a date, with its receipts",
             responses=problem_responses(NotFound, InvalidRequest))  # fmt: skip
-def get_status(
+async def get_status(
     number: Number,
     ledger: LedgerDep,
     at: Annotated[date | None, Query(description="YYYY-MM-DD; default today (UTC)")] = None,
 ) -> JSONResponse:
+    return await ledger.run_read(_status, ledger, number, at or _today())
+
+
+def _status(ledger: Ledger, number: str, day: date) -> JSONResponse:
     with ledger.read() as conn:
         cert = views.certificate_or_404(conn, number)
-        body = views.status_json(ledger, conn, cert, at or _today())
+        body = views.status_json(ledger, conn, cert, day)
     return JSONResponse(body, headers=SECURITY_HEADERS)

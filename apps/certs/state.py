@@ -6,10 +6,19 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
 from apps.certs.status import Event
 from apps.certs.tables import accreditations, applications, certificates, events, lab_reports
+
+# The status route's statements, built once: SQLAlchemy then reuses their compiled form, where
+# building a select per call cost more than SQLite takes to answer it.
+_CERTIFICATE = select(certificates).where(certificates.c.number == bindparam("number"))
+_HISTORY = (
+    select(events.c.kind, events.c.day, events.c.idx)
+    .where(events.c.number == bindparam("number"))
+    .order_by(events.c.idx)
+)
 
 
 @dataclass(frozen=True)
@@ -78,16 +87,12 @@ def certified_application(conn: Connection, application_number: str) -> str | No
 
 
 def certificate(conn: Connection, number: str) -> Certificate | None:
-    row = conn.execute(select(certificates).where(certificates.c.number == number)).first()
+    row = conn.execute(_CERTIFICATE, {"number": number}).first()
     return None if row is None else Certificate(**row._mapping)
 
 
 def history(conn: Connection, number: str) -> list[Event]:
-    rows = conn.execute(
-        select(events.c.kind, events.c.day, events.c.idx)
-        .where(events.c.number == number)
-        .order_by(events.c.idx)
-    )
+    rows = conn.execute(_HISTORY, {"number": number})
     return [Event(r.kind, r.day, r.idx) for r in rows]
 
 

@@ -146,8 +146,11 @@ def deposit_idx_or_404(number: str) -> int:
     summary="A deposit's evidence certificate as JSON, with its receipt",
     responses=problem_responses(NotFound),
 )
-def get_certificate(number: DepositNumber, ledger: LedgerDep) -> JSONResponse:
-    idx = deposit_idx_or_404(number)
+async def get_certificate(number: DepositNumber, ledger: LedgerDep) -> JSONResponse:
+    return await ledger.run_read(_certificate, ledger, deposit_idx_or_404(number))
+
+
+def _certificate(ledger: Ledger, idx: int) -> JSONResponse:
     with ledger.read() as conn:
         cert = certificate(ledger, conn, idx, SETTINGS)
     return JSONResponse(cert, headers=SECURITY_HEADERS)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -72,12 +73,15 @@ def create_app(
         max_wait_ms=settings.block_max_wait_ms,
         on_block=on_block,
     ).start()
+    api_state = ApiState(node, committer, metrics)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if pusher is not None:
             pusher.start()
         yield
+        # Reads already queued are answered before the engine they read goes.
+        await anyio.to_thread.run_sync(api_state.close_reads)
         committer.stop()
         if pusher is not None:
             pusher.stop()
@@ -99,7 +103,7 @@ def create_app(
             "logs": settings.opentelemetry,
         },
     )
-    app.state.sealchain = ApiState(node, committer, metrics)
+    app.state.sealchain = api_state
     app.state.background = set()
     install_problem_handlers(app)
     for module in (entries, log, members, ops, tiles):

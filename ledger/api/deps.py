@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
+from ledger.api.batched_worker import BatchedWorker
 from ledger.api.metrics import Metrics
 from ledger.api.middleware import request_method
 from ledger.core.canonical import canonical_bytes
@@ -56,6 +57,22 @@ class ApiState:
     node: LedgerNode
     committer: GroupCommitter | None  # None on a read-only peer, which has no entries routes
     metrics: Metrics
+    _reads: BatchedWorker | None = field(default=None, repr=False)
+
+    def reads(self) -> BatchedWorker:
+        """The few threads quick read routes run on (Ledger.run_read), made on first use:
+        called on the event loop only, so there is one per app run."""
+        if self._reads is None:
+            dialect = self.node.read_engine.dialect.name
+            self._reads = BatchedWorker.for_reads("ledger-reads", dialect)
+        return self._reads
+
+    def close_reads(self) -> None:
+        """Run the reads already queued, then end the threads (the app's lifespan, at exit);
+        an app started again makes a new worker."""
+        worker, self._reads = self._reads, None
+        if worker is not None:
+            worker.close()
 
 
 async def get_state(request: Request) -> ApiState:
@@ -73,6 +90,7 @@ class Ledger:
 
     node: LedgerNode
     committer: GroupCommitter | None = None  # None outside a running server
+    reads: BatchedWorker | None = None  # None outside a running server
 
     @property
     def policy(self) -> LogPolicy:
@@ -90,6 +108,16 @@ class Ledger:
         the latest (a status to act on, a member's own view); public pages that read and may
         answer 404 use read_with_fallback, which a standby can serve."""
         return read_transaction(self.node.engine)
+
+    async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on the server's read threads (ApiState.reads), for a route that only
+        reads and answers within milliseconds: a few threads serve such reads faster than
+        the 40 that sync routes share, which take turns on the GIL under load. Work that can
+        take long (a PDF, a photo, a big CSV) belongs on those, not here, where it would hold
+        up every read queued behind it."""
+        if self.reads is None:
+            return await run_in_threadpool(fn, *args)
+        return await self.reads.run(fn, *args)
 
     def read_with_fallback(self, fn: Callable[[Connection], T]) -> T:
         """fn(conn) in a read transaction on the hot standby (SEALCHAIN_READ_DATABASE_URL)
@@ -185,7 +213,8 @@ def ledger_of(app: FastAPI) -> Ledger:
 
 
 async def get_ledger(request: Request) -> Ledger:
-    return ledger_of(request.app)
+    state: ApiState = request.app.state.sealchain
+    return Ledger(state.node, state.committer, state.reads())
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from ledger.core import merkle
 from ledger.core.canonical import parse_strict
@@ -19,6 +19,14 @@ from ledger.storage.repository import Repository
 from ledger.storage.tables import cosignatures
 
 FINAL_LOOKBACK = 16  # cosigned sizes examined for a final one: witnesses cosign the newest
+# Built once (receipts ask it per request): building the select cost more than answering it.
+_COSIGNED_SIZES = (
+    select(cosignatures.c.size)
+    .where(cosignatures.c.size >= bindparam("at_least"))
+    .group_by(cosignatures.c.size)
+    .order_by(cosignatures.c.size.desc())
+    .limit(FINAL_LOOKBACK)
+)
 
 
 def inclusion_proof(conn: Connection, index: int, size: int) -> list[bytes]:
@@ -51,16 +59,19 @@ def _require(found: dict[merkle.Coord, bytes], coords: list[merkle.Coord]) -> No
 
 def checkpoint_with_cosignatures(conn: Connection, size: int | None = None) -> tuple[int, str]:
     """(size, signed note with every stored cosignature) at `size` or the latest."""
-    repo = Repository(conn)
-    found = repo.checkpoint(size)
+    found = Repository(conn).checkpoint(size)
     if found is None:
         raise NotFound("no checkpoint" + ("" if size is None else f" for size {size}"))
-    cp_size, text = found
-    lines = repo.cosignature_lines(cp_size)
+    return found[0], _cosigned(conn, *found)
+
+
+def _cosigned(conn: Connection, size: int, text: str) -> str:
+    """The stored note `text` of the checkpoint at `size` with its stored cosignatures."""
+    lines = Repository(conn).cosignature_lines(size)
     if lines:
         text = text + "".join(line if line.endswith("\n") else line + "\n" for line in lines)
         parse_note(text)  # a stored cosignature line that breaks the note is a storage fault
-    return cp_size, text
+    return text
 
 
 def final_checkpoint(
@@ -72,15 +83,11 @@ def final_checkpoint(
     Only cosigned checkpoints can meet a quorum, and witnesses cosign the latest checkpoint
     when they are asked, so this looks at the few newest cosigned sizes."""
     if policy.quorum == "none":
-        found = Repository(conn).checkpoint()
-        return None if found is None or found[0] < at_least else checkpoint_with_cosignatures(conn)
-    sizes = conn.execute(
-        select(cosignatures.c.size)
-        .where(cosignatures.c.size >= at_least)
-        .group_by(cosignatures.c.size)
-        .order_by(cosignatures.c.size.desc())
-        .limit(FINAL_LOOKBACK)
-    ).scalars()
+        latest = Repository(conn).checkpoint()
+        if latest is None or latest[0] < at_least:
+            return None
+        return latest[0], _cosigned(conn, *latest)
+    sizes = conn.execute(_COSIGNED_SIZES, {"at_least": at_least}).scalars()
     for size in sizes:
         found = checkpoint_with_cosignatures(conn, size)
         if is_final(found[1], policy):
@@ -116,7 +123,8 @@ def receipts_for(
     """Receipts for many entries against the latest checkpoint (with `policy`: the latest final
     one that holds them all, if there is one): one node query per 400 nodes."""
     at_least = max(indexes, default=-1) + 1
-    cp_size, note = checkpoint_with_cosignatures(conn, best_checkpoint(conn, policy, at_least))
+    final = None if policy is None else final_checkpoint(conn, policy, at_least)
+    cp_size, note = final if final is not None else checkpoint_with_cosignatures(conn)
     proofs = inclusion_proofs(conn, indexes, cp_size)
     data = Repository(conn).entry_data(indexes)
     return [

@@ -53,6 +53,17 @@ _ALL_MEMBERS = select(members).order_by(members.c.org)
 _ENTRY_DATA = select(entries.c.idx, entries.c.data).where(
     entries.c.idx.in_(bindparam("indexes", expanding=True))
 )
+_LATEST_CHECKPOINT = (
+    select(checkpoints.c.size, checkpoints.c.note).order_by(checkpoints.c.size.desc()).limit(1)
+)
+_CHECKPOINT_AT = select(checkpoints.c.size, checkpoints.c.note).where(
+    checkpoints.c.size == bindparam("size")
+)
+_COSIGNATURE_LINES = (
+    select(cosignatures.c.line)
+    .where(cosignatures.c.size == bindparam("size"))
+    .order_by(cosignatures.c.witness)
+)
 _KEY = select(member_keys).where(
     member_keys.c.org == bindparam("org"), member_keys.c.key_id == bindparam("key_id")
 )
@@ -327,23 +338,14 @@ class Repository:
 
     def checkpoint(self, size: int | None = None) -> tuple[int, str] | None:
         """(size, note text) of the checkpoint at `size`, or the latest one."""
-        query = select(checkpoints.c.size, checkpoints.c.note)
-        query = (
-            query.order_by(checkpoints.c.size.desc()).limit(1)
-            if size is None
-            else query.where(checkpoints.c.size == size)
-        )
-        row = self.conn.execute(query).first()
+        if size is None:
+            row = self.conn.execute(_LATEST_CHECKPOINT).first()
+        else:
+            row = self.conn.execute(_CHECKPOINT_AT, {"size": size}).first()
         return None if row is None else (row.size, row.note)
 
     def cosignature_lines(self, size: int) -> list[str]:
-        return list(
-            self.conn.execute(
-                select(cosignatures.c.line)
-                .where(cosignatures.c.size == size)
-                .order_by(cosignatures.c.witness)
-            ).scalars()
-        )
+        return list(self.conn.execute(_COSIGNATURE_LINES, {"size": size}).scalars())
 
     def add_cosignature(self, size: int, witness: str, line: str) -> None:
         self.conn.execute(insert(cosignatures).values(size=size, witness=witness, line=line))

@@ -4,6 +4,9 @@ and, from the replica, the log's reads and the apps' public pages."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
@@ -25,9 +28,22 @@ def witness_app(
     """With `replica_node` (the peer's replica opened read-only) the peer also serves what the
     log serves to readers, from its own copy: the checkpoint and tiles (byte for byte the
     log's), proofs and receipts, and the members."""
-    app = FastAPI(title=f"Sealchain witness {witness.signer.name}", docs_url=None, redoc_url=None)
+    api_state = None if replica_node is None else ApiState(replica_node, None, Metrics())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if api_state is not None:
+            await run_in_threadpool(api_state.close_reads)
+
+    app = FastAPI(
+        title=f"Sealchain witness {witness.signer.name}",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     if replica_node is not None:
-        app.state.sealchain = ApiState(replica_node, None, Metrics())
+        app.state.sealchain = api_state
         install_problem_handlers(app)
         for module in (log, members, tiles):
             app.include_router(module.router)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import Connection
 
-from ledger.api.deps import MemberDep, StateDep
+from ledger.api.deps import ApiState, MemberDep, StateDep
 from ledger.api.models import (
     BlockPage,
     BlockView,
@@ -62,12 +62,16 @@ def _wants(request: Request, media: str) -> bool:
         **problem_responses(NotFound),
     },
 )
-def get_receipt(
+async def get_receipt(
     request: Request,
     state: StateDep,
     tx_id: TxId,
     size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> Response:
+    return await state.reads().run(_receipt, request, state, tx_id, size)
+
+
+def _receipt(request: Request, state: ApiState, tx_id: str, size: int | None) -> Response:
     policy = state.node.log_policy
     # From a standby when there is one; an entry it has not replayed yet is the primary's.
     receipt = state.node.read_with_fallback(
@@ -93,11 +97,15 @@ def get_receipt(
         **problem_responses(NotFound),
     },
 )
-def get_checkpoint(
+async def get_checkpoint(
     request: Request,
     state: StateDep,
     size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> Response:
+    return await state.reads().run(_checkpoint, request, state, size)
+
+
+def _checkpoint(request: Request, state: ApiState, size: int | None) -> Response:
     # From the primary, as /checkpoint (routes/tiles.py): the latest must never go back to a
     # smaller tree between two requests, and the cosignatures that make one final arrive
     # there first. One row: cheap to serve from the primary.
@@ -121,11 +129,15 @@ def get_checkpoint(
     summary="Inclusion proof for entry `index` in the tree of `size`",
     responses=problem_responses(NotFound),
 )
-def inclusion(
+async def inclusion(
     state: StateDep,
     index: Annotated[int, Query(ge=0, le=2**53)],
     size: Annotated[int, Query(ge=1, le=2**53)],
 ) -> InclusionProof:
+    return await state.reads().run(_inclusion, state, index, size)
+
+
+def _inclusion(state: ApiState, index: int, size: int) -> InclusionProof:
     def read(conn: Connection) -> tuple[StoredEntry, list[bytes]]:
         stored = Repository(conn).entry_by_index(index)
         if stored is None:
@@ -147,12 +159,15 @@ def inclusion(
     summary="Consistency proof from tree size `first` to `second`",
     responses=problem_responses(NotFound),
 )
-def consistency(
+async def consistency(
     state: StateDep,
     first: Annotated[int, Query(ge=0, le=2**53)],
     second: Annotated[int, Query(ge=0, le=2**53)],
 ) -> ConsistencyProof:
-    path = state.node.read_with_fallback(lambda conn: proofs.consistency_proof(conn, first, second))
+    path = await state.reads().run(
+        state.node.read_with_fallback,
+        lambda conn: proofs.consistency_proof(conn, first, second),
+    )
     return ConsistencyProof(first=first, second=second, proof=_b64(path))
 
 

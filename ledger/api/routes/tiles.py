@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine
 
 from ledger.api.deps import StateDep
 from ledger.api.problems import problem_responses
-from ledger.core import merkle, tiles
+from ledger.core import tiles
 from ledger.errors import InvalidRequest, NotFound
 from ledger.service import proofs
 from ledger.service.node import LedgerNode
@@ -54,11 +54,15 @@ TilePath = Annotated[
     response_class=PlainTextResponse,
     responses=problem_responses(NotFound),
 )
-def checkpoint(state: StateDep) -> Response:
+async def checkpoint(state: StateDep) -> Response:
+    return await state.reads().run(_checkpoint, state.node)
+
+
+def _checkpoint(node: LedgerNode) -> Response:
     # The latest is the primary's, never a standby's: one row, cached by CDNs for 2 s, and a
     # client that saw size N must not be shown a smaller tree next (`checkpoint --since`
     # would call that a FORK), nor a witness miss the newest cosignatures.
-    with read_transaction(state.node.engine) as conn:
+    with read_transaction(node.engine) as conn:
         _, note_text = proofs.checkpoint_with_cosignatures(conn, None)
     return PlainTextResponse(
         note_text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "max-age=2"}
@@ -82,7 +86,7 @@ class TileCache:
         self.limit = limit
         self.size = 0
         self._items: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
-        self._lock = threading.Lock()  # sync routes run in a thread pool
+        self._lock = threading.Lock()  # a peer's routes may share it with other threads
 
     def get(self, path: str) -> tuple[bytes, str] | None:
         with self._lock:
@@ -132,7 +136,7 @@ def _covered_width(repo: Repository, level: int, n: int) -> int:
     response_class=Response,
     responses={200: {"content": {OCTETS: {}}}, **problem_responses(NotFound, InvalidRequest)},
 )
-def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Response:
+async def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Response:
     n, width = _parse(rest)
     path = tiles.tile_path("entries", n, width)
     cache = _cache(state.node)
@@ -141,14 +145,15 @@ def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Response:
         return _immutable(request, *hit)
     first = n * tiles.WIDTH
 
-    def read(conn: Connection) -> dict[int, bytes]:
+    def read(conn: Connection) -> bytes:
         repo = Repository(conn)
         if width > _covered_width(repo, 0, n):
             raise NotFound(f"no entry bundle {tiles.tile_path('entries', n, width)} in this log")
-        return repo.entry_data(range(first, first + width))
+        found = repo.entry_data(range(first, first + width))
+        return tiles.entry_bundle([found[first + i] for i in range(width)])
 
-    found = state.node.read_with_fallback(read)
-    body = tiles.entry_bundle([found[first + i] for i in range(width)])
+    # A hit answers on the event loop; a miss reads on the read threads.
+    body = await state.reads().run(state.node.read_with_fallback, read)
     return _immutable(request, *cache.put(path, body))
 
 
@@ -158,7 +163,7 @@ def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Response:
     response_class=Response,
     responses={200: {"content": {OCTETS: {}}}, **problem_responses(NotFound, InvalidRequest)},
 )
-def tile(
+async def tile(
     request: Request,
     state: StateDep,
     level: Annotated[int, Path(ge=0, le=63)],
@@ -173,12 +178,13 @@ def tile(
     if hit is not None:
         return _immutable(request, *hit)
 
-    def read(conn: Connection) -> dict[merkle.Coord, bytes]:
+    def read(conn: Connection) -> bytes:
         repo = Repository(conn)
         if width > _covered_width(repo, level, n):
             raise NotFound(f"no tile {tiles.tile_path(level, n, width)} in this log")
-        return repo.get_nodes(tiles.node_coords(level, n, width))
+        coords = tiles.node_coords(level, n, width)
+        found = repo.get_nodes(coords)
+        return tiles.encode_tile([found[c] for c in coords])
 
-    found = state.node.read_with_fallback(read)
-    hashes = [found[c] for c in tiles.node_coords(level, n, width)]
-    return _immutable(request, *cache.put(path, tiles.encode_tile(hashes)))
+    body = await state.reads().run(state.node.read_with_fallback, read)
+    return _immutable(request, *cache.put(path, body))
