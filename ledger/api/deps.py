@@ -42,7 +42,6 @@ from ledger.errors import (
 from ledger.service.group_commit import GroupCommitter
 from ledger.service.node import LedgerNode
 from ledger.service.pipeline import utc_now
-from ledger.service.proofs import receipts_for
 from ledger.service.sequencer import Accepted, parse_each
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import MemberRow, Repository
@@ -145,10 +144,11 @@ class Ledger:
         return self.node.bundles.members(conn)
 
     def receipts(self, conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
-        """Offline receipts (ledger.core.receipt) for entries `indexes` against the latest
-        final checkpoint holding them (else the latest), with its cosignatures; NotFound if
-        one is beyond the latest."""
-        return receipts_for(conn, indexes, self.node.log_policy)
+        """Offline receipts (ledger.core.receipt) for entries `indexes`, in that order, against
+        the latest final checkpoint holding them (else the latest) with its cosignatures, from
+        this process's snapshot: the checkpoint may be up to a second older than the newest
+        final one, as on pages. NotFound if one is beyond the latest."""
+        return self.node.bundles.receipts(conn, indexes)
 
     @property
     def is_log(self) -> bool:

@@ -15,6 +15,8 @@ page needs) is never kept: the next page looks again.
 
 A snapshot also keeps the members as the projection had them when it was made, by org: pages
 that name a member (the party of each step) read them once per snapshot, not once per page.
+Receipts that apps answer with (a certificate's status, a deposit's certificate) are made from
+the same items, against the same checkpoint.
 
 Items of a snapshot are bounded by their bytes (`max_bytes`, least recently used go first).
 A new snapshot of the same checkpoint (same size, same cosignatures: the ledger did not grow
@@ -31,13 +33,15 @@ import base64
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from ledger.core.canonical import parse_strict
 from ledger.core.policy import LogPolicy
+from ledger.core.receipt import Receipt
 from ledger.errors import NotFound
 from ledger.service.bundles import policy_json
 from ledger.service.proofs import best_checkpoint, checkpoint_with_cosignatures, inclusion_proofs
@@ -60,6 +64,12 @@ class _Snapshot:
 
 def _item_size(item: Item) -> int:
     return len(item["entry"]) + sum(len(p) for p in item["proof"]) + 64
+
+
+def _receipt(item: Item, note: str) -> Receipt:
+    proof = tuple(base64.b64decode(p) for p in item["proof"])
+    entry = parse_strict(base64.b64decode(item["entry"]))
+    return Receipt(entry, int(item["index"]), proof, note)
 
 
 def _items(conn: Connection, indexes: list[int], size: int) -> list[Item]:
@@ -106,6 +116,17 @@ class BundleCache:
         mine = self._cached_items(conn, snapshot, [i for i in wanted if i not in governance])
         entries = sorted([*snapshot.governance, *mine], key=lambda item: int(item["index"]))
         return {"checkpoint": snapshot.note, "policy": self._policy_json, "entries": entries}
+
+    def receipts(self, conn: Connection, indexes: Sequence[int]) -> list[Receipt]:
+        """Receipts for entries `indexes` (in that order), as `proofs.receipts_for` makes them
+        with this cache's policy, from the snapshot's items: the checkpoint is at most `ttl`
+        older than the newest final one holding the entries. NotFound if one is beyond it."""
+        wanted = sorted(set(indexes))
+        snapshot = self._snapshot(conn, wanted[-1] + 1 if wanted else 0)
+        found = {int(item["index"]): item for item in snapshot.governance}
+        others = [i for i in wanted if i not in found]
+        found.update(zip(others, self._cached_items(conn, snapshot, others), strict=True))
+        return [_receipt(found[i], snapshot.note) for i in indexes]
 
     def members(self, conn: Connection) -> dict[str, MemberRow]:
         """The members by org, as of this engine's snapshot (at most `ttl` seconds old): the

@@ -9,13 +9,16 @@ import base64
 import dataclasses
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
 from ledger.core.keys import Signer, parse_vkey
+from ledger.errors import NotFound
 from ledger.service.bundle_cache import BundleCache
 from ledger.service.bundles import page_bundle, verify_page_bundle
+from ledger.service.proofs import receipts_for
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import Repository
 from ledger.storage.tables import entries
@@ -165,3 +168,23 @@ def test_items_outlive_snapshots_of_the_same_checkpoint_for_a_bounded_time(
 def _entry(bundle: dict, index: int) -> bytes:
     (item,) = [i for i in bundle["entries"] if i["index"] == index]
     return base64.b64decode(item["entry"])
+
+
+def test_receipts_from_the_cache_are_what_receipts_for_makes(ledger: LedgerFixture) -> None:
+    ledger.fill(30, per_block=7)
+    cache = BundleCache(ledger.node.log_policy, ttl=3600)
+    # In the order asked (a PDF names its issue entry first), repeats kept; 0 is the genesis,
+    # a governance entry the snapshot holds already.
+    indexes = [17, 3, 0, 17, _size(ledger) - 1]
+    with read_transaction(ledger.node.engine) as conn:
+        cached = cache.receipts(conn, indexes)
+        direct = receipts_for(conn, indexes, ledger.node.log_policy)
+    assert cached == direct
+    assert [r.index for r in cached] == indexes
+    _grow(ledger, 1)
+    newest = _size(ledger) - 1
+    with read_transaction(ledger.node.engine) as conn:
+        (grown,) = cache.receipts(conn, [newest])  # beyond the snapshot: a new one holds it
+        assert grown == receipts_for(conn, [newest], ledger.node.log_policy)[0]
+        with pytest.raises(NotFound):
+            cache.receipts(conn, [newest + 1])
