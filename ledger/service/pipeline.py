@@ -55,6 +55,8 @@ class Candidate:
     envelope: Envelope
     record_type: RecordType
     body: BaseModel
+    # The key (vkey) its signature was found good with before the block, if it was.
+    signed_by: str | None = None
 
 
 @dataclass
@@ -181,19 +183,24 @@ class Validator:
         self.skew = timedelta(seconds=skew_seconds)
         self.clock = clock
 
-    def precheck_parsed(self, view: StateView, envelope: Envelope) -> Candidate:
-        """Steps (3)-(5), (7) and (8) for an envelope that passed (1) and (2).
+    def precheck_parsed(
+        self, view: StateView, envelope: Envelope, *, good_with: str | None = None
+    ) -> Candidate:
+        """Steps (3)-(5), (7) and (8) for an envelope that passed (1) and (2); step (4) is
+        skipped when the caller found the signature good with the member's key already
+        (`good_with`, its vkey: ledger.service.signatures).
 
         Step (6) needs the log as of the entry's own index, so it runs only inside the block
         transaction, for the whole block in one query (`check_in_sequence`); so does the
         recognition of a resubmitted envelope, which is answered with its original receipt.
         """
         member, verifier = self.check_member_key(view, envelope)  # (3)
-        envelope.verify_signature(verifier)  # (4)
+        if good_with != verifier.vkey:
+            envelope.verify_signature(verifier)  # (4)
         self.check_timestamp(envelope)  # (5)
         record_type, body = self.registry.parse_body(envelope)  # (7)
         self.check_role(member, record_type)  # (8)
-        return Candidate(envelope, record_type, body)
+        return Candidate(envelope, record_type, body, verifier.vkey)
 
     def check_in_sequence(
         self,

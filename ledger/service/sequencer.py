@@ -21,10 +21,11 @@ from sqlalchemy import Connection, Engine
 from ledger.core import merkle
 from ledger.core.block import GENESIS_PREV, BlockHeader
 from ledger.core.envelope import Envelope, format_ts, parse_envelope, parse_ts
-from ledger.core.keys import Signer
+from ledger.core.keys import Signer, Verifier
 from ledger.core.note import Checkpoint, sign_note
 from ledger.core.receipt import Receipt
 from ledger.errors import ConfigError, DuplicateEntry, InputError, LedgerError, StateConflict
+from ledger.service import signatures
 from ledger.service.app import Registry, SequencedEntry
 from ledger.service.pipeline import (
     BlockContext,
@@ -221,14 +222,16 @@ class Sequencer:
     ) -> list[Candidate | LedgerError]:
         results: list[Candidate | LedgerError] = []
         failed: list[Envelope] = []
-        for item in parsed:
+        # Off the event loop only: there, waiting for the threads would stall every request.
+        good = self._good_signatures(view, parsed) if yield_to_writer else {}
+        for n, item in enumerate(parsed):
             if yield_to_writer and not self._write_lock_free.is_set():
                 self._write_lock_free.wait()
             if isinstance(item, LedgerError):
                 results.append(item)
                 continue
             try:
-                results.append(self.validator.precheck_parsed(view, item))
+                results.append(self.validator.precheck_parsed(view, item, good_with=good.get(n)))
             except InputError as e:
                 results.append(e)
                 failed.append(item)
@@ -242,6 +245,30 @@ class Sequencer:
                 for item, result in zip(parsed, results, strict=True)
             ]
         return results
+
+    def _good_signatures(
+        self, view: StateView, parsed: Sequence[Envelope | LedgerError]
+    ) -> dict[int, str]:
+        """The key (vkey) each envelope of `parsed` (by position) has a good signature by,
+        checked on every core at once (ledger.service.signatures); empty for a batch too small
+        to be worth it. An envelope whose key fails step (3) now is left to the checks that
+        follow, which answer it (or, on a replica, find its key inside the block)."""
+        if len(parsed) < signatures.PARALLEL_FROM:
+            return {}
+        pairs: list[tuple[Envelope, Verifier]] = []
+        positions: list[int] = []
+        for n, item in enumerate(parsed):
+            if isinstance(item, Envelope):
+                try:
+                    _, verifier = self.validator.check_member_key(view, item)
+                except InputError:
+                    continue
+                pairs.append((item, verifier))
+                positions.append(n)
+        if not self._write_lock_free.is_set():
+            self._write_lock_free.wait()  # as between envelopes: the block writer goes first
+        good = signatures.good_signatures(pairs)
+        return {} if good is None else {positions[j]: pairs[j][1].vkey for j in good}
 
     def submit(self, raws: Sequence[bytes]) -> list[Outcome]:
         """Check and sequence `raws` as one block; one outcome per input, in order."""

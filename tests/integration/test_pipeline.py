@@ -316,3 +316,28 @@ def test_members_file_follows_governance(ledger: LedgerFixture) -> None:
     ledger.accept(ledger.sign("admin", "ledger.key.revoke", {"org": "writer-a", "key": key_id}))
     line = next(ln for ln in members_txt.read_text().splitlines() if ln.startswith("writer-a "))
     assert line.endswith(" 1")  # revoked at index 1: valid for entries before it
+
+
+def test_a_large_batch_answers_each_bad_signature_and_unknown_key_as_one_by_one(
+    ledger: LedgerFixture,
+) -> None:
+    # Large enough for its signatures to be checked on every core ahead of the other steps
+    # (ledger.service.signatures): the outcomes are those of the one-by-one checks.
+    raws: list[bytes] = []
+    for n in range(150):
+        env = note(ledger, text=f"batch {n}").as_dict()
+        if n % 37 == 5:
+            env["body"] = {"text": "changed after signing"}
+        if n % 41 == 7:
+            env["key"] = "00000000"
+        raws.append(json.dumps(env).encode())
+    outcomes = ledger.submit(*raws)
+    for n, outcome in enumerate(outcomes):
+        if n % 41 == 7:
+            assert isinstance(outcome, LedgerError) and outcome.code == "unknown-key", n
+        elif n % 37 == 5:
+            assert isinstance(outcome, LedgerError) and outcome.code == "bad-signature", n
+        else:
+            assert isinstance(outcome, Accepted), (n, outcome)
+    result = audit(ledger.node.engine, ledger.node.registry)
+    assert result.ok, result.first_bad
