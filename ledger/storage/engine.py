@@ -2,13 +2,21 @@
 
 SQLite: WAL, synchronous=FULL, foreign keys on; Python's sqlite3 is put in autocommit mode so
 SQLAlchemy's "begin" event can issue `BEGIN IMMEDIATE` for writers, which takes SQLite's write
-lock up front instead of failing later on upgrade. PostgreSQL: writers take a transaction-scoped
-advisory lock, so block commits from several processes serialise and read the head inside it.
+lock up front instead of failing later on upgrade. Before that BEGIN, a writer waits for its
+turn in the kernel (an flock on `<database>-writers`): SQLite's own wait for a busy lock is
+a sleep of 1, 2, 5, 10, ... ms between tries, and two server workers committing blocks spent
+part of their time in those sleeps (docs/benchmarks.md, "Two workers' writes"). The kernel
+wakes the next writer the moment the lock is let go. PostgreSQL: writers take a
+transaction-scoped advisory lock, so block commits from several processes serialise and read
+the head inside it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -106,10 +114,56 @@ def _take_write_lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEQUENCER_LOCK_ID})
 
 
+_held = threading.local()  # .paths: the writers' locks this thread holds
+
+
+def _writers_lock_path(engine: Engine) -> str | None:
+    """The file SQLite writers of this database take turns on; None for PostgreSQL and for a
+    database in memory (one connection: nobody to take turns with)."""
+    url = engine.url
+    if not is_sqlite(engine) or url.database in (None, "", ":memory:"):
+        return None
+    if url.query.get("mode") == "memory":
+        return None
+    return f"{url.database}-writers"
+
+
+@contextmanager
+def _writers_turn(engine: Engine) -> Iterator[None]:
+    """Wait for the other writers of an SQLite database in the kernel, not in SQLite's busy
+    handler (module docstring). A file of its own per call, so that threads of one process
+    take turns too (a lock is held per open file). Where the file cannot be made (a read-only
+    directory), SQLite's busy handler alone serialises the writers, as it always did."""
+    path = _writers_lock_path(engine)
+    if path is not None and path in _held.__dict__.setdefault("paths", set()):
+        # SQLite would have answered "database is locked" after its busy timeout; the kernel
+        # would wait forever for this very thread.
+        raise RuntimeError("a write transaction inside another on the same database")
+    descriptor = None
+    if path is not None:
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            descriptor = None
+    try:
+        if descriptor is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # waits without the GIL
+            _held.paths.add(path)
+        yield
+    finally:
+        if descriptor is not None:
+            _held.paths.discard(path)
+            os.close(descriptor)  # lets the lock go
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One serialised write transaction: commits on success, rolls back on any exception."""
-    with engine.connect().execution_options(sealchain_write=True) as conn, conn.begin():
+    with (
+        _writers_turn(engine),
+        engine.connect().execution_options(sealchain_write=True) as conn,
+        conn.begin(),
+    ):
         _take_write_lock(conn)
         yield conn
 
@@ -119,7 +173,7 @@ def rolled_back_transaction(engine: Engine) -> Iterator[Connection]:
     """The write lock and a transaction that is always rolled back: for working out what a
     change would write (a replay of the entries, to compare with what is stored), keeping
     nothing. Blocks commit meanwhile wait, as for any write transaction."""
-    with engine.connect().execution_options(sealchain_write=True) as conn:
+    with _writers_turn(engine), engine.connect().execution_options(sealchain_write=True) as conn:
         transaction = conn.begin()
         try:
             _take_write_lock(conn)
