@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated
 from weakref import WeakKeyDictionary
 
@@ -25,7 +26,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import Connection, Engine
 
-from ledger.api.deps import StateDep
+from ledger.api.deps import ApiState, StateDep
 from ledger.api.problems import problem_responses
 from ledger.core import tiles
 from ledger.errors import InvalidRequest, NotFound
@@ -86,7 +87,9 @@ class TileCache:
         self.limit = limit
         self.size = 0
         self._items: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
-        self._lock = threading.Lock()  # a peer's routes may share it with other threads
+        self._lock = (
+            threading.Lock()
+        )  # hits are looked up on the event loop, misses kept from threads
 
     def get(self, path: str) -> tuple[bytes, str] | None:
         with self._lock:
@@ -116,6 +119,14 @@ def _cache(node: LedgerNode) -> TileCache:
     if cache is None:
         cache = _caches.setdefault(node.engine, TileCache())
     return cache
+
+
+def _read_and_keep(
+    state: ApiState, cache: TileCache, path: str, read: Callable[[Connection], bytes]
+) -> tuple[bytes, str]:
+    """A tile or bundle missing from the cache: read (from the standby if there is one, else
+    the primary) and kept, with its ETag."""
+    return cache.put(path, state.node.read_with_fallback(read))
 
 
 def _immutable(request: Request, body: bytes, etag: str) -> Response:
@@ -152,9 +163,9 @@ async def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Res
         found = repo.entry_data(range(first, first + width))
         return tiles.entry_bundle([found[first + i] for i in range(width)])
 
-    # A hit answers on the event loop; a miss reads on the read threads.
-    body = await state.reads().run(state.node.read_with_fallback, read)
-    return _immutable(request, *cache.put(path, body))
+    # A hit answers on the event loop; a miss reads, and hashes its bytes for the ETag, on the
+    # read threads (a bundle of large entries is megabytes).
+    return _immutable(request, *await state.reads().run(_read_and_keep, state, cache, path, read))
 
 
 @router.get(
@@ -186,5 +197,4 @@ async def tile(
         found = repo.get_nodes(coords)
         return tiles.encode_tile([found[c] for c in coords])
 
-    body = await state.reads().run(state.node.read_with_fallback, read)
-    return _immutable(request, *cache.put(path, body))
+    return _immutable(request, *await state.reads().run(_read_and_keep, state, cache, path, read))
