@@ -43,8 +43,13 @@ from ledger.core.canonical import parse_strict
 from ledger.core.policy import LogPolicy
 from ledger.core.receipt import Receipt
 from ledger.errors import NotFound
-from ledger.service.bundles import policy_json
-from ledger.service.proofs import best_checkpoint, checkpoint_with_cosignatures, inclusion_proofs
+from ledger.service.bundles import page_bundle, policy_json
+from ledger.service.proofs import (
+    best_checkpoint,
+    checkpoint_with_cosignatures,
+    inclusion_proofs,
+    receipts_for,
+)
 from ledger.storage.repository import MemberRow, Repository
 
 Item = dict[str, Any]  # {"index": i, "entry": base64, "proof": [base64]}, as bundles.py ships
@@ -111,9 +116,12 @@ class BundleCache:
         """The bundle for entries `indexes` and every governance entry; raises NotFound if an
         entry is beyond the latest checkpoint."""
         wanted = sorted(set(indexes))
-        snapshot = self._snapshot(conn, wanted[-1] + 1 if wanted else 0)
-        governance = {item["index"] for item in snapshot.governance}
-        mine = self._cached_items(conn, snapshot, [i for i in wanted if i not in governance])
+        try:
+            snapshot = self._snapshot(conn, wanted[-1] + 1 if wanted else 0)
+            governance = {item["index"] for item in snapshot.governance}
+            mine = self._cached_items(conn, snapshot, [i for i in wanted if i not in governance])
+        except NotFound:
+            return page_bundle(conn, wanted, self.policy)  # see _ahead_of_transaction
         entries = sorted([*snapshot.governance, *mine], key=lambda item: int(item["index"]))
         return {"checkpoint": snapshot.note, "policy": self._policy_json, "entries": entries}
 
@@ -122,11 +130,19 @@ class BundleCache:
         with this cache's policy, from the snapshot's items: the checkpoint is at most `ttl`
         older than the newest final one holding the entries. NotFound if one is beyond it."""
         wanted = sorted(set(indexes))
-        snapshot = self._snapshot(conn, wanted[-1] + 1 if wanted else 0)
-        found = {int(item["index"]): item for item in snapshot.governance}
-        others = [i for i in wanted if i not in found]
-        found.update(zip(others, self._cached_items(conn, snapshot, others), strict=True))
+        try:
+            snapshot = self._snapshot(conn, wanted[-1] + 1 if wanted else 0)
+            found = {int(item["index"]): item for item in snapshot.governance}
+            others = [i for i in wanted if i not in found]
+            found.update(zip(others, self._cached_items(conn, snapshot, others), strict=True))
+        except NotFound:
+            return receipts_for(conn, indexes, self.policy)  # see _ahead_of_transaction
         return [_receipt(found[i], snapshot.note) for i in indexes]
+
+    # _ahead_of_transaction: a snapshot another thread made after `conn`'s transaction began
+    # can hold a tree this transaction does not see yet; the items it has not proven then cannot
+    # be read here (NotFound). The caller's own transaction answers instead, as without the
+    # cache: NotFound again only for an entry truly beyond its latest checkpoint.
 
     def members(self, conn: Connection) -> dict[str, MemberRow]:
         """The members by org, as of this engine's snapshot (at most `ttl` seconds old): the

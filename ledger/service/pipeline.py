@@ -55,8 +55,6 @@ class Candidate:
     envelope: Envelope
     record_type: RecordType
     body: BaseModel
-    # The key (vkey) its signature was found good with before the block, if it was.
-    signed_by: str | None = None
 
 
 @dataclass
@@ -200,7 +198,7 @@ class Validator:
         self.check_timestamp(envelope)  # (5)
         record_type, body = self.registry.parse_body(envelope)  # (7)
         self.check_role(member, record_type)  # (8)
-        return Candidate(envelope, record_type, body, verifier.vkey)
+        return Candidate(envelope, record_type, body)
 
     def check_in_sequence(
         self,

@@ -252,7 +252,7 @@ class Sequencer:
         """The key (vkey) each envelope of `parsed` (by position) has a good signature by,
         checked on every core at once (ledger.service.signatures); empty for a batch too small
         to be worth it. An envelope whose key fails step (3) now is left to the checks that
-        follow, which answer it (or, on a replica, find its key inside the block)."""
+        follow, which answer it."""
         if len(parsed) < signatures.PARALLEL_FROM:
             return {}
         pairs: list[tuple[Envelope, Verifier]] = []

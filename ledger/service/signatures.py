@@ -27,9 +27,11 @@ _pool_lock = threading.Lock()
 
 
 def _forget_pool() -> None:
-    # A forked child (the audit's workers) has none of its parent's threads.
-    global _pool
+    # A forked child (the audit's workers) has none of its parent's threads, and the lock may
+    # have been held by one of them at the fork.
+    global _pool, _pool_lock
     _pool = None
+    _pool_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_pool)

@@ -3,20 +3,22 @@
 SQLite: WAL, synchronous=FULL, foreign keys on; Python's sqlite3 is put in autocommit mode so
 SQLAlchemy's "begin" event can issue `BEGIN IMMEDIATE` for writers, which takes SQLite's write
 lock up front instead of failing later on upgrade. Before that BEGIN, a writer waits for its
-turn in the kernel (an flock on `<database>-writers`): SQLite's own wait for a busy lock is
-a sleep of 1, 2, 5, 10, ... ms between tries, and two server workers committing blocks spent
-part of their time in those sleeps (docs/benchmarks.md, "Two workers' writes"). The kernel
-wakes the next writer the moment the lock is let go. PostgreSQL: writers take a
+turn on an flock of `<database>-writers`, tried again at most 1 ms after it is let go: SQLite's
+own wait for a busy lock sleeps 1, 2, 5, 10, ... up to 100 ms between tries, and two server
+workers committing blocks spent part of their time in those sleeps (docs/benchmarks.md,
+"Signatures on every core, writers' turns"). PostgreSQL: writers take a
 transaction-scoped advisory lock, so block commits from several processes serialise and read
 the head inside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -115,6 +117,23 @@ def _take_write_lock(conn: Connection) -> None:
 
 
 _held = threading.local()  # .paths: the writers' locks this thread holds
+TURN_SECONDS = 60.0  # as busy_timeout: then the writer goes on to SQLite's own wait
+_open_turns: set[int] = set()  # descriptors of the writers' lock files this process holds
+_open_turns_lock = threading.Lock()
+
+
+def _forget_turns() -> None:
+    """In a forked child (the audit's workers): the lock belongs to the open file, which the
+    child shares until it closes its copy, so a child could hold its parent's turn for life."""
+    global _open_turns_lock
+    _open_turns_lock = threading.Lock()  # another thread may have held it at the fork
+    for descriptor in _open_turns:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+    _open_turns.clear()
+
+
+os.register_at_fork(after_in_child=_forget_turns)
 
 
 def _writers_lock_path(engine: Engine) -> str | None:
@@ -128,31 +147,54 @@ def _writers_lock_path(engine: Engine) -> str | None:
     return f"{url.database}-writers"
 
 
+def _wait_for_turn(descriptor: int) -> bool:
+    """Take the lock, trying again at most 1 ms after it is let go; False after TURN_SECONDS
+    (a writer stuck, or a process that inherited the lock): the caller then goes on to
+    SQLite's busy handler, which answers "database is locked" if the database stays so."""
+    deadline = time.monotonic() + TURN_SECONDS
+    pause = 0.0001
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
+
+
 @contextmanager
 def _writers_turn(engine: Engine) -> Iterator[None]:
-    """Wait for the other writers of an SQLite database in the kernel, not in SQLite's busy
+    """Wait for the other writers of an SQLite database on a lock file, not in SQLite's busy
     handler (module docstring). A file of its own per call, so that threads of one process
     take turns too (a lock is held per open file). Where the file cannot be made (a read-only
     directory), SQLite's busy handler alone serialises the writers, as it always did."""
     path = _writers_lock_path(engine)
     if path is not None and path in _held.__dict__.setdefault("paths", set()):
-        # SQLite would have answered "database is locked" after its busy timeout; the kernel
-        # would wait forever for this very thread.
+        # SQLite would have answered "database is locked" after its busy timeout, having
+        # waited for this very thread.
         raise RuntimeError("a write transaction inside another on the same database")
     descriptor = None
     if path is not None:
         try:
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError:
             descriptor = None
+    if descriptor is not None and not _wait_for_turn(descriptor):
+        os.close(descriptor)
+        descriptor = None
+    if descriptor is not None:
+        with _open_turns_lock:
+            _open_turns.add(descriptor)
+        _held.paths.add(path)
     try:
-        if descriptor is not None:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)  # waits without the GIL
-            _held.paths.add(path)
         yield
     finally:
         if descriptor is not None:
             _held.paths.discard(path)
+            with _open_turns_lock:
+                _open_turns.discard(descriptor)
             os.close(descriptor)  # lets the lock go
 
 

@@ -55,15 +55,14 @@ class ReplayValidator(Validator):
     The log checks (3), (4), (7) and (8) before a block, against the state when the entry
     arrived. A replica takes many of the log's blocks as one, so the state an entry must be
     checked against (a key added by the entry before it, say) exists only inside the block:
-    here the key lookup and the signature run in sequence, at the entry's own index. A
-    signature found good before the block (ledger.service.signatures: all cores at once) is
-    not checked again when the key the entry's index finds is the one it was good with."""
+    here the key lookup and the signature run in sequence, at the entry's own index (a
+    signature found good earlier, `good_with`, is checked again all the same)."""
 
     def precheck_parsed(
         self, view: StateView, envelope: Envelope, *, good_with: str | None = None
     ) -> Candidate:
         record_type, body = self.registry.parse_body(envelope)  # (7)
-        return Candidate(envelope, record_type, body, good_with)
+        return Candidate(envelope, record_type, body)
 
     def check_in_sequence(
         self,
@@ -74,8 +73,7 @@ class ReplayValidator(Validator):
         block: BlockContext,
     ) -> None:
         _, verifier = self.check_member_key(view, candidate.envelope)  # (3) at its index
-        if candidate.signed_by != verifier.vkey:
-            candidate.envelope.verify_signature(verifier)  # (4)
+        candidate.envelope.verify_signature(verifier)  # (4)
         super().check_in_sequence(conn, view, candidate, entry, block)  # (3), (6), (8), (9)
 
 

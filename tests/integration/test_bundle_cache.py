@@ -188,3 +188,24 @@ def test_receipts_from_the_cache_are_what_receipts_for_makes(ledger: LedgerFixtu
         assert grown == receipts_for(conn, [newest], ledger.node.log_policy)[0]
         with pytest.raises(NotFound):
             cache.receipts(conn, [newest + 1])
+
+
+def test_a_snapshot_ahead_of_the_readers_transaction_does_not_hide_its_entries(
+    ledger: LedgerFixture,
+) -> None:
+    # A reader's transaction began before a block; another thread then made the snapshot of
+    # the new tree. The reader's entries not proven yet cannot be read at the newer size in
+    # its transaction: its own answer stands, not a 404.
+    ledger.fill(20, per_block=5)
+    cache = BundleCache(ledger.node.log_policy, ttl=3600)
+    with read_transaction(ledger.node.engine) as older:
+        before = Repository(older).tree_size()  # the transaction's snapshot starts here
+        _grow(ledger, 1)
+        with read_transaction(ledger.node.engine) as newer:
+            cache.receipts(newer, [_size(ledger) - 1])
+        (receipt,) = cache.receipts(older, [3])
+        assert receipt == receipts_for(older, [3], ledger.node.log_policy)[0]
+        if ledger.node.engine.dialect.name == "sqlite":  # PostgreSQL reads what is committed
+            assert int(receipt.checkpoint.splitlines()[1]) == before
+        bundle = cache.bundle(older, [4])
+        assert bundle == page_bundle(older, [4], ledger.node.log_policy)

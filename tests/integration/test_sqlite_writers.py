@@ -7,11 +7,13 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 
+from ledger.storage import engine as engine_module
 from ledger.storage.engine import _writers_lock_path, make_engine, write_transaction
 
 
@@ -77,3 +79,45 @@ def test_a_write_inside_a_write_is_refused_not_left_waiting(tmp_path: Path) -> N
     with write_transaction(engine) as conn:  # and the lock was let go
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
     engine.dispose()
+
+
+def test_a_forked_child_does_not_keep_its_parents_turn(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with write_transaction(engine) as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        child = os.fork()
+        if child == 0:  # holds a copy of every open file for a while, as a pool worker does
+            time.sleep(3)
+            os._exit(0)
+    try:
+        done = threading.Event()
+
+        def write() -> None:
+            with write_transaction(engine) as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            done.set()
+
+        threading.Thread(target=write).start()
+        assert done.wait(1.5)  # long before the child exits
+    finally:
+        os.waitpid(child, 0)
+        engine.dispose()
+
+
+def test_after_its_time_a_writer_goes_on_to_sqlites_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lock file held for good (a stuck process): the writer stops waiting for it, and
+    # SQLite's own lock, free here, lets it write.
+    monkeypatch.setattr(engine_module, "TURN_SECONDS", 0.2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    holder = os.open(f"{tmp_path / 'ledger.db'}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        started = time.monotonic()
+        with write_transaction(engine) as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        assert 0.2 <= time.monotonic() - started < 5
+    finally:
+        os.close(holder)
+        engine.dispose()

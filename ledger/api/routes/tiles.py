@@ -25,6 +25,7 @@ from weakref import WeakKeyDictionary
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 
 from ledger.api.deps import ApiState, StateDep
 from ledger.api.problems import problem_responses
@@ -163,9 +164,9 @@ async def entry_bundle(request: Request, state: StateDep, rest: TilePath) -> Res
         found = repo.entry_data(range(first, first + width))
         return tiles.entry_bundle([found[first + i] for i in range(width)])
 
-    # A hit answers on the event loop; a miss reads, and hashes its bytes for the ETag, on the
-    # read threads (a bundle of large entries is megabytes).
-    return _immutable(request, *await state.reads().run(_read_and_keep, state, cache, path, read))
+    # A hit answers on the event loop. A miss reads, and hashes for its ETag, a bundle that can
+    # be megabytes: on the shared pool, not the few read threads that quick reads queue on.
+    return _immutable(request, *await run_in_threadpool(_read_and_keep, state, cache, path, read))
 
 
 @router.get(
@@ -197,4 +198,5 @@ async def tile(
         found = repo.get_nodes(coords)
         return tiles.encode_tile([found[c] for c in coords])
 
+    # A hit answers on the event loop; a miss (256 hashes) reads on the read threads.
     return _immutable(request, *await state.reads().run(_read_and_keep, state, cache, path, read))
