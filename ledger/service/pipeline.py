@@ -182,18 +182,18 @@ class Validator:
         self.clock = clock
 
     def precheck_parsed(
-        self, view: StateView, envelope: Envelope, *, good_with: str | None = None
+        self, view: StateView, envelope: Envelope, *, good_with: Verifier | None = None
     ) -> Candidate:
         """Steps (3)-(5), (7) and (8) for an envelope that passed (1) and (2); step (4) is
         skipped when the caller found the signature good with the member's key already
-        (`good_with`, its vkey: ledger.service.signatures).
+        (`good_with`: ledger.service.signatures).
 
         Step (6) needs the log as of the entry's own index, so it runs only inside the block
         transaction, for the whole block in one query (`check_in_sequence`); so does the
         recognition of a resubmitted envelope, which is answered with its original receipt.
         """
         member, verifier = self.check_member_key(view, envelope)  # (3)
-        if good_with != verifier.vkey:
+        if good_with != verifier:  # same name, key and type: the same key
             envelope.verify_signature(verifier)  # (4)
         self.check_timestamp(envelope)  # (5)
         record_type, body = self.registry.parse_body(envelope)  # (7)

@@ -248,8 +248,8 @@ class Sequencer:
 
     def _good_signatures(
         self, view: StateView, parsed: Sequence[Envelope | LedgerError]
-    ) -> dict[int, str]:
-        """The key (vkey) each envelope of `parsed` (by position) has a good signature by,
+    ) -> dict[int, Verifier]:
+        """The key each envelope of `parsed` (by position) has a good signature by,
         checked on every core at once (ledger.service.signatures); empty for a batch too small
         to be worth it. An envelope whose key fails step (3) now is left to the checks that
         follow, which answer it."""
@@ -268,7 +268,7 @@ class Sequencer:
         if not self._write_lock_free.is_set():
             self._write_lock_free.wait()  # as between envelopes: the block writer goes first
         good = signatures.good_signatures(pairs)
-        return {} if good is None else {positions[j]: pairs[j][1].vkey for j in good}
+        return {} if good is None else {positions[j]: pairs[j][1] for j in good}
 
     def submit(self, raws: Sequence[bytes]) -> list[Outcome]:
         """Check and sequence `raws` as one block; one outcome per input, in order."""

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger.core import merkle
 from ledger.core.block import BlockHeader
 from ledger.core.envelope import Envelope, parse_envelope
+from ledger.core.keys import Verifier
 from ledger.core.note import Checkpoint, Note, parse_checkpoint, parse_note, verified_signers
 from ledger.core.policy import LogPolicy
 from ledger.core.receipt import verify_log_signature
@@ -59,7 +60,7 @@ class ReplayValidator(Validator):
     signature found good earlier, `good_with`, is checked again all the same)."""
 
     def precheck_parsed(
-        self, view: StateView, envelope: Envelope, *, good_with: str | None = None
+        self, view: StateView, envelope: Envelope, *, good_with: Verifier | None = None
     ) -> Candidate:
         record_type, body = self.registry.parse_body(envelope)  # (7)
         return Candidate(envelope, record_type, body)
