@@ -944,6 +944,25 @@ def test_commissioning_refuses_packs_of_another_lot_than_ilmd(world: BeefWorld) 
     )
 
 
+@pytest.mark.parametrize(
+    ("serial", "why"),
+    [
+        ("00 1", "GS1 set 82"),  # a space: no label could carry it
+        ("0" * 21, "GS1 set 82"),
+        ("1/2", "is not /01/<gtin>/10/<lot>/21/<serial>"),  # '/' unencoded: another path
+        ("%31", "must be written as"),  # '1' percent-encoded: the pack would have two URIs
+    ],
+)
+def test_commissioning_refuses_a_pack_no_scan_could_read(
+    world: BeefWorld, serial: str, why: str
+) -> None:
+    """A pack is made only by its commissioning: each must be a Digital Link that a scan
+    parses back to the same URI, or its label would open no page."""
+    packs = [*_packs(GTIN, "L1"), f"https://id.gs1.org/01/{GTIN}/10/L1/21/{serial}"]
+    record = builders.commission(packs, lot_data("L1"), MEATWORKS, at())
+    refuse(world, MEAT, record, why, code="invalid-body")
+
+
 def test_commissioning_refuses_best_before_before_packed_on(world: BeefWorld) -> None:
     lot = {**lot_data("L1"), "packedOn": "2026-11-01", "bestBefore": "2026-10-01"}
     record = builders.commission(_packs(GTIN, "L1"), lot, MEATWORKS, at())
