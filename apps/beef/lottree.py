@@ -59,4 +59,17 @@ def position(blob: bytes, size: int, uri: str) -> int | None:
 
 def path(blob: bytes, size: int, index: int) -> list[bytes]:
     """The inclusion proof of leaf `index` in the lot's tree, from the stored subtrees."""
-    return merkle.inclusion_proof(index, size, lambda level, i: node(blob, size, level, i))
+    plan = merkle.inclusion_plan(index, size)
+    # Each level's start worked out once per path, not once per node (as `node` does): every
+    # scan of a committed lot's pack makes one, and the sums were most of its time.
+    starts, at = [], 0
+    for level in range(size.bit_length()):
+        starts.append(at)
+        at += size >> level
+    found = {}
+    for level, i in plan.coords:
+        start = (starts[level] + i) * HASH
+        found[level, i] = blob[start : start + HASH]
+        if len(found[level, i]) != HASH or i >= size >> level:
+            raise KeyError((level, i))
+    return plan.proof(found)
