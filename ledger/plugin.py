@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ledger.api.batched_worker import BatchedWorker
 from ledger.api.deps import Ledger, LedgerDep, MemberDep, authenticate_member, ledger_of
 from ledger.api.i18n import N_, Localized, tr
+from ledger.api.json_answer import JSONAnswer
 from ledger.api.middleware import request_method as _request_method
 from ledger.api.pages.embed import attachment, script_json
 from ledger.api.pages.headers import SECURITY_HEADERS
@@ -101,6 +102,7 @@ __all__ = [
     "Home",
     "InvalidBody",
     "InvalidRequest",
+    "JSONAnswer",
     "Ledger",
     "LedgerClient",
     "LedgerDep",

@@ -20,7 +20,6 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
@@ -33,6 +32,7 @@ from apps.beef.scans import SCANS, SECRET_PURPOSE, ScanCount, clone_warning, sou
 from ledger.plugin import (
     SECURITY_HEADERS,
     BatchedWorker,
+    JSONAnswer,
     Ledger,
     LedgerDep,
     NotFound,
@@ -183,7 +183,7 @@ def _scan_page(request: Request, ledger: Ledger) -> Response:
             "scans": _scans_json(count, sold),
             "verification": bundle,
         }
-        return JSONResponse(view, headers=SECURITY_HEADERS)
+        return JSONAnswer(view, headers=SECURITY_HEADERS)
     warning = clone_warning(count, sold) if count is not None else None
     context = {
         "pack": pack,
@@ -229,7 +229,7 @@ def _unknown(request: Request, pack: PackId) -> Response:
             "status": "unknown",
             "message": str(message),
         }
-        return JSONResponse(body, status_code=404, headers=SECURITY_HEADERS)
+        return JSONAnswer(body, status_code=404, headers=SECURITY_HEADERS)
     return SITE.render(request, "unknown.html", {"pack": pack}, status_code=404)
 
 

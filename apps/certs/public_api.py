@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from apps.certs import state, views
@@ -17,6 +16,7 @@ from apps.certs.pdf import certificate_pdf
 from ledger.plugin import (
     SECURITY_HEADERS,
     InvalidRequest,
+    JSONAnswer,
     Ledger,
     LedgerDep,
     NotFound,
@@ -44,19 +44,17 @@ def get_status_list(
     purpose: Literal["revocation", "suspension"],
     request: Request,
     ledger: LedgerDep,
-) -> JSONResponse:
+) -> JSONAnswer:
     with ledger.read() as conn:
         if not state.certificates_of_body(conn, body):
             raise NotFound(tr("%(body)s has issued no certificate on this ledger.", body=body))
         base = (ledger.public_url or str(request.base_url)).rstrip("/")
         credential = views.status_list_credential(ledger, conn, body, purpose, base)
-    return JSONResponse(credential, headers={**SECURITY_HEADERS, "Cache-Control": "max-age=300"})
+    return JSONAnswer(credential, headers={**SECURITY_HEADERS, "Cache-Control": "max-age=300"})
 
 
 @router.get("/search", summary="Certificates by manufacturer, model, product name or type")
-def search(
-    q: Annotated[str, Query(min_length=2, max_length=60)], ledger: LedgerDep
-) -> JSONResponse:
+def search(q: Annotated[str, Query(min_length=2, max_length=60)], ledger: LedgerDep) -> JSONAnswer:
     # Not on the read threads: a LIKE over every certificate is no quick read.
     today = _today()
     with ledger.read() as conn:
@@ -71,7 +69,7 @@ def search(
             }
             for c in state.search(conn, q)
         ]
-    return JSONResponse({"certificates": found}, headers=SECURITY_HEADERS)
+    return JSONAnswer({"certificates": found}, headers=SECURITY_HEADERS)
 
 
 @router.post(
@@ -156,11 +154,11 @@ async def get_certificate_pdf(number: Number, request: Request, ledger: LedgerDe
 
 @router.get("/{number}", summary="A certificate: credential, status, application, tests, history",
             responses=problem_responses(NotFound))  # fmt: skip
-async def get_certificate(number: Number, ledger: LedgerDep) -> JSONResponse:
+async def get_certificate(number: Number, ledger: LedgerDep) -> JSONAnswer:
     return await ledger.run_read(_certificate, ledger, number)
 
 
-def _certificate(ledger: Ledger, number: str) -> JSONResponse:
+def _certificate(ledger: Ledger, number: str) -> JSONAnswer:
     with ledger.read() as conn:
         cert = views.certificate_or_404(conn, number)
         body = {
@@ -173,7 +171,7 @@ def _certificate(ledger: Ledger, number: str) -> JSONResponse:
                 for e in state.history(conn, number)
             ],
         }
-    return JSONResponse(body, headers=SECURITY_HEADERS)
+    return JSONAnswer(body, headers=SECURITY_HEADERS)
 
 
 @router.get("/{number}/status", summary="A certificate's status on a date, with its receipts",
@@ -182,12 +180,12 @@ async def get_status(
     number: Number,
     ledger: LedgerDep,
     at: Annotated[date | None, Query(description="YYYY-MM-DD; default today (UTC)")] = None,
-) -> JSONResponse:
+) -> JSONAnswer:
     return await ledger.run_read(_status, ledger, number, at or _today())
 
 
-def _status(ledger: Ledger, number: str, day: date) -> JSONResponse:
+def _status(ledger: Ledger, number: str, day: date) -> JSONAnswer:
     with ledger.read() as conn:
         cert = views.certificate_or_404(conn, number)
         body = views.status_json(ledger, conn, cert, day)
-    return JSONResponse(body, headers=SECURITY_HEADERS)
+    return JSONAnswer(body, headers=SECURITY_HEADERS)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
 from apps.evidence import state
@@ -14,6 +13,7 @@ from apps.evidence.numbers import deposit_number
 from ledger.plugin import (
     SECURITY_HEADERS,
     Forbidden,
+    JSONAnswer,
     LedgerDep,
     MemberDep,
     NotFound,
@@ -41,10 +41,10 @@ def _case_summary(case: state.Case) -> dict[str, Any]:
     summary="The cases the signed-in member is the court or a party of",
     responses=problem_responses(Unauthenticated),
 )
-def my_cases(member: MemberDep, ledger: LedgerDep) -> JSONResponse:
+def my_cases(member: MemberDep, ledger: LedgerDep) -> JSONAnswer:
     with ledger.read() as conn:
         found = state.cases_of(conn, member.org)
-    return JSONResponse({"cases": [_case_summary(c) for c in found]}, headers=SECURITY_HEADERS)
+    return JSONAnswer({"cases": [_case_summary(c) for c in found]}, headers=SECURITY_HEADERS)
 
 
 def _readable_case(conn: Connection, case_no: str, org: str) -> state.Case:
@@ -63,7 +63,7 @@ def _readable_case(conn: Connection, case_no: str, org: str) -> state.Case:
     summary="A case: its parties, deposits, custody events and judgment, with receipts",
     responses=problem_responses(Unauthenticated, Forbidden, NotFound),
 )
-def get_case(case_no: str, member: MemberDep, ledger: LedgerDep) -> JSONResponse:
+def get_case(case_no: str, member: MemberDep, ledger: LedgerDep) -> JSONAnswer:
     with ledger.read() as conn:
         found = _readable_case(conn, case_no, member.org)
         events = state.case_events(conn, case_no)
@@ -85,4 +85,4 @@ def get_case(case_no: str, member: MemberDep, ledger: LedgerDep) -> JSONResponse
         ],
         "receipts": receipts,
     }
-    return JSONResponse(body, headers=SECURITY_HEADERS)
+    return JSONAnswer(body, headers=SECURITY_HEADERS)

@@ -7,7 +7,6 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +21,7 @@ from apps.evidence.views import registration_json
 from ledger.plugin import (
     SECURITY_HEADERS,
     InvalidRequest,
+    JSONAnswer,
     Ledger,
     LedgerDep,
     NotFound,
@@ -108,7 +108,7 @@ async def _hash_upload(request: Request) -> tuple[str, str, str | None]:
     ),
     responses=problem_responses(InvalidRequest, PayloadTooLarge),
 )
-async def verify(request: Request, ledger: LedgerDep) -> JSONResponse:
+async def verify(request: Request, ledger: LedgerDep) -> JSONAnswer:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         raw = await request.body()
@@ -128,7 +128,7 @@ async def verify(request: Request, ledger: LedgerDep) -> JSONResponse:
     else:
         sha256, sha3, code = await _hash_upload(request)
     answer = await run_in_threadpool(_lookup, ledger, sha256, sha3, code)
-    return JSONResponse(answer, headers=SECURITY_HEADERS)
+    return JSONAnswer(answer, headers=SECURITY_HEADERS)
 
 
 DepositNumber = Annotated[str, Path(pattern=DEPOSIT_NUMBER, examples=["EV-00000042"])]
@@ -146,11 +146,11 @@ def deposit_idx_or_404(number: str) -> int:
     summary="A deposit's evidence certificate as JSON, with its receipt",
     responses=problem_responses(NotFound),
 )
-async def get_certificate(number: DepositNumber, ledger: LedgerDep) -> JSONResponse:
+async def get_certificate(number: DepositNumber, ledger: LedgerDep) -> JSONAnswer:
     return await ledger.run_read(_certificate, ledger, deposit_idx_or_404(number))
 
 
-def _certificate(ledger: Ledger, idx: int) -> JSONResponse:
+def _certificate(ledger: Ledger, idx: int) -> JSONAnswer:
     with ledger.read() as conn:
         cert = certificate(ledger, conn, idx, SETTINGS)
-    return JSONResponse(cert, headers=SECURITY_HEADERS)
+    return JSONAnswer(cert, headers=SECURITY_HEADERS)

@@ -9,12 +9,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from ledger.api import i18n
 from ledger.api.i18n import Localized
+from ledger.api.json_answer import JSONAnswer
 from ledger.errors import InvalidRequest, LedgerError, NotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -31,7 +32,7 @@ HTTP_PROBLEMS = {
 }
 
 
-def problem_response(error: LedgerError, request: Request) -> JSONResponse:
+def problem_response(error: LedgerError, request: Request) -> JSONAnswer:
     body = error.problem()
     if isinstance(error.detail, Localized):
         body["detail"] = _in_language(request, error.detail.translated)
@@ -48,7 +49,7 @@ def _in_language(request: Request, translate: Callable[[], str]) -> str:
 
 def _respond(
     body: dict[str, Any], request: Request, headers: dict[str, str] | None = None
-) -> JSONResponse:
+) -> JSONAnswer:
     # A problem's title (and a public message's detail) in the client's language; `code` and
     # `type` are what programs match on, and never change.
     locale = i18n.negotiate(request)
@@ -62,7 +63,7 @@ def _respond(
         body["request_id"] = request_id
     if hasattr(request.state, "metrics"):
         request.state.metrics.rejections.labels(code=body["code"]).inc()
-    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+    return JSONAnswer(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
 def http_problem(status: int, detail: str) -> dict[str, Any]:
@@ -100,13 +101,13 @@ def _allowed_methods(request: Request) -> list[str]:
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
-    async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
+    async def ledger_error(request: Request, exc: LedgerError) -> JSONAnswer:
         if exc.status >= 500:
             log.error("server error %s: %s", exc.code, exc.detail)
         return problem_response(exc, request)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONAnswer:
         errors = [
             {"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": _plain(e.get("msg", ""))}
             for e in exc.errors()
@@ -116,7 +117,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(error, request)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONAnswer:
         if exc.status_code == 404:
             return problem_response(NotFound(f"no route {request.url.path}"), request)
         body = http_problem(exc.status_code, str(exc.detail))
@@ -135,7 +136,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return Response(status_code=499)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONAnswer:
         request_id = getattr(request.state, "request_id", "-")
         log.exception("unhandled error in request %s", request_id)
         body = {
@@ -146,7 +147,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             "code": "internal",
             "request_id": request_id,
         }
-        return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+        return JSONAnswer(body, status_code=500, media_type=PROBLEM_JSON)
 
 
 def problem_responses(*errors: type[LedgerError]) -> dict[int | str, dict[str, Any]]:

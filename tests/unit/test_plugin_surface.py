@@ -14,6 +14,7 @@ SURFACE = [
     "Home",
     "InvalidBody",
     "InvalidRequest",
+    "JSONAnswer",
     "Ledger",
     "LedgerClient",
     "LedgerDep",

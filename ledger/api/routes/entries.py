@@ -7,12 +7,12 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.deps import ApiState, MemberDep, StateDep, get_state
 from ledger.api.direct_route import DirectRoute
+from ledger.api.json_answer import JSONAnswer
 from ledger.api.models import (
     ENVELOPE_EXAMPLE,
     BatchResult,
@@ -154,7 +154,7 @@ async def submit_entry(request: Request) -> Response:
         request.app.state.background.add(task)
         task.add_done_callback(request.app.state.background.discard)
         queued = Queued(tx_id=tx_id, receipt_url=f"/v1/receipts/{tx_id}")
-        return JSONResponse(queued.model_dump(), status_code=202)
+        return JSONAnswer(queued.model_dump(), status_code=202)
     outcome = await _committer(state).sequence(checked)
     if isinstance(outcome, DuplicateEntry):
         return await _original(request, state, outcome)
@@ -164,7 +164,7 @@ async def submit_entry(request: Request) -> Response:
         receipt = outcome.receipt.to_json()
     else:
         receipt = await run_in_threadpool(_receipt_json, state, tx_id)
-    return JSONResponse(receipt, status_code=201, headers=_receipt_headers(state, tx_id, receipt))
+    return JSONAnswer(receipt, status_code=201, headers=_receipt_headers(state, tx_id, receipt))
 
 
 router.add_api_route(
@@ -196,7 +196,7 @@ async def _original(request: Request, state: ApiState, dup: DuplicateEntry) -> R
     except NotFound:
         return problem_response(dup, request)  # sequenced by another worker a moment ago
     headers = _receipt_headers(state, tx_id, receipt) | {"Sealchain-Duplicate": "true"}
-    return JSONResponse(receipt, status_code=200, headers=headers)
+    return JSONAnswer(receipt, status_code=200, headers=headers)
 
 
 @router.post(
@@ -241,7 +241,7 @@ async def submit_batch(
     }
     outcomes.update(zip(valid, sequenced, strict=True))
     result = await run_in_threadpool(_batch_result, state, len(items), outcomes, receipts)
-    return JSONResponse(result)
+    return JSONAnswer(result)
 
 
 def _parse_and_precheck(
