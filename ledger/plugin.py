@@ -50,6 +50,7 @@ from ledger.service.fields import Lines, OneLine, Paragraph, Text
 from ledger.service.node import init_home
 from ledger.service.pipeline import utc_now
 from ledger.service.sequencer import Accepted
+from ledger.storage.driver_query import DriverQuery
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import MemberRow as Member
 from ledger.storage.repository import Repository as _Repository
@@ -98,6 +99,7 @@ __all__ = [
     "BenchRow",
     "ConfigError",
     "DocumentSigner",
+    "DriverQuery",
     "Forbidden",
     "Home",
     "InvalidBody",

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from apps.beef import state
 from apps.beef.coldchain import ColdChain
@@ -58,7 +58,7 @@ def server_view(
     conn: Connection,
     obj: state.Obj,
     lot: dict[str, Any],
-    events: list[Row[Any]],
+    events: list[Any],
     members: Mapping[str, Member],
 ) -> dict[str, Any]:
     """The projection's facts about a pack (the server's statement, not verified): `events`

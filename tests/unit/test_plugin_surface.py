@@ -11,6 +11,7 @@ SURFACE = [
     "Bench",
     "BenchRow",
     "ConfigError",
+    "DriverQuery",
     "Home",
     "InvalidBody",
     "InvalidRequest",
