@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ledger.api.batched_worker import BatchedWorker
-from ledger.api.deps import Ledger, LedgerDep, MemberDep, authenticate_member, ledger_of
+from ledger.api.deps import (
+    Ledger,
+    LedgerDep,
+    MemberDep,
+    authenticate_member,
+    get_ledger,
+    ledger_of,
+)
+from ledger.api.direct_route import DirectRoute
 from ledger.api.i18n import N_, Localized, tr
 from ledger.api.json_answer import JSONAnswer
 from ledger.api.middleware import request_method as _request_method
@@ -98,6 +106,7 @@ __all__ = [
     "Bench",
     "BenchRow",
     "ConfigError",
+    "DirectRoute",
     "DocumentSigner",
     "DriverQuery",
     "Forbidden",
@@ -144,6 +153,7 @@ __all__ = [
     "demo_plan",
     "ed25519_verifies_per_second",
     "find_member",
+    "get_ledger",
     "init_home",
     "is_head",
     "ledger_of",

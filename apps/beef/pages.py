@@ -32,11 +32,12 @@ from apps.beef.scans import SCANS, SECRET_PURPOSE, ScanCount, clone_warning, sou
 from ledger.plugin import (
     SECURITY_HEADERS,
     BatchedWorker,
+    DirectRoute,
     JSONAnswer,
     Ledger,
-    LedgerDep,
     NotFound,
     Site,
+    get_ledger,
     is_head,
     ledger_of,
     tr,
@@ -100,12 +101,11 @@ def _scans_json(count: ScanCount | None, sold: bool) -> dict[str, Any] | None:
     }
 
 
-@pages.get(
-    "/01/{rest:path}",
-    summary="Scan page of a pack (GS1 Digital Link); JSON with Accept: application/json",
-    responses={404: {"description": "unknown code: possibly counterfeit"}},
-)
-async def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
+async def scan_page(request: Request) -> Response:
+    # A DirectRoute: FastAPI's dependency solving for this route took 14 % of the worker's GIL
+    # time under load, as much as the scan's own statements (docs/benchmarks.md); the path is
+    # read from the raw request (its `rest` documented below).
+    ledger = await get_ledger(request)
     # On its own few threads (BatchedWorker.for_reads), not the 40 every sync route shares: 32
     # phones at once on 32 threads took turns on the GIL; the rest wait on the event loop, in
     # order. Not the ledger's shared read threads: at shutdown this app closes its own worker,
@@ -116,6 +116,21 @@ async def scan_page(request: Request, ledger: LedgerDep, rest: str) -> Response:
         # and an fsync, which neither this request nor the scan threads should.
         response.background = BackgroundTask(_flush_scans, ledger.engine)
     return response
+
+
+pages.add_api_route(
+    "/01/{rest:path}",
+    scan_page,
+    methods=["GET"],
+    route_class_override=DirectRoute,
+    summary="Scan page of a pack (GS1 Digital Link); JSON with Accept: application/json",
+    responses={404: {"description": "unknown code: possibly counterfeit"}},
+    openapi_extra={
+        "parameters": [
+            {"name": "rest", "in": "path", "required": True, "schema": {"type": "string"}}
+        ]
+    },
+)
 
 
 def _scan_worker(request: Request, ledger: Ledger) -> BatchedWorker:
