@@ -38,10 +38,18 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.sql.elements import BindParameter
 
 from apps.beef.tables import scan_sources
 from ledger.core.envelope import format_ts
-from ledger.plugin import N_, MinuteRateLimit, client_source, utc_now, write_transaction
+from ledger.plugin import (
+    N_,
+    DriverQuery,
+    MinuteRateLimit,
+    client_source,
+    utc_now,
+    write_transaction,
+)
 
 SCAN_WARNING_THRESHOLD = int(os.environ.get("SEALCHAIN_BEEF_SCAN_THRESHOLD", "10"))
 AFTER_SALE_THRESHOLD = 2  # the buyer's phone at the till and at home: two networks
@@ -52,22 +60,38 @@ SECRET_PURPOSE = "beef/scan-sources"  # noqa: S105 - names a derived secret, is 
 source_of = client_source
 
 # A code's stored count and which of its waiting sources are stored already, in one statement
-# built once: the aggregate row (source NULL), then a row per stored waiting source. Building
-# a select and its cache key per scan cost more than SQLite's answer, and so did a second one.
-_SOURCES = union_all(
-    select(
-        null().label("source"),
-        func.count().label("sources"),
-        func.coalesce(func.sum(cast(scan_sources.c.after_sale, Integer)), 0).label("after_sale"),
-        func.min(scan_sources.c.first_at).label("first_at"),
-    ).where(scan_sources.c.uri == bindparam("uri")),
-    select(
-        scan_sources.c.source, literal(1), cast(scan_sources.c.after_sale, Integer), null()
-    ).where(
-        scan_sources.c.uri == bindparam("uri"),
-        scan_sources.c.source.in_(bindparam("waiting", expanding=True)),
-    ),
+# built once and run on the driver (DriverQuery): the aggregate row (source NULL), then a row
+# per stored waiting source. Building a select and its cache key per scan cost more than
+# SQLite's answer, and so did a second statement; an expanding IN list cost SQLAlchemy a
+# compilation per scan. So the waiting sources go in WAITING_SLOTS fixed parameters, NULL for
+# an unused one (never equal to a source); a code with more waiting sources (scanned from many
+# networks within a second) asks for the rest WAITING_SLOTS at a time.
+WAITING_SLOTS = 8
+_WAITING: list[BindParameter[str]] = [bindparam(f"w{i}") for i in range(WAITING_SLOTS)]
+_STORED_WAITING = select(
+    scan_sources.c.source.label("source"),
+    literal(1).label("sources"),
+    cast(scan_sources.c.after_sale, Integer).label("after_sale"),
+    null().label("first_at"),
+).where(scan_sources.c.uri == bindparam("uri"), scan_sources.c.source.in_(_WAITING))
+_SOURCES = DriverQuery(
+    union_all(
+        select(
+            null().label("source"),
+            func.count().label("sources"),
+            func.coalesce(func.sum(cast(scan_sources.c.after_sale, Integer)), 0).label(
+                "after_sale"
+            ),
+            func.min(scan_sources.c.first_at).label("first_at"),
+        ).where(scan_sources.c.uri == bindparam("uri")),
+        _STORED_WAITING,
+    )
 )
+_MORE_STORED_WAITING = DriverQuery(_STORED_WAITING)
+
+
+def _slots(sources: list[str]) -> dict[str, str | None]:
+    return {f"w{i}": sources[i] if i < len(sources) else None for i in range(WAITING_SLOTS)}
 
 
 @dataclass(frozen=True)
@@ -133,7 +157,12 @@ class ScanCounter:
         """Stored sources plus those waiting in memory, each once."""
         sources, after_sale, first = 0, 0, None
         stored: dict[str, bool] = {}  # waiting sources already written: after the sale?
-        for row in conn.execute(_SOURCES, {"uri": uri, "waiting": list(waiting)}):
+        names = list(waiting)
+        rows = _SOURCES.rows(conn, uri=uri, **_slots(names[:WAITING_SLOTS]))
+        for more in range(WAITING_SLOTS, len(names), WAITING_SLOTS):
+            chunk = names[more : more + WAITING_SLOTS]
+            rows += _MORE_STORED_WAITING.rows(conn, uri=uri, **_slots(chunk))
+        for row in rows:
             if row.source is None:
                 sources, after_sale, first = row.sources, row.after_sale, row.first_at
             else:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from apps.beef import builders as b
 from apps.beef.identifiers import pack_id, parse_pack_uri
-from apps.beef.scans import SCAN_WARNING_THRESHOLD, ScanCounter, source_of
+from apps.beef.scans import SCAN_WARNING_THRESHOLD, WAITING_SLOTS, ScanCounter, source_of
 from apps.beef.tables import scan_sources
 from ledger.api import create_app
 from ledger.config import Settings
@@ -210,6 +210,32 @@ def test_a_source_stored_and_waiting_again_counts_once(world: BeefWorld) -> None
     counter.flush(engine)
     assert scan("a", sold=True) == (2, 1)  # stored after the sale now
     assert scan("b", sold=True) == (2, 2)
+
+
+@pytest.mark.parametrize("stored", [0, 3, WAITING_SLOTS, 2 * WAITING_SLOTS + 5])
+@pytest.mark.parametrize("waiting", [1, WAITING_SLOTS, WAITING_SLOTS + 1, 3 * WAITING_SLOTS + 2])
+def test_many_sources_waiting_and_stored_each_count_once(
+    world: BeefWorld, stored: int, waiting: int
+) -> None:
+    """A code scanned from more networks within a second than the count's statement has
+    slots for (a copied label at a market): the waiting sources are looked up a slot-full at
+    a time, and each source counts once whether it is stored, waiting or both."""
+    engine, counter, pack = _explicit_counter(world)
+    first = [f"s{i}" for i in range(stored)]
+    for source in first:
+        with read_transaction(engine) as conn:
+            counter.record(engine, conn, pack, source, sold=False)
+    counter.flush(engine)
+    # Half of them again, after the sale, and new ones: waiting - 1 before the last scan.
+    again = first[: stored // 2] + [f"n{i}" for i in range(waiting - 1 - stored // 2)]
+    for source in again:
+        with read_transaction(engine) as conn:
+            counter.record(engine, conn, pack, source, sold=True)
+    with read_transaction(engine) as conn:
+        count = counter.record(engine, conn, pack, "last", sold=True)
+    sources = set(first) | set(again) | {"last"}
+    assert count.sources == len(sources)
+    assert count.after_sale == len(set(again) | {"last"})
 
 
 def test_a_scan_whose_read_began_before_a_flush_still_counts_what_it_wrote(
