@@ -17,6 +17,7 @@ expanding `IN` parameters, and SQLAlchemy's cursor events do not see these state
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -36,7 +37,10 @@ class DriverQuery:
         self._make: Callable[[Iterable[Any]], Any] = row._make
         # Per dialect: the SQL, the positional order of its parameters (None: by name), and
         # the statement's own literal values.
-        self._compiled: dict[Dialect, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        # Weakly keyed: a process that makes and drops engines (tests, benchmarks) drops these.
+        self._compiled: weakref.WeakKeyDictionary[
+            Dialect, tuple[str, tuple[str, ...] | None, dict[str, Any]]
+        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def rows(self, conn: Connection, **params: Any) -> list[Any]:
