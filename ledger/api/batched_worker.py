@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ledger.storage.engine import kept_read_connections
+
 T = TypeVar("T")
 REPORT_EVERY = 0.005  # seconds a finished call waits at most for others to go back with it
 # Threads for a ledger's quick reads, by SQLAlchemy dialect. SQLite answers while the thread
@@ -38,11 +40,20 @@ _STOP = None
 
 
 class BatchedWorker:
-    def __init__(self, name: str, threads: int = 1, report_every: float = REPORT_EVERY) -> None:
+    def __init__(
+        self,
+        name: str,
+        threads: int = 1,
+        report_every: float = REPORT_EVERY,
+        keep_read_connections: bool = False,
+    ) -> None:
+        """`keep_read_connections`: each thread keeps its SQLite read connections between
+        calls (ledger.storage.engine.kept_read_connections), for a worker that only reads."""
         if threads < 1:
             raise ValueError("a worker needs at least one thread")
         self.name = name
         self.report_every = report_every
+        self._keep_read_connections = keep_read_connections
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True)
@@ -69,7 +80,9 @@ class BatchedWorker:
     @classmethod
     def for_reads(cls, name: str, dialect: str) -> BatchedWorker:
         """A worker with as many threads as quick reads on `dialect` want (READ_THREADS)."""
-        return cls(name, READ_THREADS.get(dialect, READ_THREADS_DEFAULT))
+        return cls(
+            name, READ_THREADS.get(dialect, READ_THREADS_DEFAULT), keep_read_connections=True
+        )
 
     def close(self, timeout: float = 30.0) -> None:
         """Run what is queued, then stop the threads (waiting up to `timeout` for each)."""
@@ -84,6 +97,10 @@ class BatchedWorker:
             thread.join(timeout)
 
     def _work(self) -> None:
+        with kept_read_connections() if self._keep_read_connections else contextlib.nullcontext():
+            self._serve()
+
+    def _serve(self) -> None:
         done: list[_Done] = []
         oldest = 0.0
         while True:
