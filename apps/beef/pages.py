@@ -127,7 +127,12 @@ pages.add_api_route(
     responses={404: {"description": "unknown code: possibly counterfeit"}},
     openapi_extra={
         "parameters": [
-            {"name": "rest", "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": "rest",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "title": "Rest"},
+            }
         ]
     },
 )

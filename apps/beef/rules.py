@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from apps.beef import lottree, state
 from apps.beef.epcis import event_hash
-from apps.beef.identifiers import kind_of, lot_key
+from apps.beef.identifiers import IdentifierError, kind_of, lot_key, parse_pack_uri
 from apps.beef.models import (
     Aggregate,
     Commission,
@@ -30,8 +30,8 @@ from apps.beef.models import (
     SensorReport,
     Ship,
 )
-from apps.beef.tables import events, lot_trees, objects
-from ledger.plugin import SequencedEntry, StateConflict, find_member
+from apps.beef.tables import URI_MAX, events, lot_trees, objects
+from ledger.plugin import InvalidBody, SequencedEntry, StateConflict, find_member
 
 SOLD = "pack {} was sold: nothing but a recall may follow a sale"
 # Who may take custody (and so write beef.receive): shipments can only be addressed to them.
@@ -124,7 +124,27 @@ def check(conn: Connection, entry: SequencedEntry) -> None:
             raise StateConflict("that event is already corrected")
 
 
+def check_pack_uri(uri: str) -> None:
+    """A pack is made only by its commissioning: so each must be a Digital Link that every scan
+    parses back to the same URI (its serial in GS1 set 82, written as PackId writes it), short
+    enough for the projection's columns. A serial with a space was once commissioned and then
+    never scanned."""
+    try:
+        written = parse_pack_uri(uri).uri()
+    except IdentifierError as err:
+        raise InvalidBody(str(err)) from None
+    if written != uri:
+        raise InvalidBody(f"pack {uri[:120]!r} must be written as {written!r}")
+    if len(uri) > URI_MAX:
+        raise InvalidBody(
+            f"pack {uri[:120]!r}... is {len(uri)} characters as a Digital Link, more than "
+            f"{URI_MAX}: its lot and serial need fewer characters that are percent-encoded"
+        )
+
+
 def _check_commission(conn: Connection, body: Commission) -> None:
+    for uri in body.event.epcList:
+        check_pack_uri(uri)
     lot = body.lot
     if state.lot(conn, lot_key(lot.gtin, lot.lot)) is not None:
         raise StateConflict(f"lot {lot.lot} of GTIN {lot.gtin} is already commissioned")

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+URI_MAX = 160  # characters of a pack, carton or container URI (a GS1 Digital Link)
 
 lots = Table(
     "beef_lots",
@@ -37,10 +38,10 @@ lots = Table(
 objects = Table(
     "beef_objects",
     metadata,
-    Column("uri", String(160), primary_key=True),
+    Column("uri", String(URI_MAX), primary_key=True),
     Column("kind", String(10), nullable=False),  # pack, carton, container
     Column("lot_key", String(120), ForeignKey("beef_lots.lot_key"), nullable=True, index=True),
-    Column("parent", String(160), nullable=True, index=True),
+    Column("parent", String(URI_MAX), nullable=True, index=True),
     Column("holder", String(63), nullable=False),
     Column("in_transit_to", String(63), nullable=True),
     Column("held", Boolean, nullable=False, default=False),  # customs hold
@@ -68,7 +69,7 @@ event_objects = Table(
     "beef_event_objects",
     metadata,
     Column("event_id", String(100), ForeignKey("beef_events.event_id"), primary_key=True),
-    Column("uri", String(160), primary_key=True),
+    Column("uri", String(URI_MAX), primary_key=True),
     Index("beef_event_objects_uri", "uri"),
 )
 
@@ -76,7 +77,7 @@ readings = Table(
     "beef_readings",
     metadata,
     Column("event_id", String(100), ForeignKey("beef_events.event_id"), primary_key=True),
-    Column("uri", String(160), primary_key=True),
+    Column("uri", String(URI_MAX), primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("time", String(40), nullable=False),
     Column("value", Float, nullable=False),
@@ -113,7 +114,7 @@ lot_trees = Table(  # a lot's commitment (beef.lot) and its packs' Merkle tree (
 scan_sources = Table(  # off the ledger: which (hashed) sources scanned a code (scans.py)
     "beef_scan_sources",
     metadata,
-    Column("uri", String(160), primary_key=True),
+    Column("uri", String(URI_MAX), primary_key=True),
     Column("source", String(16), primary_key=True),  # keyed hash of the client's address
     Column("first_at", String(40), nullable=False),
     Column("last_at", String(40), nullable=False),

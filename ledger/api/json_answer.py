@@ -6,10 +6,14 @@ Starlette renders with the json module: a 12 KB scan answer (proof bundle, journ
 fourth round"). The JSON is the same value: `tests/unit/test_json_answer.py` parses both
 renderings of generated documents and compares. Like Starlette's it is compact UTF-8.
 
-Differences kept on purpose: a value that is not JSON (an object of another type) still fails,
-but bytes would be written as UTF-8 text, and a non-finite float as null, where the json
-module raises. Neither reaches an answer: every value comes from entries the strict parser
-admitted (no NaN, no Infinity, ledger.core.canonical) or from our own code's str and int.
+Differences kept on purpose, where the json module raises: values of the types pydantic knows
+are written as pydantic writes them (a date or datetime as ISO 8601 text, a Decimal or UUID as
+text, a set or tuple as a list, an Enum as its value, a dataclass as an object, a None key as
+"None"), bytes as UTF-8 text and a non-finite float as null; an object of any other type still
+fails. None of these reaches an answer today: every value comes from entries the strict parser
+admitted (no NaN, no Infinity, ledger.core.canonical) or from our own code's str, int, bool and
+float, and no table has a Numeric column (which PostgreSQL would give as a Decimal, written as
+text, where SQLite gives a float). Convert such a value before answering with it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ PostgreSQL, and raises the driver's errors as SQLAlchemy's."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import (
     Boolean,
     Column,
+    DateTime,
     Engine,
     Float,
     Integer,
@@ -47,6 +50,13 @@ ROWS = [
      "weight": i / 7, "blob": bytes([i]) * i, "idx": None if i % 4 == 0 else i}
     for i in range(12)
 ]  # fmt: skip
+
+STAMPED = Table(
+    "stamped",
+    META,
+    Column("name", String(40), primary_key=True),
+    Column("at", DateTime, nullable=False),
+)
 
 BY_NAME = select(THINGS).where(THINGS.c.name == bindparam("name"), THINGS.c.kind == "pack")
 BY_KIND = select(THINGS.c.name, THINGS.c.idx).where(THINGS.c.kind == bindparam("kind"))
@@ -127,3 +137,48 @@ def test_expanding_parameters_are_refused_at_once() -> None:
         DriverQuery(
             select(THINGS.c.name).where(THINGS.c.name.in_(bindparam("names", expanding=True)))
         )
+
+
+def test_parameters_are_bound_as_their_types_bind_them(engine: Engine) -> None:
+    """A DateTime is stored by SQLite as SQLAlchemy writes it (a string): passed to the driver
+    as a datetime it matched no row, with no error."""
+    when = datetime(2026, 12, 4, 20, 30, 1)  # SQLAlchemy stores "...:01.000000"; sqlite3 ":01"
+    with write_transaction(engine) as conn:
+        conn.execute(insert(STAMPED), [{"name": "a", "at": when}])
+    by_time = DriverQuery(select(STAMPED.c.name).where(STAMPED.c.at == bindparam("at")))
+    at_noon = DriverQuery(
+        select(STAMPED.c.name).where(STAMPED.c.at > literal(datetime(2026, 12, 4, 12, 0)))
+    )
+    with read_transaction(engine) as conn:
+        assert [r.name for r in by_time.rows(conn, at=when)] == ["a"]
+        assert [r.name for r in at_noon.rows(conn)] == ["a"]
+        assert by_time.rows(conn, at=when.replace(second=2)) == []
+
+
+def test_a_literal_given_as_a_callable_is_called(engine: Engine) -> None:
+    query = DriverQuery(
+        select(THINGS.c.name).where(THINGS.c.name == bindparam("n", callable_=lambda: "n4"))
+    )
+    with read_transaction(engine) as conn:
+        assert [r.name for r in query.rows(conn)] == ["n4"]
+
+
+def test_a_connection_without_a_transaction_begins_one_as_execute_does(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert not conn.in_transaction()
+        assert len(DriverQuery(BY_KIND).rows(conn, kind="pack")) == 8
+        assert conn.in_transaction()
+        conn.rollback()
+
+
+def test_an_engine_dropped_leaves_no_compilation_behind(tmp_path: Path) -> None:
+    query = DriverQuery(BY_KIND)
+    made = make_engine(f"sqlite:///{tmp_path / 'dropped.db'}")
+    META.create_all(made)
+    with read_transaction(made) as conn:
+        assert query.rows(conn, kind="pack") == []
+    assert len(query._compiled) == 1
+    made.dispose()
+    del made, conn
+    gc.collect()
+    assert len(query._compiled) == 0

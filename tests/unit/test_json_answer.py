@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -42,3 +44,16 @@ def test_compact_utf8_as_starlette_writes_it() -> None:
 def test_what_is_not_json_still_fails() -> None:
     with pytest.raises(Exception, match="Unable to serialize"):
         JSONAnswer({"when": object()})
+
+
+def test_types_the_json_module_refuses_are_written_as_documented() -> None:
+    """The module docstring's list: a change in pydantic-core's rendering shows here."""
+    written = JSONAnswer(
+        {"day": date(2026, 12, 4), "price": Decimal("1.50"), "tags": {"x"}, "pair": (1, 2)}
+    ).body
+    assert json.loads(written) == {
+        "day": "2026-12-04",
+        "price": "1.50",
+        "tags": ["x"],
+        "pair": [1, 2],
+    }

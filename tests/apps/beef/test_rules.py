@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
-from apps.beef import builders, lottree, state
+from apps.beef import builders, lottree, rules, state
 from apps.beef.epcis import with_id
 from apps.beef.identifiers import pack_id
 from apps.beef.scans import ScanCounter
@@ -961,6 +961,36 @@ def test_commissioning_refuses_a_pack_no_scan_could_read(
     packs = [*_packs(GTIN, "L1"), f"https://id.gs1.org/01/{GTIN}/10/L1/21/{serial}"]
     record = builders.commission(packs, lot_data("L1"), MEATWORKS, at())
     refuse(world, MEAT, record, why, code="invalid-body")
+
+
+def test_commissioning_refuses_a_pack_uri_longer_than_its_columns(world: BeefWorld) -> None:
+    """Twenty '%' in lot and serial are in set 82 but take 60 characters each as a Digital
+    Link: 164 in all, which PostgreSQL's 160-character columns would have refused with a
+    DataError (a 500) after SQLite had stored it."""
+    lot = "%" * 20
+    encoded = "%25" * 20
+    long_pack = f"https://id.gs1.org/01/{GTIN}/10/{encoded}/21/{encoded}"
+    assert len(long_pack) == 164
+    record = builders.commission([long_pack], lot_data(lot), MEATWORKS, at())
+    refuse(world, MEAT, record, "164 characters as a Digital Link, more than 160", "invalid-body")
+
+
+def test_a_pack_committed_before_the_digital_link_rule_still_audits_and_reindexes(
+    world: BeefWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule that a pack must read back as itself is checked when it is commissioned, not
+    by the body model: the audit and reindex validate every entry already on the ledger, and a
+    ledger could hold packs committed before the rule (a serial with '(' , say)."""
+    old_pack = f"https://id.gs1.org/01/{GTIN}/10/OLD/21/A(1)"
+    record = builders.commission([old_pack], lot_data("OLD"), MEATWORKS, at())
+    refuse(world, MEAT, record, "must be written as", "invalid-body")
+    monkeypatch.setattr(rules, "check_pack_uri", lambda uri: None)  # as before the rule
+    world.ok(MEAT, record)
+    monkeypatch.undo()
+    result = audit(world.node.engine, world.node.registry)
+    assert result.ok, result.first_bad
+    assert reindex(world.node.engine, world.node.registry) == size(world)
+    assert obj(world, old_pack).kind == "pack"
 
 
 def test_commissioning_refuses_best_before_before_packed_on(world: BeefWorld) -> None:
