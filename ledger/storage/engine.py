@@ -254,16 +254,15 @@ def kept_read_connections() -> Iterator[None]:
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A read-only snapshot (one transaction); never takes the write lock."""
     kept: dict[Engine, Connection] | None = getattr(_kept, "connections", None)
-    if kept is None or not is_sqlite(engine):
+    held = None
+    if kept is not None and is_sqlite(engine):
+        held = kept.get(engine)
+        if held is None:
+            held = kept[engine] = engine.connect()
+    # Not kept, or a read inside a read (which keeps the kept connection): a pooled one.
+    if kept is None or held is None or held.in_transaction():
         with engine.connect() as conn, conn.begin():
             yield conn
-        return
-    held = kept.get(engine)
-    if held is None:
-        held = kept[engine] = engine.connect()
-    elif held.in_transaction():  # a read inside a read: that one keeps the kept connection
-        with engine.connect() as fresh, fresh.begin():
-            yield fresh
         return
     try:
         with held.begin():
