@@ -255,7 +255,6 @@ def build_tree_db(path: Path, size: int, console: Console) -> tuple[str, bytes]:
         rng = random.Random(size)  # the same tree every run
         tree = merkle.CompactRange()
         pending: list[tuple[int, int, bytes]] = []
-        insert = "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"
         with _progress(console) as progress:
             task = progress.add_task(f"tree of {size:,} leaves", total=size)
             appended = 0
@@ -266,7 +265,7 @@ def build_tree_db(path: Path, size: int, console: Console) -> tuple[str, bytes]:
                 appended += step
                 if len(pending) >= NODE_CHUNK or appended == size:
                     with write_transaction(engine) as conn:
-                        conn.exec_driver_sql(insert, pending)
+                        Repository(conn).insert_nodes(pending)
                     pending.clear()
                 progress.update(task, completed=appended)
         root = tree.root()

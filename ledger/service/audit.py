@@ -52,7 +52,15 @@ from ledger.service.app import Registry
 from ledger.service.membership import GOVERNANCE_APP, GenesisBody, GovernanceState
 from ledger.storage.engine import is_sqlite
 from ledger.storage.repository import KeyRow, MemberRow, Repository, StoredEntry
-from ledger.storage.tables import blocks, checkpoints, cosignatures, entries, nodes, nonces
+from ledger.storage.tables import (
+    blocks,
+    checkpoints,
+    cosignatures,
+    entries,
+    node_span,
+    nodes,
+    nonces,
+)
 
 PAGE = 500
 GOVERNANCE_TYPES = frozenset(rt.name for rt in GOVERNANCE_APP.record_types)
@@ -217,7 +225,10 @@ _ENTRIES = (
     "ORDER BY idx LIMIT ?"
 )
 _NONCES = "SELECT idx, org, nonce FROM nonces WHERE idx >= ? AND idx <= ?"
-_NODES = "SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?"
+_NODES = (  # by the spans the range lies in first: nodes are keyed (span, level, idx)
+    "SELECT idx, hash FROM nodes WHERE span >= ? AND span <= ? "
+    "AND level = ? AND idx >= ? AND idx <= ?"
+)
 
 
 def _driver_rows(conn: Connection, sql: str, params: tuple[int, ...]) -> list[Any]:
@@ -348,8 +359,9 @@ class _Auditor:
                 end // (1 << level) - 1,
             )
             if last >= first:
-                bounds = (level, max(first, 0), last)
-                for i, h in _driver_rows(self.conn, _NODES, bounds):
+                first = max(first, 0)
+                spans = (node_span(level, first), node_span(level, last))
+                for i, h in _driver_rows(self.conn, _NODES, (*spans, level, first, last)):
                     self._page_nodes[(level, i)] = bytes(h)
             level += 1
 

@@ -23,6 +23,7 @@ from ledger.core.block import GENESIS_PREV, decode_header
 from ledger.core.keys import Signer
 from ledger.core.note import Checkpoint, sign_note
 from ledger.storage.engine import write_transaction
+from ledger.storage.repository import Repository
 from ledger.storage.tables import blocks, checkpoints, cosignatures, entries, nodes
 
 
@@ -67,5 +68,5 @@ def rewrite_entry(
                 resigned += 1
             prev = rewritten.hash_hex()
         conn.execute(delete(nodes))
-        conn.execute(nodes.insert(), [{"level": lv, "idx": i, "hash": h} for lv, i, h in new_nodes])
+        Repository(conn).insert_nodes(new_nodes)
     return resigned

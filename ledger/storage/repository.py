@@ -34,6 +34,7 @@ from ledger.storage.tables import (
     entries,
     member_keys,
     members,
+    node_span,
     nodes,
     nonces,
 )
@@ -73,12 +74,12 @@ _NONCES_PRESENT = select(nonces.c.nonce).where(
 
 @lru_cache(maxsize=IN_CHUNK)
 def _nodes_query(count: int) -> TextClause:
-    """SELECT the nodes at `count` (level, idx) coordinates bound as :l0, :i0, :l1, ..."""
-    wanted = ", ".join(f"(:l{j}, :i{j})" for j in range(count))
+    """SELECT the nodes at `count` (span, level, idx) keys bound as :s0, :l0, :i0, :s1, ..."""
+    wanted = ", ".join(f"(:s{j}, :l{j}, :i{j})" for j in range(count))
     return text(
-        f"WITH wanted (level, idx) AS (VALUES {wanted}) "
-        "SELECT nodes.level, nodes.idx, nodes.hash FROM wanted "
-        "JOIN nodes ON nodes.level = wanted.level AND nodes.idx = wanted.idx"
+        f"WITH wanted (span, level, idx) AS (VALUES {wanted}) "
+        "SELECT nodes.level, nodes.idx, nodes.hash FROM wanted JOIN nodes "
+        "ON nodes.span = wanted.span AND nodes.level = wanted.level AND nodes.idx = wanted.idx"
     )
 
 
@@ -93,14 +94,15 @@ def _entry_data_query(count: int) -> TextClause:
 
 @lru_cache(maxsize=64)
 def _levels_query(count: int) -> TextClause:
-    """SELECT the nodes of `count` levels, each from :lo to :hi - 1 (bound as :l0, :a0, :b0,
-    ...), in (level, idx) order: one primary-key range per level."""
-    wanted = ", ".join(f"(:l{j}, :a{j}, :b{j})" for j in range(count))
+    """SELECT the nodes of `count` levels, each from :lo to :hi - 1 within spans :s0 to :s1
+    (bound as :l0, :a0, :b0, :f0, :t0, ...), in (level, idx) order: at the upper levels (one
+    span) one primary-key range per level, below them the range's spans."""
+    wanted = ", ".join(f"(:l{j}, :a{j}, :b{j}, :f{j}, :t{j})" for j in range(count))
     return text(
-        f"WITH wanted (level, lo, hi) AS (VALUES {wanted}) "
+        f"WITH wanted (level, lo, hi, s0, s1) AS (VALUES {wanted}) "
         "SELECT nodes.level, nodes.idx, nodes.hash FROM wanted "
-        "JOIN nodes ON nodes.level = wanted.level "
-        "AND nodes.idx >= wanted.lo AND nodes.idx < wanted.hi "
+        "JOIN nodes ON nodes.span >= wanted.s0 AND nodes.span <= wanted.s1 "
+        "AND nodes.level = wanted.level AND nodes.idx >= wanted.lo AND nodes.idx < wanted.hi "
         "ORDER BY nodes.level, nodes.idx"
     )
 
@@ -285,14 +287,16 @@ class Repository:
     # --- Merkle nodes ------------------------------------------------------------------------
 
     def insert_nodes(self, rows: Iterable[tuple[int, int, bytes]]) -> None:
-        self._insert_many(nodes, ("level", "idx", "hash"), list(rows))
+        """Store (level, idx, hash) rows, each under its span (tables.node_span)."""
+        keyed = [(node_span(level, index), level, index, digest) for level, index, digest in rows]
+        self._insert_many(nodes, ("span", "level", "idx", "hash"), keyed)
 
     def get_nodes(self, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
         """Stored node hashes for `coords`: one statement per IN_CHUNK coordinates.
 
-        The wanted coordinates are a VALUES list joined to `nodes`, which both backends answer
-        with one primary-key search per coordinate (a row-value `(level, idx) IN (...)` makes
-        SQLite scan the table). The statement text depends only on the count, so it is built
+        The wanted keys (span, level, idx) are a VALUES list joined to `nodes`, which both
+        backends answer with one primary-key search per coordinate (a row-value `IN (...)`
+        makes SQLite scan the table). The statement text depends only on the count, so it is built
         and compiled once per count and dialect, and runs on the driver: an inclusion proof is
         this one statement, and SQLAlchemy's per-call parameter processing cost about as much
         as SQLite's answer.
@@ -303,6 +307,7 @@ class Repository:
             chunk = wanted[i : i + IN_CHUNK]
             params: dict[str, int] = {}
             for j, (level, index) in enumerate(chunk):
+                params[f"s{j}"] = node_span(level, index)
                 params[f"l{j}"], params[f"i{j}"] = level, index
             rows = self._run(_nodes_query(len(chunk)), params)
             found.update(((level, index), bytes(digest)) for level, index, digest in rows)
@@ -310,12 +315,14 @@ class Repository:
 
     def node_levels(self, ranges: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, bytes]]:
         """(level, idx, hash) of the stored nodes in each (level, first, end) range, idx from
-        first to end - 1, in (level, idx) order: one statement, one primary-key range a level."""
+        first to end - 1, in (level, idx) order: one statement."""
         if not ranges:
             return []
         params: dict[str, int] = {}
         for j, (level, first, end) in enumerate(ranges):
             params[f"l{j}"], params[f"a{j}"], params[f"b{j}"] = level, first, end
+            params[f"f{j}"] = node_span(level, first)
+            params[f"t{j}"] = node_span(level, max(first, end - 1))
         rows = self._run(_levels_query(len(ranges)), params)
         return [(level, index, bytes(digest)) for level, index, digest in rows]
 
@@ -324,14 +331,6 @@ class Repository:
         if order is None:
             return self.conn.exec_driver_sql(sql, params)
         return self.conn.exec_driver_sql(sql, tuple(params[name] for name in order))
-
-    def nodes_in_range(self, level: int, first: int, last: int) -> dict[int, bytes]:
-        rows = self.conn.execute(
-            select(nodes.c.idx, nodes.c.hash).where(
-                nodes.c.level == level, nodes.c.idx >= first, nodes.c.idx <= last
-            )
-        )
-        return {r.idx: r.hash for r in rows}
 
     def count_nodes(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(nodes)).scalar_one())

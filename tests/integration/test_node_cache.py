@@ -69,7 +69,7 @@ class Log:
         first = self.size
         for _ in range(count):
             for level, index, digest in self.tree.append(leaf(self.seed, self.size)):
-                rows.append({"level": level, "idx": index, "hash": digest})
+                rows.append((level, index, digest))
                 self.stored[(level, index)] = digest
         self.height += 1
         header = BlockHeader(
@@ -88,8 +88,8 @@ class Log:
             self._write(conn, rows, header, note)
 
     def _write(self, conn: Connection, rows: list, header: BlockHeader, note: str) -> None:
-        conn.execute(nodes.insert(), rows)
         repo = Repository(conn)
+        repo.insert_nodes(rows)
         repo.insert_block(header)
         repo.insert_checkpoint(header.size, header.height, note)
 

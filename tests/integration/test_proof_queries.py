@@ -30,7 +30,6 @@ from ledger.service.proofs import consistency_proof, inclusion_proof
 from ledger.storage.engine import is_sqlite, make_engine, read_transaction, write_transaction
 from ledger.storage.migrate import migrate
 from ledger.storage.repository import Repository
-from ledger.storage.tables import nodes
 from tests.conftest import create_pg_database, drop_pg_database
 
 N = 2**16 + 3
@@ -76,10 +75,10 @@ def tree(
             if compact.size in OLD_SIZES:
                 roots[compact.size] = compact.root()
         assert len(stored) == sum(N >> level for level in range(N.bit_length()))
-        rows = [{"level": lv, "idx": i, "hash": h} for (lv, i), h in stored.items()]
+        rows = [(lv, i, h) for (lv, i), h in stored.items()]
         with write_transaction(engine) as conn:
             for start in range(0, len(rows), CHUNK):
-                conn.execute(nodes.insert(), rows[start : start + CHUNK])
+                Repository(conn).insert_nodes(rows[start : start + CHUNK])
             now = format_ts(datetime.now(UTC))
             Repository(conn).insert_block(BlockHeader(0, GENESIS_PREV, now, 0, N, N, roots[N]))
         with read_transaction(engine) as conn:

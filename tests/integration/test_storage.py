@@ -24,9 +24,9 @@ def test_migrations_create_exactly_the_declared_schema(ledger: LedgerFixture) ->
         context = MigrationContext.configure(conn, opts={"include_name": ledger_tables_only})
         diff = compare_metadata(context, metadata)
     assert diff == []
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     migrate(engine)  # idempotent on start
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
 
 
 def test_sqlite_runs_wal_full_sync_and_foreign_keys(ledger: LedgerFixture) -> None:

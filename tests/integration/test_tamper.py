@@ -32,6 +32,7 @@ from ledger.core.note import cosign, parse_note
 from ledger.home import Home
 from ledger.storage.engine import write_transaction
 from ledger.storage.repository import Repository
+from ledger.storage.tables import node_span
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.support.ledgers import make_ledger
 
@@ -548,8 +549,8 @@ CASES: list[Case] = [
     Case(
         f"extra-node-0-{SIZE}",
         sql(
-            f"INSERT INTO nodes (level, idx, hash) SELECT 0, {SIZE}, hash FROM nodes "
-            "WHERE level = 0 AND idx = 0"
+            f"INSERT INTO nodes (span, level, idx, hash) SELECT {node_span(0, SIZE)}, 0, {SIZE}, "
+            "hash FROM nodes WHERE level = 0 AND idx = 0"
         ),
         "table nodes",
         quick=True,
@@ -557,8 +558,8 @@ CASES: list[Case] = [
     Case(
         f"extra-node-{TOP_LEVEL + 1}-0",
         sql(
-            f"INSERT INTO nodes (level, idx, hash) SELECT {TOP_LEVEL + 1}, 0, hash FROM nodes "
-            f"WHERE level = {TOP_LEVEL} AND idx = 0"
+            f"INSERT INTO nodes (span, level, idx, hash) SELECT {node_span(TOP_LEVEL + 1, 0)}, "
+            f"{TOP_LEVEL + 1}, 0, hash FROM nodes WHERE level = {TOP_LEVEL} AND idx = 0"
         ),
         "table nodes",
     ),
