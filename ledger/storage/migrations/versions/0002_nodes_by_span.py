@@ -24,42 +24,41 @@ depends_on = None
 SPAN = "CASE WHEN level < 5 THEN (idx << level) >> 5 ELSE -1 END"
 
 
-def _rename_aside(old: str) -> None:
-    op.rename_table("nodes", old)
+def _rebuild(aside: str, key: list[sa.Column[int]], constraints: list[sa.CheckConstraint]) -> None:
+    """Recreate `nodes` keyed by `key` (then hash), its rows copied from the old table (renamed
+    to `aside`, then dropped) in the new key's order; a `span` column is computed (SPAN)."""
+    op.rename_table("nodes", aside)
     if op.get_bind().dialect.name == "postgresql":
         # PostgreSQL keeps the primary key's index name with the table: free it for the new one.
-        op.execute(f"ALTER INDEX nodes_pkey RENAME TO {old}_pkey")
+        op.execute(f"ALTER INDEX nodes_pkey RENAME TO {aside}_pkey")
+    op.create_table(
+        "nodes",
+        *key,
+        sa.Column("hash", sa.LargeBinary(32), nullable=False),
+        *constraints,
+        sqlite_with_rowid=False,
+    )
+    names = ", ".join(column.name for column in key)
+    values = ", ".join(SPAN if column.name == "span" else column.name for column in key)
+    op.execute(
+        f"INSERT INTO nodes ({names}, hash) SELECT {values}, hash FROM {aside} "
+        f"ORDER BY {', '.join(str(n + 1) for n in range(len(key)))}"
+    )
+    op.drop_table(aside)
+
+
+def _level_and_idx() -> list[sa.Column[int]]:
+    return [
+        sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    ]
 
 
 def upgrade() -> None:
-    _rename_aside("nodes_by_level")
-    op.create_table(
-        "nodes",
-        sa.Column("span", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
-        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("hash", sa.LargeBinary(32), nullable=False),
-        sa.CheckConstraint(f"span = {SPAN}", name="nodes_span"),
-        sqlite_with_rowid=False,
-    )
-    op.execute(
-        f"INSERT INTO nodes (span, level, idx, hash) SELECT {SPAN}, level, idx, hash "
-        "FROM nodes_by_level ORDER BY 1, 2, 3"
-    )
-    op.drop_table("nodes_by_level")
+    span = sa.Column("span", sa.BigInteger, primary_key=True, autoincrement=False)
+    check = sa.CheckConstraint(f"span = {SPAN}", name="nodes_span")
+    _rebuild("nodes_by_level", [span, *_level_and_idx()], [check])
 
 
 def downgrade() -> None:
-    _rename_aside("nodes_by_span")
-    op.create_table(
-        "nodes",
-        sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
-        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("hash", sa.LargeBinary(32), nullable=False),
-        sqlite_with_rowid=False,
-    )
-    op.execute(
-        "INSERT INTO nodes (level, idx, hash) SELECT level, idx, hash FROM nodes_by_span "
-        "ORDER BY level, idx"
-    )
-    op.drop_table("nodes_by_span")
+    _rebuild("nodes_by_span", _level_and_idx(), [])
