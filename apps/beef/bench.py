@@ -184,18 +184,21 @@ def _flatness(
         for size in (first, largest) if round_ % 2 == 0 else (largest, first):
             with serving_ledger(served[size][0]) as url:
                 _scan_load(url, served[size][1], 1.0)  # warm, as the size rows
-                rates[size].append(_scan_load(url, served[size][1], seconds)["rps"])
+                scans = _scan_load(url, served[size][1], seconds)
+            if scans["errors"]:
+                console.print(f"[red]{scans['errors']:.0f} scan requests failed[/red]")
+            rates[size].append(scans["rps"])
         console.print(
             f"flatness round {round_ + 1}/{rounds}: {rates[largest][-1]:.0f} scans/s at "
             f"{largest:,} packs, {rates[first][-1]:.0f} at {first:,}"
         )
-    ratios = [a / b for a, b in zip(rates[largest], rates[first], strict=True)]
-    value = statistics.median(rates[largest])
+    ratios = [a / b if b else 0.0 for a, b in zip(rates[largest], rates[first], strict=True)]
+    value, ratio = statistics.median(rates[largest]), statistics.median(ratios)
     return BenchRow(
         f"beef.scan.flat.n={largest}",
         value,
         "requests/s",
-        value / statistics.median(ratios),
+        value / ratio if ratio else None,  # the baseline that makes the row's ratio `ratio`
         goal=FLAT_GOAL,
         note=f"ratio: median over {_count(len(ratios), 'round')} of requests/s at {largest:,} "
         f"packs over requests/s at {first:,}, the two ledgers served in turn",

@@ -53,6 +53,8 @@ from ledger.service.membership import GOVERNANCE_APP, GenesisBody, GovernanceSta
 from ledger.storage.engine import is_sqlite
 from ledger.storage.repository import KeyRow, MemberRow, Repository, StoredEntry
 from ledger.storage.tables import (
+    SPAN_LEVELS,
+    UPPER_SPAN,
     blocks,
     checkpoints,
     cosignatures,
@@ -225,9 +227,12 @@ _ENTRIES = (
     "ORDER BY idx LIMIT ?"
 )
 _NONCES = "SELECT idx, org, nonce FROM nonces WHERE idx >= ? AND idx <= ?"
-_NODES = (  # by the spans the range lies in first: nodes are keyed (span, level, idx)
-    "SELECT idx, hash FROM nodes WHERE span >= ? AND span <= ? "
-    "AND level = ? AND idx >= ? AND idx <= ?"
+# Nodes are keyed (span, level, idx): a page's nodes below SPAN_LEVELS lie in the spans of its
+# leaves (one range, all their levels at once); above, one key range per level. A range on the
+# span would leave level and idx to a scan of every upper node.
+_LOW_NODES = "SELECT level, idx, hash FROM nodes WHERE span >= ? AND span <= ?"
+_UPPER_NODES = (
+    f"SELECT idx, hash FROM nodes WHERE span = {UPPER_SPAN} AND level = ? AND idx >= ? AND idx <= ?"
 )
 
 
@@ -351,17 +356,21 @@ class _Auditor:
         if self.governance.keys:  # before genesis is walked, a page would go without keys
             self._read_ahead()  # the workers check the next pages while this one is walked
         end = start + len(page)  # nodes completing in leaves [start, end)
-        self._page_nodes = {}
-        level = 0
+        # Every stored node of the page's spans, some completed in pages before or after it:
+        # the walk looks each node up by its coordinates, so those are never compared.
+        spans = (node_span(0, start), node_span(0, end - 1))
+        self._page_nodes = {
+            (level, i): bytes(h) for level, i, h in _driver_rows(self.conn, _LOW_NODES, spans)
+        }
+        level = SPAN_LEVELS
         while (1 << level) <= end:
             first, last = (
                 (start + 1 + (1 << level) - 1) // (1 << level) - 1,
                 end // (1 << level) - 1,
             )
             if last >= first:
-                first = max(first, 0)
-                spans = (node_span(level, first), node_span(level, last))
-                for i, h in _driver_rows(self.conn, _NODES, (*spans, level, first, last)):
+                bounds = (level, max(first, 0), last)
+                for i, h in _driver_rows(self.conn, _UPPER_NODES, bounds):
                     self._page_nodes[(level, i)] = bytes(h)
             level += 1
 

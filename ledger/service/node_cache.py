@@ -40,9 +40,10 @@ from sqlalchemy import Connection, Dialect, Engine, select
 from ledger.core import merkle
 from ledger.core.block import BlockHeader, decode_header
 from ledger.storage.repository import Repository
-from ledger.storage.tables import blocks
+from ledger.storage.tables import SPAN_LEVELS, blocks
 
-MIN_LEVEL = 5  # levels below hold 31/32 of the tree: they stay in the database
+MIN_LEVEL = SPAN_LEVELS  # levels below hold 31/32 of the tree: they stay in the database,
+# stored by span (one or two pages a proof); those from it up are read by level ranges
 MAX_NODES_LOG = 16
 MAX_NODES = 1 << MAX_NODES_LOG  # cached hashes per engine at most: 2 MiB of 32-byte hashes
 HASH = merkle.HASH_LEN
@@ -171,7 +172,7 @@ def _grown(repo: Repository, head: BlockHeader, levels: _Levels | None) -> _Leve
     ranges = [(level, first, end) for level, first, end in ranges if first < end]
     expected = {level: first for level, first, _ in ranges}
     grown: dict[int, list[bytes]] = {}
-    for level, index, digest in repo.node_levels(ranges):
+    for level, index, digest in repo.upper_levels(ranges):
         if index != expected[level] or len(digest) != HASH:
             expected[level] = -1  # a missing or bad row: keep the level up to it only
             continue

@@ -28,6 +28,8 @@ from ledger.core.block import BlockHeader, decode_header
 from ledger.core.canonical import canonical_bytes
 from ledger.storage.tables import (
     DERIVED_TABLES,
+    SPAN_LEVELS,
+    UPPER_SPAN,
     blocks,
     checkpoints,
     cosignatures,
@@ -35,6 +37,7 @@ from ledger.storage.tables import (
     member_keys,
     members,
     node_span,
+    node_span_sql,
     nodes,
     nonces,
 )
@@ -74,12 +77,14 @@ _NONCES_PRESENT = select(nonces.c.nonce).where(
 
 @lru_cache(maxsize=IN_CHUNK)
 def _nodes_query(count: int) -> TextClause:
-    """SELECT the nodes at `count` (span, level, idx) keys bound as :s0, :l0, :i0, :s1, ..."""
-    wanted = ", ".join(f"(:s{j}, :l{j}, :i{j})" for j in range(count))
+    """SELECT the nodes at `count` (level, idx) coordinates bound as :l0, :i0, :l1, ...: each
+    found by its whole key, the span computed in the statement (two values bound a node)."""
+    wanted = ", ".join(f"(:l{j}, :i{j})" for j in range(count))
     return text(
-        f"WITH wanted (span, level, idx) AS (VALUES {wanted}) "
+        f"WITH wanted (level, idx) AS (VALUES {wanted}) "
         "SELECT nodes.level, nodes.idx, nodes.hash FROM wanted JOIN nodes "
-        "ON nodes.span = wanted.span AND nodes.level = wanted.level AND nodes.idx = wanted.idx"
+        f"ON nodes.span = {node_span_sql('wanted.level', 'wanted.idx')} "
+        "AND nodes.level = wanted.level AND nodes.idx = wanted.idx"
     )
 
 
@@ -93,16 +98,16 @@ def _entry_data_query(count: int) -> TextClause:
 
 
 @lru_cache(maxsize=64)
-def _levels_query(count: int) -> TextClause:
-    """SELECT the nodes of `count` levels, each from :lo to :hi - 1 within spans :s0 to :s1
-    (bound as :l0, :a0, :b0, :f0, :t0, ...), in (level, idx) order: at the upper levels (one
-    span) one primary-key range per level, below them the range's spans."""
-    wanted = ", ".join(f"(:l{j}, :a{j}, :b{j}, :f{j}, :t{j})" for j in range(count))
+def _upper_levels_query(count: int) -> TextClause:
+    """SELECT the nodes of `count` upper levels (span UPPER_SPAN), each from :lo to :hi - 1
+    (bound as :l0, :a0, :b0, ...), in (level, idx) order: one primary-key range per level.
+    The span is an equality: a range on it would leave level and idx to a scan."""
+    wanted = ", ".join(f"(:l{j}, :a{j}, :b{j})" for j in range(count))
     return text(
-        f"WITH wanted (level, lo, hi, s0, s1) AS (VALUES {wanted}) "
+        f"WITH wanted (level, lo, hi) AS (VALUES {wanted}) "
         "SELECT nodes.level, nodes.idx, nodes.hash FROM wanted "
-        "JOIN nodes ON nodes.span >= wanted.s0 AND nodes.span <= wanted.s1 "
-        "AND nodes.level = wanted.level AND nodes.idx >= wanted.lo AND nodes.idx < wanted.hi "
+        f"JOIN nodes ON nodes.span = {UPPER_SPAN} AND nodes.level = wanted.level "
+        "AND nodes.idx >= wanted.lo AND nodes.idx < wanted.hi "
         "ORDER BY nodes.level, nodes.idx"
     )
 
@@ -294,12 +299,12 @@ class Repository:
     def get_nodes(self, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
         """Stored node hashes for `coords`: one statement per IN_CHUNK coordinates.
 
-        The wanted keys (span, level, idx) are a VALUES list joined to `nodes`, which both
+        The wanted coordinates are a VALUES list joined to `nodes` by the whole key, which both
         backends answer with one primary-key search per coordinate (a row-value `IN (...)`
-        makes SQLite scan the table). The statement text depends only on the count, so it is built
-        and compiled once per count and dialect, and runs on the driver: an inclusion proof is
-        this one statement, and SQLAlchemy's per-call parameter processing cost about as much
-        as SQLite's answer.
+        makes SQLite scan the table). The statement text depends only on the count, so it is
+        built and compiled once per count and dialect, and runs on the driver: an inclusion
+        proof is this one statement, and SQLAlchemy's per-call parameter processing cost about
+        as much as SQLite's answer.
         """
         wanted = sorted(set(coords))
         found: dict[merkle.Coord, bytes] = {}
@@ -307,23 +312,23 @@ class Repository:
             chunk = wanted[i : i + IN_CHUNK]
             params: dict[str, int] = {}
             for j, (level, index) in enumerate(chunk):
-                params[f"s{j}"] = node_span(level, index)
                 params[f"l{j}"], params[f"i{j}"] = level, index
             rows = self._run(_nodes_query(len(chunk)), params)
             found.update(((level, index), bytes(digest)) for level, index, digest in rows)
         return found
 
-    def node_levels(self, ranges: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, bytes]]:
+    def upper_levels(self, ranges: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, bytes]]:
         """(level, idx, hash) of the stored nodes in each (level, first, end) range, idx from
-        first to end - 1, in (level, idx) order: one statement."""
+        first to end - 1, in (level, idx) order, levels SPAN_LEVELS and up only (the node
+        cache's): one statement, one primary-key range a level."""
         if not ranges:
             return []
         params: dict[str, int] = {}
         for j, (level, first, end) in enumerate(ranges):
+            if level < SPAN_LEVELS:
+                raise ValueError(f"level {level} is stored by span: not an upper level")
             params[f"l{j}"], params[f"a{j}"], params[f"b{j}"] = level, first, end
-            params[f"f{j}"] = node_span(level, first)
-            params[f"t{j}"] = node_span(level, max(first, end - 1))
-        rows = self._run(_levels_query(len(ranges)), params)
+        rows = self._run(_upper_levels_query(len(ranges)), params)
         return [(level, index, bytes(digest)) for level, index, digest in rows]
 
     def _run(self, query: TextClause, params: dict[str, int]) -> Any:

@@ -60,11 +60,15 @@ def node_span(level: int, idx: int) -> int:
     return (idx << level) >> SPAN_LEVELS if level < SPAN_LEVELS else UPPER_SPAN
 
 
-# node_span in SQL, held by a CHECK: a row stored under another span is refused, never lost to
-# the lookups (which find a node by its span).
-NODE_SPAN_SQL = (
-    f"CASE WHEN level < {SPAN_LEVELS} THEN (idx << level) >> {SPAN_LEVELS} ELSE {UPPER_SPAN} END"
-)
+def node_span_sql(level: str, idx: str) -> str:
+    """node_span as an SQL expression of the columns `level` and `idx` (the same on SQLite and
+    PostgreSQL, for every idx below 2^59). The cast: PostgreSQL shifts an integer bound for a
+    small idx as a 32-bit one, which would drop the high bits of idx << level."""
+    return (
+        f"CASE WHEN {level} < {SPAN_LEVELS} "
+        f"THEN (CAST({idx} AS BIGINT) << {level}) >> {SPAN_LEVELS} ELSE {UPPER_SPAN} END"
+    )
+
 
 nodes = Table(
     "nodes",
@@ -73,7 +77,8 @@ nodes = Table(
     Column("level", SmallInteger, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
-    CheckConstraint(f"span = {NODE_SPAN_SQL}", name="nodes_span"),
+    # A row stored under another span is refused, never lost to lookups (which find by span).
+    CheckConstraint(f"span = {node_span_sql('level', 'idx')}", name="nodes_span"),
     sqlite_with_rowid=False,
 )
 

@@ -148,9 +148,9 @@ def engine(
 
 @pytest.fixture
 def small_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cache of at most 2^7 nodes from level 2: small trees then move its lowest level up."""
-    monkeypatch.setattr(node_cache, "MIN_LEVEL", 2)
-    monkeypatch.setattr(node_cache, "MAX_NODES_LOG", 7)
+    """A cache of at most 2^6 nodes: trees of more than 2^10 entries move its lowest level up
+    from MIN_LEVEL (the lowest upper level of the storage, which reads no lower ones)."""
+    monkeypatch.setattr(node_cache, "MAX_NODES_LOG", 6)
 
 
 blocks_strategy = st.lists(st.integers(1, 300), min_size=1, max_size=8)

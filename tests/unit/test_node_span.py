@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.core import merkle
-from ledger.storage.tables import NODE_SPAN_SQL, SPAN_LEVELS, UPPER_SPAN, node_span
+from ledger.storage.tables import SPAN_LEVELS, UPPER_SPAN, node_span, node_span_sql
 
 
 @st.composite
@@ -34,5 +34,5 @@ def test_the_low_nodes_of_a_proof_lie_in_the_leafs_span(case: tuple[int, int]) -
 @given(st.integers(min_value=0, max_value=62), st.integers(min_value=0, max_value=1 << 40))
 def test_the_sql_expression_is_node_span(level: int, index: int) -> None:
     with sqlite3.connect(":memory:") as db:
-        sql = f"SELECT {NODE_SPAN_SQL} FROM (SELECT ? AS level, ? AS idx)"
+        sql = f"SELECT {node_span_sql('w.level', 'w.idx')} FROM (SELECT ? AS level, ? AS idx) w"
         assert db.execute(sql, (level, index)).fetchone()[0] == node_span(level, index)

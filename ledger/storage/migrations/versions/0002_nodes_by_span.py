@@ -21,7 +21,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-SPAN = "CASE WHEN level < 5 THEN (idx << level) >> 5 ELSE -1 END"
+SPAN = "CASE WHEN level < 5 THEN (CAST(idx AS BIGINT) << level) >> 5 ELSE -1 END"
 
 
 def _rebuild(aside: str, key: list[sa.Column[int]], constraints: list[sa.CheckConstraint]) -> None:
