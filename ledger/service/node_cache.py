@@ -42,8 +42,9 @@ from ledger.core.block import BlockHeader, decode_header
 from ledger.storage.repository import Repository
 from ledger.storage.tables import SPAN_LEVELS, blocks
 
-MIN_LEVEL = SPAN_LEVELS  # levels below hold 31/32 of the tree: they stay in the database,
-# stored by span (one or two pages a proof); those from it up are read by level ranges
+# Levels below hold 31/32 of the tree: they stay in the database, stored by span (one or two
+# pages a proof); the storage reads levels from SPAN_LEVELS up by level ranges.
+MIN_LEVEL = SPAN_LEVELS
 MAX_NODES_LOG = 16
 MAX_NODES = 1 << MAX_NODES_LOG  # cached hashes per engine at most: 2 MiB of 32-byte hashes
 HASH = merkle.HASH_LEN

@@ -91,8 +91,9 @@ def _nodes_query(count: int) -> TextClause:
 @lru_cache(maxsize=64)
 def _entry_data_query(count: int) -> TextClause:
     """SELECT the bytes of the entries at `count` indexes, bound as :x0, :x1, ...: pages read
-    them for each entry their snapshot has not proven yet (one scan in 4.5 at 10^6 packs),
-    and SQLAlchemy's expanding IN cost 26 µs where this costs 15 (two entries, warm pages)."""
+    them for each entry their snapshot has not proven yet (at 10^6 packs, a lot's first scan
+    after start or after the items' reread), and SQLAlchemy's expanding IN cost 26 µs where
+    this costs 15 (two entries, warm pages)."""
     wanted = ", ".join(f":x{j}" for j in range(count))
     return text(f"SELECT idx, data FROM entries WHERE idx IN ({wanted})")
 

@@ -54,9 +54,10 @@ UPPER_SPAN = -1  # the span column of every node at SPAN_LEVELS and above
 def node_span(level: int, idx: int) -> int:
     """The `span` of node (level, idx): below SPAN_LEVELS, the index of the 32-leaf span it lies
     in; above, UPPER_SPAN. Nodes are stored in (span, level, idx) order, so the low nodes of an
-    inclusion proof (those the node cache does not hold: all in the leaf's own span) share one
-    or two pages instead of one page per level, and the upper levels stay contiguous per level
-    for the node cache's one-statement read (docs/benchmarks.md, "Proofs, third round")."""
+    inclusion proof (those the node cache does not hold: all in the leaf's own span, or for a
+    right edge cut short in the tree's last one) share one or two pages instead of one page per
+    level, and the upper levels stay contiguous per level for the node cache's one-statement
+    read (docs/benchmarks.md, "Proofs, third round")."""
     return (idx << level) >> SPAN_LEVELS if level < SPAN_LEVELS else UPPER_SPAN
 
 
