@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from asn1crypto import core, tsp
+from asn1crypto import cms, core, tsp
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from hypothesis import HealthCheck, given, settings
@@ -173,6 +173,23 @@ def test_a_token_verifies_reproduces_and_names_its_serial_and_time() -> None:
     assert token == TSA.token(digest, "sha256", WHEN, 42, nonce=7)  # deterministic ECDSA
     info = verify_token(token, digest, PKI.ca_cert)
     assert (info.serial, info.gen_time, info.nonce, info.policy) == (42, WHEN, 7, POLICY)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.integers(min_value=0, max_value=2**70))
+def test_signed_attributes_are_written_as_a_der_set_in_order(digest: bytes, serial: int) -> None:
+    """The attributes are encoded once and put together as bytes: they must still be the DER
+    SET OF the signature covers (a verifier re-encodes them in this order before checking)."""
+    token = cms.ContentInfo.load(TSA.token(digest, "sha256", WHEN, serial))
+    signer = token["content"]["signer_infos"][0]
+    encodings = [attribute.dump() for attribute in signer["signed_attrs"]]
+    assert encodings == sorted(encodings)
+    types = {attribute["type"].native for attribute in signer["signed_attrs"]}
+    assert types == {"content_type", "message_digest", "signing_certificate_v2"}
+    content = token["content"]["encap_content_info"]["content"].contents
+    (found,) = [a for a in signer["signed_attrs"] if a["type"].native == "message_digest"]
+    assert found["values"][0].native == hashlib.sha256(content).digest()
+    verify_token(token.dump(), digest, PKI.ca_cert)
 
 
 def test_a_reply_echoes_the_nonce_and_carries_the_certificate_only_when_asked() -> None:
