@@ -44,8 +44,9 @@ def canonical_bytes(value: Any) -> bytes:
 
 
 def _plain_json(value: Any) -> bool:
-    """True when orjson writes exactly the JCS bytes of `value`, about fifteen times faster
-    than the reference encoder (and than `json.dumps`, its first stand-in here).
+    """True when orjson writes exactly the JCS bytes of `value`: this check and orjson
+    together take about a tenth of the reference encoder's time, and under half of
+    `json.dumps`'s, its first stand-in here.
 
     For JSON without floats the two agree: both sort keys (by UTF-16 units in JCS, by code
     points in orjson, the same order for ASCII keys), write safe integers in decimal, copy

@@ -387,7 +387,7 @@ def test_key_order_and_whitespace_never_change_canonical_bytes(
     assert canonical_bytes(parse_strict(text.encode())) == canonical_bytes(value)
 
 
-# --- the stdlib fast path must write exactly what the reference encoder writes -----------------
+# --- the orjson fast path must write exactly what the reference encoder writes -----------------
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
     ["\x00\x1f\x7f\u2028\u2029", '"\\/\b\f\n\r\t', "\ue000\U0001f600", "é", "\U0010ffff"]
