@@ -109,7 +109,9 @@ class Settings(BaseSettings):
     )
     skew_seconds: int = Field(300, ge=1, le=86400, description="accepted |ts - server time|")
     block_max_entries: int = Field(1000, ge=1, le=10000, description="cut a block at this many")
-    block_max_wait_ms: int = Field(5, ge=0, le=10000, description="or after this long")
+    block_max_wait_ms: int = Field(
+        1, ge=0, le=10000, description="or this long after its first entry arrived"
+    )
     key_passphrase: SecretStr | None = Field(None, description="passphrase of PEM private keys")
     max_batch_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="largest POST /v1/entries/batch body"
@@ -138,6 +140,12 @@ class Settings(BaseSettings):
         "",
         description="comma-separated NAME=URL: where the log sends checkpoints to the trust "
         "policy's witnesses (add-checkpoint), over the URLs policy.txt gives; empty: those",
+    )
+    writer_socket: str | None = Field(
+        None,
+        description="Unix socket of the block writer that commits this worker's entries; "
+        "`sealchain serve --workers N` sets it for its workers; default: the worker commits "
+        "its own blocks",
     )
     push_checkpoints: bool = Field(
         True,

@@ -6,13 +6,18 @@ and the other cores idle. Here each worker binds the port with SO_REUSEPORT, so 
 spreads new connections over the workers' sockets by their address hash, as nginx and gunicorn
 do with `reuseport`.
 
-The parent holds no socket. Before starting the workers it checks that nothing listens on the
+The workers check what they are sent and hand the checked entries to one block writer process
+over a Unix socket in a private temporary directory (ledger.service.block_writer): one block
+carries every worker's entries, committed under a GIL of its own. The writer starts first; the
+workers start once it listens.
+
+The parent holds no socket. Before starting anything it checks that nothing listens on the
 port yet (a plain bind fails if anything does, even another group of SO_REUSEPORT sockets), so a
 second `sealchain serve` on the same port is refused instead of silently sharing the traffic. It
-forwards SIGINT and SIGTERM to the workers as SIGTERM (one graceful shutdown each: queued
-entries are committed first) and stops them all when one of them dies, so a supervisor such as
-systemd or Docker sees the failure and restarts the service. Workers stop on their own if the
-parent disappears.
+forwards SIGINT and SIGTERM as SIGTERM, to the workers first and then to the writer (one
+graceful shutdown each: what the workers handed the writer is committed and answered first),
+and stops them all when one of them dies, so a supervisor such as systemd or Docker sees the
+failure and restarts the service. The children stop on their own if the parent disappears.
 
 With one worker the process binds the socket itself and hands it to uvicorn. Either way a busy
 port, a host that is not an address of this machine or a name that does not resolve raises
@@ -25,9 +30,11 @@ import multiprocessing
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from multiprocessing.synchronize import Event as EventType
 from types import FrameType
 
 import uvicorn
@@ -78,38 +85,58 @@ def serve(
         )
         return 0
     context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(
-            target=_worker,
-            args=(host, port, log_level, os.getpid()),
-            name=f"sealchain-worker-{n}",
-        )
-        for n in range(workers)
-    ]
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        for process in processes:
-            process.start()
-        while not stopping.is_set() and all(p.is_alive() for p in processes):
-            stopping.wait(0.2)
-        failed = not stopping.is_set()
-    finally:
-        for process in processes:
-            if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM)
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with tempfile.TemporaryDirectory(prefix="sealchain-") as private:  # mode 0700: ours alone
+        socket_path = os.path.join(private, "writer.sock")
+        writer = context.Process(
+            target=_block_writer,
+            args=(socket_path, (ready := context.Event()), os.getpid()),
+            name="sealchain-writer",
+        )
+        worker_processes = [
+            context.Process(
+                target=_worker,
+                args=(host, port, log_level, os.getpid(), socket_path),
+                name=f"sealchain-worker-{n}",
+            )
+            for n in range(workers)
+        ]
+        try:
+            writer.start()
+            while not (stopping.is_set() or ready.wait(0.2)) and writer.is_alive():
+                pass
+            if ready.is_set():
+                for process in worker_processes:
+                    process.start()
+                every = [writer, *worker_processes]
+                while not stopping.is_set() and all(p.is_alive() for p in every):
+                    stopping.wait(0.2)
+            failed = not stopping.is_set()
+        finally:
+            # Workers first: what they were handed goes to the writer, which is still there.
+            _stop_all(worker_processes)
+            _stop_all([writer])
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return 1 if failed else 0
+
+
+def _stop_all(processes: Sequence[multiprocessing.process.BaseProcess]) -> None:
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    for process in processes:
+        if process.pid is None:
+            continue  # never started
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _serve_one(sock: socket.socket, host: str, port: int, log_level: str) -> int:
@@ -161,15 +188,27 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _worker(host: str, port: int, log_level: str, parent: int) -> None:
-    # The parent turns a terminal's Ctrl-C into one SIGTERM per worker; a worker that got the
-    # SIGINT too would take the second signal as "exit now" and skip its graceful shutdown.
-    os.setpgrp()
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+def _worker(host: str, port: int, log_level: str, parent: int, writer_socket: str) -> None:
+    _detach(parent)
+    os.environ["SEALCHAIN_WRITER_SOCKET"] = writer_socket  # read by the app factory's Settings
     config = uvicorn.Config(
         APP_FACTORY, factory=True, host=host, port=port, log_level=log_level, access_log=False
     )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
+
+
+def _block_writer(path: str, ready: EventType, parent: int) -> None:
+    _detach(parent)
+    from ledger.api.writer import run_block_writer  # the API's imports, in this process only
+
+    run_block_writer(path, ready.set)
+
+
+def _detach(parent: int) -> None:
+    # The parent turns a terminal's Ctrl-C into one SIGTERM per process; a child that got the
+    # SIGINT too would take the second signal as "exit now" and skip its graceful shutdown.
+    os.setpgrp()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -1,14 +1,16 @@
 """`create_app(settings)`: the FastAPI application for one worker process.
 
-Each worker opens the ledger, runs its own group committer, and serialises block commits with
-the other workers through the database lock (docs/architecture.md §4).
+Each worker opens the ledger and checks what it is sent. A lone worker runs its own group
+committer; the workers of `sealchain serve --workers N` hand their checked entries to the one
+block writer the command starts (ledger.service.block_writer, docs/architecture.md §4).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,6 +40,7 @@ from ledger.core.block import BlockHeader
 from ledger.core.canonical import MAX_ENTRY_BYTES
 from ledger.errors import ConfigError
 from ledger.service.app import App
+from ledger.service.block_writer import BlockWriterClient
 from ledger.service.cosigning import CheckpointPusher
 from ledger.service.group_commit import GroupCommitter
 from ledger.service.node import LedgerNode, open_node
@@ -60,29 +63,36 @@ def create_app(
     node = node or open_node(settings, extra_apps=extra_apps)
     assert node.sequencer is not None, "the API needs a writable node (log key)"
     metrics = Metrics()
-    pusher = _checkpoint_pusher(settings, node)
-
-    def on_block(header: BlockHeader) -> None:
-        metrics.block_committed(header)
-        if pusher is not None:
-            pusher.wake()
-
-    committer = GroupCommitter(
-        node.sequencer,
-        max_entries=settings.block_max_entries,
-        max_wait_ms=settings.block_max_wait_ms,
-        on_block=on_block,
-    ).start()
+    committer: GroupCommitter | BlockWriterClient
+    if settings.writer_socket:  # the block writer commits, and sends checkpoints to witnesses
+        pusher = None
+        committer = BlockWriterClient(settings.writer_socket, on_blocks=metrics.blocks_answered)
+    else:
+        pusher = checkpoint_pusher(settings, node)
+        committer = GroupCommitter(
+            node.sequencer,
+            max_entries=settings.block_max_entries,
+            max_wait_ms=settings.block_max_wait_ms,
+            on_block=_on_block(metrics, pusher),
+        ).start()
     api_state = ApiState(node, committer, metrics)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(committer, BlockWriterClient):
+            await committer.connect()
         if pusher is not None:
             pusher.start()
         yield
+        # Entries accepted with wait=false are sequenced before the committer goes.
+        if app.state.background:
+            await asyncio.wait(app.state.background)
         # Reads already queued are answered before the engine they read goes.
         await anyio.to_thread.run_sync(api_state.close_reads)
-        committer.stop()
+        if isinstance(committer, BlockWriterClient):
+            await committer.close()
+        else:
+            committer.stop()
         if pusher is not None:
             pusher.stop()
         node.close()
@@ -152,7 +162,16 @@ def create_app(
     return app
 
 
-def _checkpoint_pusher(settings: Settings, node: LedgerNode) -> CheckpointPusher | None:
+def _on_block(metrics: Metrics, pusher: CheckpointPusher | None) -> Callable[[BlockHeader], None]:
+    def on_block(header: BlockHeader) -> None:
+        metrics.block_committed(header)
+        if pusher is not None:
+            pusher.wake()
+
+    return on_block
+
+
+def checkpoint_pusher(settings: Settings, node: LedgerNode) -> CheckpointPusher | None:
     """The thread sending checkpoints to the policy's witnesses, if it has any with a URL
     (policy.txt, or SEALCHAIN_WITNESS_URLS) and this process is the one that sends."""
     urls = {**node.log_policy.witness_urls, **settings.witness_url_overrides()}

@@ -1,4 +1,4 @@
-"""Typed dependencies: the running node, its group committer, and member authentication."""
+"""Typed dependencies: the running node, what commits its entries, and member authentication."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from ledger.errors import (
     UnknownKey,
     UnknownOrg,
 )
-from ledger.service.group_commit import GroupCommitter
+from ledger.service.group_commit import Committer
 from ledger.service.node import LedgerNode
 from ledger.service.pipeline import utc_now
 from ledger.service.sequencer import Accepted, parse_each
@@ -54,7 +54,7 @@ T = TypeVar("T")
 @dataclass
 class ApiState:
     node: LedgerNode
-    committer: GroupCommitter | None  # None on a read-only peer, which has no entries routes
+    committer: Committer | None  # None on a read-only peer, which has no entries routes
     metrics: Metrics
     _reads: BatchedWorker | None = field(default=None, repr=False)
 
@@ -88,7 +88,7 @@ class Ledger:
     """What an app's route may use of the ledger serving it (through `LedgerDep`)."""
 
     node: LedgerNode
-    committer: GroupCommitter | None = None  # None outside a running server
+    committer: Committer | None = None  # None outside a running server
     reads: BatchedWorker | None = None  # None outside a running server
 
     @property

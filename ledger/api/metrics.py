@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from ledger.core.block import BlockHeader
@@ -12,12 +14,13 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.entries = Counter(
             "sealchain_entries_committed",
-            "Entries committed by this process",
+            "Entries committed by this process (or, behind a block writer, for it)",
             registry=self.registry,
         )
         self.blocks = Histogram(
             "sealchain_block_entries",
-            "Entries per committed block",
+            "Entries per committed block (behind a block writer: per block carrying this "
+            "process's entries)",
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
             registry=self.registry,
         )
@@ -38,6 +41,14 @@ class Metrics:
     def block_committed(self, header: BlockHeader) -> None:
         self.entries.inc(header.count)
         self.blocks.observe(header.count)
+
+    def blocks_answered(self, blocks: Mapping[int, int], accepted: int) -> None:
+        """A block writer's answer: `accepted` of this process's entries landed in `blocks`
+        (entries in each, by height). A block is observed once per answer naming it, so one
+        that carried two workers' entries is observed by both."""
+        self.entries.inc(accepted)
+        for count in blocks.values():
+            self.blocks.observe(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -13,7 +13,8 @@ and 10^6 entries (10^2, 10^3, 10^4 with --quick) and copies the database; then, 
 - inclusion-proof time (`ledger.service.proofs.inclusion_proof`, one kept connection per size
   as a server's, sizes taking turns in rounds), against 10^3 (goal: 10^6 within 1.3x);
 - the resident memory of `sealchain serve` (one worker) after proofs and tile reads (goal:
-  under 200 MB at 10^6), and of the build's two workers;
+  under 200 MB at 10^6), and of the largest of the build server's processes (two workers
+  and one block writer);
 - `sealchain audit`: entries/s against one core's raw Ed25519 verifications of the same
   messages, measured just before and after (goal: 1.5x), and its peak memory (PSS of the
   process and its workers) against the smallest size (flat);
@@ -666,8 +667,8 @@ def _measure(
                     getattr(built.worker_memory[large.size], kind),
                     "MB",
                     getattr(built.worker_memory[small.size], kind),
-                    note=f"{kind} memory of the larger of the build server's two workers; "
-                    f"baseline: at n={small.size}",
+                    note=f"{kind} memory of the largest of the build server's processes "
+                    f"(two workers and the block writer); baseline: at n={small.size}",
                 )
             )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import replace
+from typing import Protocol
 
 from ledger.core.block import BlockHeader
 from ledger.errors import LedgerError, StorageError
@@ -25,13 +26,24 @@ _STOP = None  # queued by stop(): finish what is queued, then end the thread
 log = logging.getLogger("sealchain.group_commit")
 
 
+class Committer(Protocol):
+    """What the API routes sequence checked entries through: a GroupCommitter in the same
+    process, or a worker's BlockWriterClient (ledger.service.block_writer)."""
+
+    async def sequence(self, candidate: Candidate, *, receipt: bool = True) -> Outcome: ...
+
+    async def sequence_all(
+        self, candidates: Sequence[Candidate], *, receipt: bool = True
+    ) -> list[Outcome]: ...
+
+
 class GroupCommitter:
     def __init__(
         self,
         sequencer: Sequencer,
         *,
         max_entries: int = 1000,
-        max_wait_ms: int = 5,
+        max_wait_ms: int = 1,
         on_block: Callable[[BlockHeader], None] | None = None,
     ):
         self.sequencer = sequencer

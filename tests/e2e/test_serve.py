@@ -58,36 +58,58 @@ def test_submit_to_real_server_then_verify_offline(ledger: LedgerFixture, tmp_pa
 def test_two_workers_with_concurrent_clients(ledger: LedgerFixture) -> None:
     threads_n, per_thread = 8, 15
     errors: list[LedgerError] = []
-    indexes: list[int] = []
+    indexes: dict[int, str] = {}  # index -> the worker (pid) whose client submitted it
     lock = threading.Lock()
     with running_server(ledger.settings.home, ledger.settings.database_url, workers=2) as url:
+        clients = _clients_on_both_workers(ledger, url, threads_n)
 
         def work(t: int) -> None:
-            org = "writer-a" if t % 2 else "writer-b"
-            with client_for(ledger, url, org) as client:
-                for i in range(per_thread):
-                    try:
-                        receipt = client.submit("sample.note", {"text": f"{t}-{i}"})
-                    except LedgerError as e:
-                        with lock:
-                            errors.append(e)
-                        continue
+            worker, client = clients[t]
+            for i in range(per_thread):
+                try:
+                    receipt = client.submit("sample.note", {"text": f"{t}-{i}"})
+                except LedgerError as e:
                     with lock:
-                        indexes.append(receipt.index)
+                        errors.append(e)
+                    continue
+                with lock:
+                    indexes[receipt.index] = worker
 
         threads = [threading.Thread(target=work, args=(t,)) for t in range(threads_n)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        for _, client in clients:
+            client.close()
     assert errors == []
     assert sorted(indexes) == list(range(1, 1 + threads_n * per_thread))
     with read_transaction(ledger.node.engine) as conn:
         sizes = conn.execute(select(checkpoints.c.size)).scalars().all()
         assert conn.execute(select(func.max(checkpoints.c.size))).scalar_one() == len(indexes) + 1
     assert len(sizes) == len(set(sizes))
+    # One block writer commits for both workers, so blocks carry both workers' entries.
+    blocks = zip([1, *sorted(sizes)], sorted(sizes), strict=False)
+    assert any(len({indexes[i] for i in range(start, end)}) == 2 for start, end in blocks)
     result = audit(ledger.node.engine, ledger.node.registry)
     assert result.ok, result.first_bad
+
+
+def _clients_on_both_workers(
+    ledger: LedgerFixture, url: str, count: int
+) -> list[tuple[str, LedgerClient]]:
+    """`count` clients, half on each worker (a client keeps its one connection)."""
+    chosen: dict[str, list[LedgerClient]] = {}
+    for attempt in range(200):
+        client = client_for(ledger, url, "writer-a" if attempt % 2 else "writer-b")
+        worker = str(client.http.get("/healthz").json()["worker"])
+        if len(chosen.setdefault(worker, [])) < count // 2:
+            chosen[worker].append(client)
+        else:
+            client.close()
+        if sum(len(c) for c in chosen.values()) == count:
+            return [(w, c) for w, cs in chosen.items() for c in cs]
+    raise AssertionError(f"new connections did not reach both workers: {list(chosen)}")
 
 
 def test_workers_each_get_connections(ledger: LedgerFixture) -> None:

@@ -46,7 +46,7 @@ from ledger.errors import (
     UnknownOrg,
     UnknownType,
 )
-from ledger.service.group_commit import GroupCommitter
+from ledger.service.group_commit import Committer
 from ledger.service.pipeline import Candidate
 from ledger.service.proofs import receipt_for, receipts_for
 from ledger.service.sequencer import Accepted, Outcome, Sequencer, parse_each
@@ -109,7 +109,7 @@ def query_flag(request: Request, name: str, *, default: bool) -> bool:
         ) from e
 
 
-def _committer(state: ApiState) -> GroupCommitter:
+def _committer(state: ApiState) -> Committer:
     # Only a writable node mounts these routes (a witness peer serves reads alone).
     assert state.committer is not None
     return state.committer
