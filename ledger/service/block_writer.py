@@ -176,15 +176,21 @@ class BlockWriterServer:
                 await writer.wait_closed()
 
     async def _answer(self, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
-        rebuilt = [self._candidate(text) for text in request["entries"]]
-        valid = [c for c in rebuilt if isinstance(c, Candidate)]
+        entries = request["entries"]
         try:
+            rebuilt = [self._candidate(text) for text in entries]
+            valid = [c for c in rebuilt if isinstance(c, Candidate)]
             sequenced = iter(await self.committer.sequence_all(valid, receipt=request["receipt"]))
             outcomes: list[Outcome] = [
                 next(sequenced) if isinstance(c, Candidate) else c for c in rebuilt
             ]
         except LedgerError as e:  # the block's commit failed: every entry of it learns so
-            outcomes = [e] * len(rebuilt)
+            outcomes = [e] * len(entries)
+        except Exception:  # a fault here must not leave the worker's clients waiting forever
+            log.exception("the block writer could not answer a request of %d entries", len(entries))
+            outcomes = [StorageError("the block writer failed to answer: see its log")] * len(
+                entries
+            )
         heights = {o.block_height for o in outcomes if isinstance(o, Accepted)}
         blocks = {h: self._block_sizes[h] for h in heights if h in self._block_sizes}
         answer = {

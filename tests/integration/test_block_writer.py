@@ -23,7 +23,9 @@ from tests.support.ledgers import LedgerFixture
 
 
 @contextmanager
-def running_writer(ledger: LedgerFixture, path: str, max_wait_ms: int = 20) -> Iterator[None]:
+def running_writer(
+    ledger: LedgerFixture, path: str, max_wait_ms: int = 20
+) -> Iterator[BlockWriterServer]:
     """A block writer on `path`, its event loop on a thread of its own, as in its process."""
     committer = GroupCommitter(ledger.sequencer, max_wait_ms=max_wait_ms)
     server = BlockWriterServer(committer, ledger.node.registry)
@@ -41,7 +43,7 @@ def running_writer(ledger: LedgerFixture, path: str, max_wait_ms: int = 20) -> I
     thread.start()
     assert listening.wait(30)
     try:
-        yield
+        yield server
     finally:
         loop.call_soon_threadsafe(stopping[0].set)
         thread.join(30)
@@ -160,3 +162,29 @@ def test_a_worker_that_loses_its_writer_answers_503_not_a_hang(
     with pytest.raises(StorageError, match="lost its block writer") as gone:
         asyncio.run(writer_stops_under_it())
     assert gone.value.status == 503
+
+
+def test_a_fault_in_the_writer_answers_503_and_the_writer_goes_on(
+    ledger: LedgerFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "writer.sock")
+    first, second = checked(
+        ledger,
+        ledger.sign("writer-a", "sample.note", {"text": "fault"}),
+        ledger.sign("writer-a", "sample.note", {"text": "after"}),
+    )
+
+    async def worker(server: BlockWriterServer) -> tuple[Outcome, Outcome]:
+        client = BlockWriterClient(path)
+        await client.connect()
+        with monkeypatch.context() as patched:
+            patched.setattr(server, "_candidate", lambda text: 1 / 0)  # a bug, not a refusal
+            faulted = await asyncio.wait_for(client.sequence(first), 30)
+        after = await client.sequence(second)
+        await client.close()
+        return faulted, after
+
+    with running_writer(ledger, path) as server:
+        faulted, after = asyncio.run(worker(server))
+    assert isinstance(faulted, StorageError) and faulted.status == 503
+    assert isinstance(after, Accepted) and after.index == 1
