@@ -634,8 +634,8 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
 ) -> None:
-    """Serve the REST API (uvicorn). Workers share the database and take turns committing;
-    each listens on its own SO_REUSEPORT socket so connections spread over them."""
+    """Serve the REST API (uvicorn). With several workers, each listens on its own SO_REUSEPORT
+    socket so connections spread over them, and one block writer process commits for all."""
     import os
 
     from ledger import serving

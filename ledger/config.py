@@ -149,8 +149,8 @@ class Settings(BaseSettings):
     )
     push_checkpoints: bool = Field(
         True,
-        description="send checkpoints to the witnesses from this process (each worker sends "
-        "those of the blocks it commits, at once)",
+        description="send checkpoints to the witnesses from the process that commits blocks "
+        "(a lone worker, or the block writer of serve --workers N), those of its blocks, at once",
     )
 
     @field_validator("database_url", "read_database_url")

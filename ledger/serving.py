@@ -110,7 +110,7 @@ def serve(
             writer.start()
             while not (stopping.is_set() or ready.wait(0.2)) and writer.is_alive():
                 pass
-            if ready.is_set():
+            if ready.is_set() and not stopping.is_set():
                 for process in worker_processes:
                     process.start()
                 every = [writer, *worker_processes]

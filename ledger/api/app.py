@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -66,7 +68,9 @@ def create_app(
     committer: GroupCommitter | BlockWriterClient
     if settings.writer_socket:  # the block writer commits, and sends checkpoints to witnesses
         pusher = None
-        committer = BlockWriterClient(settings.writer_socket, on_blocks=metrics.blocks_answered)
+        committer = BlockWriterClient(
+            settings.writer_socket, on_blocks=metrics.blocks_answered, on_lost=_stop_this_worker
+        )
     else:
         pusher = checkpoint_pusher(settings, node)
         committer = GroupCommitter(
@@ -160,6 +164,13 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, route_paths=route_paths)
     return app
+
+
+def _stop_this_worker() -> None:
+    """A worker that lost its block writer can write nothing more: it stops (gracefully, as
+    for `serve`'s own SIGTERM), and `serve` then stops the rest for the supervisor to restart."""
+    logging.getLogger("sealchain.api").error("lost the block writer: this worker stops")
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _on_block(metrics: Metrics, pusher: CheckpointPusher | None) -> Callable[[BlockHeader], None]:

@@ -156,6 +156,8 @@ class BlockWriterServer:
             writer.close()
             with suppress(ConnectionError):
                 await writer.wait_closed()
+        while self._tasks:  # asked for meanwhile: committed, though nobody hears the answer
+            await asyncio.wait(set(self._tasks))
         await server.wait_closed()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -176,33 +178,35 @@ class BlockWriterServer:
                 await writer.wait_closed()
 
     async def _answer(self, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
-        entries = request["entries"]
         try:
-            rebuilt = [self._candidate(text) for text in entries]
-            valid = [c for c in rebuilt if isinstance(c, Candidate)]
-            sequenced = iter(await self.committer.sequence_all(valid, receipt=request["receipt"]))
-            outcomes: list[Outcome] = [
-                next(sequenced) if isinstance(c, Candidate) else c for c in rebuilt
-            ]
-        except LedgerError as e:  # the block's commit failed: every entry of it learns so
-            outcomes = [e] * len(entries)
-        except Exception:  # a fault here must not leave the worker's clients waiting forever
-            log.exception("the block writer could not answer a request of %d entries", len(entries))
-            outcomes = [StorageError("the block writer failed to answer: see its log")] * len(
-                entries
+            outcomes = await self._outcomes(request)
+            heights = {o.block_height for o in outcomes if isinstance(o, Accepted)}
+            blocks = {h: self._block_sizes[h] for h in heights if h in self._block_sizes}
+            frame = _frame(
+                {
+                    "id": request["id"],
+                    "outcomes": [encode_outcome(o) for o in outcomes],
+                    "blocks": {str(h): count for h, count in blocks.items()},
+                }
             )
-        heights = {o.block_height for o in outcomes if isinstance(o, Accepted)}
-        blocks = {h: self._block_sizes[h] for h in heights if h in self._block_sizes}
-        answer = {
-            "id": request["id"],
-            "outcomes": [encode_outcome(o) for o in outcomes],
-            "blocks": {str(h): count for h, count in blocks.items()},
-        }
+        except Exception:  # a fault must not leave the worker's clients waiting forever
+            count = len(request["entries"])
+            log.exception("the block writer could not answer a request of %d entries", count)
+            failed = encode_outcome(StorageError("the block writer failed to answer: see its log"))
+            frame = _frame({"id": request["id"], "outcomes": [failed] * count, "blocks": {}})
         if writer.is_closing():
             return  # the worker went away; its entries are committed all the same
-        writer.write(_frame(answer))
+        writer.write(frame)
         with suppress(ConnectionError):
             await writer.drain()
+
+    async def _outcomes(self, request: dict[str, Any]) -> list[Outcome]:
+        rebuilt = [self._candidate(text) for text in request["entries"]]
+        valid = [c for c in rebuilt if isinstance(c, Candidate)]
+        # Per entry: a request may land in two blocks, and one failing must not answer 503
+        # for entries the other committed.
+        sequenced = iter(await self.committer.sequence_each(valid, receipt=request["receipt"]))
+        return [next(sequenced) if isinstance(c, Candidate) else c for c in rebuilt]
 
     def _candidate(self, text: str) -> Candidate | LedgerError:
         """The candidate a worker checked, rebuilt from its canonical bytes: steps (1), (2)
@@ -217,16 +221,28 @@ class BlockWriterServer:
 
 # --- a worker's end ------------------------------------------------------------------------------
 
-_Waiting = tuple[int, "asyncio.Future[list[Outcome]]"]  # how many entries, who waits for them
+# A request's entries, at most: escaped in JSON they stay well under MAX_FRAME_BYTES, and so do
+# their answers (a proof and a checkpoint each).
+REQUEST_BYTES = 32 * 1024 * 1024
+REQUEST_ENTRIES = 10_000
 
 
 class _Request:
-    """Entries from one turn of the worker's event loop, sent as one frame when the turn ends."""
+    """Entries from one turn of the worker's event loop, sent as one frame when the turn ends
+    (or sooner, when full)."""
 
     def __init__(self, receipt: bool) -> None:
         self.receipt = receipt
         self.candidates: list[Candidate] = []
-        self.waiting: list[_Waiting] = []
+        self.size = 0
+        # Who waits for which entries: (how many, their future), in the order they were added.
+        self.waiting: list[tuple[int, asyncio.Future[list[Outcome]]]] = []
+
+    def full_for(self, candidate: Candidate) -> bool:
+        return bool(self.candidates) and (
+            self.size + len(candidate.envelope.raw) > REQUEST_BYTES
+            or len(self.candidates) >= REQUEST_ENTRIES
+        )
 
 
 class BlockWriterClient:
@@ -238,16 +254,23 @@ class BlockWriterClient:
     task, a read and a write per entry."""
 
     def __init__(
-        self, path: str, *, on_blocks: Callable[[Mapping[int, int], int], None] | None = None
+        self,
+        path: str,
+        *,
+        on_blocks: Callable[[Mapping[int, int], int], None] | None = None,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
-        """`on_blocks(block sizes by height, entries accepted)` is called with each answer."""
+        """`on_blocks(block sizes by height, entries accepted)` is called with each answer;
+        `on_lost()` when the connection ends other than by `close`."""
         self.path = path
         self.on_blocks = on_blocks
+        self.on_lost = on_lost
         self._ids = itertools.count(1)
         self._sent: dict[int, _Request] = {}
         self._gathering: dict[bool, _Request] = {}  # by whether receipts are wanted
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def connect(self) -> None:
         try:
@@ -258,11 +281,11 @@ class BlockWriterClient:
 
     async def close(self) -> None:
         """Wait for the answers to what was asked, then hang up."""
-        waiting = [
-            f for r in [*self._gathering.values(), *self._sent.values()] for _, f in r.waiting
-        ]
+        requests = [*self._gathering.values(), *self._sent.values()]
+        waiting = [future for request in requests for _, future in request.waiting]
         if waiting:
             await asyncio.wait(waiting)
+        self._closing = True
         if self._writer is not None:
             self._writer.close()
             with suppress(ConnectionError):
@@ -282,45 +305,79 @@ class BlockWriterClient:
         if self._writer is None or self._writer.is_closing():
             raise StorageError("this worker has lost its block writer: nothing can be written")
         loop = asyncio.get_running_loop()
-        request = self._gathering.get(receipt)
-        if request is None:
-            request = self._gathering[receipt] = _Request(receipt)
-            loop.call_soon(self._send, receipt)
-        future: asyncio.Future[list[Outcome]] = loop.create_future()
-        request.candidates.extend(candidates)
-        request.waiting.append((len(candidates), future))
-        return await asyncio.shield(future)  # a cancelled caller leaves the answer to come
+        futures: list[asyncio.Future[list[Outcome]]] = []
+        request, added = self._gathering.get(receipt), 0
+        for candidate in candidates:
+            if request is None or request.full_for(candidate):
+                if request is not None:
+                    futures.append(self._wait_for(request, added, loop))
+                    self._send(request)  # full: it goes now, and a new one gathers
+                request, added = self._gather(receipt, loop), 0
+            request.candidates.append(candidate)
+            request.size += len(candidate.envelope.raw)
+            added += 1
+        assert request is not None
+        futures.append(self._wait_for(request, added, loop))
+        # Shielded: a caller cancelled (its client went away) leaves the answer to come.
+        answers = [await asyncio.shield(future) for future in futures]
+        return [outcome for answer in answers for outcome in answer]
 
-    def _send(self, receipt: bool) -> None:
-        request = self._gathering.pop(receipt)
+    def _gather(self, receipt: bool, loop: asyncio.AbstractEventLoop) -> _Request:
+        request = self._gathering[receipt] = _Request(receipt)
+        loop.call_soon(self._send, request)  # once this turn's other callbacks have run
+        return request
+
+    @staticmethod
+    def _wait_for(
+        request: _Request, count: int, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Future[list[Outcome]]:
+        future: asyncio.Future[list[Outcome]] = loop.create_future()
+        request.waiting.append((count, future))
+        return future
+
+    def _send(self, request: _Request) -> None:
+        if self._gathering.get(request.receipt) is not request:
+            return  # sent already, when it was full
+        del self._gathering[request.receipt]
         if self._writer is None or self._writer.is_closing():
             _fail(request, StorageError("the block writer went away before it was asked"))
             return
         request_id = next(self._ids)
         self._sent[request_id] = request
         entries = [c.envelope.raw.decode() for c in request.candidates]
-        self._writer.write(_frame({"id": request_id, "receipt": receipt, "entries": entries}))
+        self._writer.write(
+            _frame({"id": request_id, "receipt": request.receipt, "entries": entries})
+        )
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while (answer := await _read_frame(reader)) is not None:
                 self._settle(answer)
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError) as e:
-            log.error("the connection to the block writer broke: %s", e)
+        except Exception as e:  # whatever broke it, every waiter must hear
+            if not self._closing:
+                log.error("the connection to the block writer broke: %r", e)
         finally:
             gone = StorageError("the block writer went away before it answered")
-            for request in self._sent.values():
+            for request in [*self._sent.values(), *self._gathering.values()]:
                 _fail(request, gone)
             self._sent.clear()
+            self._gathering.clear()
             if self._writer is not None:
                 self._writer.close()
+            if not self._closing and self.on_lost is not None:
+                self.on_lost()
 
     def _settle(self, answer: dict[str, Any]) -> None:
         request = self._sent.pop(answer["id"])
-        outcomes = [
-            decode_outcome(value, candidate)
-            for value, candidate in zip(answer["outcomes"], request.candidates, strict=True)
-        ]
+        try:
+            outcomes = [
+                decode_outcome(value, candidate)
+                for value, candidate in zip(answer["outcomes"], request.candidates, strict=True)
+            ]
+        except Exception:  # an answer this worker cannot read fails its waiters
+            log.exception("an answer of the block writer could not be read")
+            _fail(request, StorageError("the block writer's answer could not be read"))
+            return
         if self.on_blocks is not None:
             accepted = sum(isinstance(o, Accepted) for o in outcomes)
             self.on_blocks({int(h): n for h, n in answer["blocks"].items()}, accepted)

@@ -81,11 +81,32 @@ class GroupCommitter:
 
         The committer settles all of one loop's waiters of a block with a single thread-safe
         call, where a concurrent Future per entry would wake the loop once per entry."""
+        return [await future for future in self._queue_all(candidates, receipt)]
+
+    async def sequence_each(
+        self, candidates: Sequence[Candidate], *, receipt: bool = True
+    ) -> list[Outcome]:
+        """As `sequence_all`, but an entry whose block failed to commit gets that block's
+        StorageError as its outcome, and entries in other blocks keep theirs (candidates queued
+        together may land in two blocks)."""
+        if not candidates:
+            return []
+        futures = self._queue_all(candidates, receipt)
+        await asyncio.wait(futures)
+        outcomes: list[Outcome] = []
+        for future in futures:
+            error = future.exception()
+            outcomes.append(error if isinstance(error, LedgerError) else future.result())
+        return outcomes
+
+    def _queue_all(
+        self, candidates: Sequence[Candidate], receipt: bool
+    ) -> list[asyncio.Future[Outcome]]:
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in candidates]
         # One queue item for the lot: a put per entry would wake the committer per entry.
         self._queue.put([(c, f, receipt) for c, f in zip(candidates, futures, strict=True)])
-        return [await future for future in futures]
+        return futures
 
     def _run(self) -> None:
         pending: list[_Request] = []

@@ -336,8 +336,8 @@ class Sequencer:
     def _holding_write_lock(self) -> Iterator[None]:
         """Pause this process's prechecks while it writes a block under the write lock.
 
-        Every worker process needs that lock for its next block, and a block writer that
-        shares the GIL with a batch precheck holds it about twice as long: 101-141 ms per
+        Every other writing process needs that lock for its next block, and a block writer
+        that shares the GIL with a batch precheck holds it about twice as long: 101-141 ms per
         1000-entry block against 55-70 ms with this pause (docs/benchmarks.md). Prechecks
         look at the gate between envelopes, so they stop within one signature check. It
         opens again before COMMIT, whose fsync releases the GIL for them.

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,7 @@ from sqlalchemy import func, select
 
 from ledger.client import LedgerClient
 from ledger.errors import ForbiddenRole, LedgerError
-from ledger.process import serve_command
+from ledger.process import free_port, serve_command
 from ledger.service.audit import audit
 from ledger.storage.engine import read_transaction
 from ledger.storage.tables import checkpoints
@@ -120,6 +122,56 @@ def test_workers_each_get_connections(ledger: LedgerFixture) -> None:
             with httpx.Client(base_url=url) as fresh:  # a new connection each time
                 workers.add(fresh.get("/healthz").json()["worker"])
     assert len(workers) == 2
+
+
+def test_a_block_writer_that_dies_stops_the_service(ledger: LedgerFixture) -> None:
+    """The writer killed: the workers cannot write, so `serve` stops them all and fails (exit
+    2, as the command does for a server that stopped) for its supervisor to restart it: no
+    worker is left answering 503 for ever."""
+    port = free_port()
+    env = {**os.environ, "SEALCHAIN_EXTRA_APPS": "tests.support.sample_app:SAMPLE_APP"}
+    env["PYTHONPATH"] = str(REPO)
+    if ledger.settings.database_url:
+        env["SEALCHAIN_DATABASE_URL"] = ledger.settings.database_url
+    command = serve_command(ledger.settings.home, port, "--workers", "2")
+    serve = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        workers: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            try:
+                with httpx.Client(base_url=url) as fresh:  # a new connection, maybe a new worker
+                    workers.add(fresh.get("/healthz").json()["worker"])
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert len(workers) == 2
+        with client_for(ledger, url, "writer-a") as client:
+            assert client.submit("sample.note", {"text": "before"}).index == 1
+        others = [p for p in _children(serve.pid) if p not in workers]
+        (writer,) = [p for p in others if b"resource_tracker" not in _cmdline(p)]
+        os.kill(writer, signal.SIGKILL)
+        assert serve.wait(timeout=60) == 2  # the command's exit status for a server that failed
+        assert serve.stderr is not None
+        assert b"the server stopped (exit status 1)" in serve.stderr.read()
+        assert not any(Path(f"/proc/{w}").exists() for w in workers)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        assert serve.stderr is not None
+        serve.stderr.close()
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
 def test_serve_refuses_a_port_something_listens_on(ledger: LedgerFixture) -> None:

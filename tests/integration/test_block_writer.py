@@ -14,6 +14,7 @@ import pytest
 from ledger.core.receipt import verify_receipt
 from ledger.errors import DuplicateEntry, Replay, StateConflict, StorageError
 from ledger.home import Home
+from ledger.service import block_writer
 from ledger.service.audit import audit
 from ledger.service.block_writer import BlockWriterClient, BlockWriterServer
 from ledger.service.group_commit import GroupCommitter
@@ -188,3 +189,84 @@ def test_a_fault_in_the_writer_answers_503_and_the_writer_goes_on(
         faulted, after = asyncio.run(worker(server))
     assert isinstance(faulted, StorageError) and faulted.status == 503
     assert isinstance(after, Accepted) and after.index == 1
+
+
+@pytest.mark.parametrize("request_entries", [10_000, 3])
+def test_waiters_of_one_turn_each_get_their_own_outcomes(
+    ledger: LedgerFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_entries: int
+) -> None:
+    """Calls of one event-loop turn share a request (or several, when it fills up: 3 entries
+    here), and the answer is split back among them by count, in order."""
+    monkeypatch.setattr(block_writer, "REQUEST_ENTRIES", request_entries)
+    path = str(tmp_path / "writer.sock")
+    texts = [[f"call{n}-{i}" for i in range(size)] for n, size in enumerate([3, 1, 2, 5, 1])]
+    calls = [
+        checked(ledger, *(ledger.sign("writer-a", "sample.note", {"text": t}) for t in call))
+        for call in texts
+    ]
+    wants_receipt = [True, False, True, False, True]
+
+    sent: list[int] = []
+
+    async def one_turn() -> list[list[Outcome]]:
+        client = BlockWriterClient(path)
+        await client.connect()
+        answers = await asyncio.gather(
+            *(
+                client.sequence_all(call, receipt=want)
+                for call, want in zip(calls, wants_receipt, strict=True)
+            )
+        )
+        await client.close()
+        sent.append(next(client._ids) - 1)  # requests numbered from 1
+        return answers
+
+    with running_writer(ledger, path):
+        answers = asyncio.run(one_turn())
+    # One request per receipt flag (6 entries each), or as many as the limit makes of them.
+    assert sent == [2 * -(-6 // request_entries)]
+    for call, answer, want in zip(calls, answers, wants_receipt, strict=True):
+        assert [o.tx_id for o in answer] == [c.envelope.tx_id for c in call]  # type: ignore[union-attr]
+        for candidate, outcome in zip(call, answer, strict=True):
+            assert isinstance(outcome, Accepted)
+            assert (outcome.receipt is not None) == want
+            if outcome.receipt is not None:
+                assert outcome.receipt.entry == candidate.envelope.as_dict()
+    indexes = sorted(o.index for answer in answers for o in answer)  # type: ignore[union-attr]
+    assert indexes == list(range(1, 13))
+
+
+def test_a_writer_gone_mid_request_fails_its_waiters_and_tells_the_worker(
+    ledger: LedgerFixture, tmp_path: Path
+) -> None:
+    """A peer that reads a request and hangs up, as a writer that died would: the waiting
+    caller gets 503, and `on_lost` (a worker stops itself on it) is called once; a connection
+    the worker closes itself calls nothing."""
+    path = str(tmp_path / "writer.sock")
+    (candidate,) = checked(ledger, ledger.sign("writer-a", "sample.note", {"text": "lost"}))
+    lost: list[str] = []
+
+    async def hang_up_after_one_frame(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await block_writer._read_frame(reader)
+        writer.close()
+
+    async def scenario() -> BaseException | None:
+        server = await asyncio.start_unix_server(hang_up_after_one_frame, path=path)
+        closed_by_us = BlockWriterClient(path, on_lost=lambda: lost.append("closed"))
+        await closed_by_us.connect()
+        await closed_by_us.close()
+        client = BlockWriterClient(path, on_lost=lambda: lost.append("lost"))
+        await client.connect()
+        try:
+            await asyncio.wait_for(client.sequence(candidate), 30)
+        except StorageError as e:
+            return e
+        finally:
+            server.close()
+        return None
+
+    error = asyncio.run(scenario())
+    assert isinstance(error, StorageError) and "went away before it answered" in error.detail
+    assert lost == ["lost"]
