@@ -41,6 +41,9 @@ import uvicorn
 
 APP_FACTORY = "ledger.api.app:app_from_env"
 PARENT_CHECK_SECONDS = 1.0
+# A Unix socket's path holds at most 107 bytes on Linux: the directory, then
+# "/sealchain-XXXXXXXX/writer.sock" (31 bytes).
+SOCKET_DIR_MAX = 107 - 31
 
 
 class CannotListen(Exception):
@@ -91,7 +94,8 @@ def serve(
         stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    with tempfile.TemporaryDirectory(prefix="sealchain-") as private:  # mode 0700: ours alone
+    # Mode 0700: ours alone.
+    with tempfile.TemporaryDirectory(prefix="sealchain-", dir=socket_parent()) as private:
         socket_path = os.path.join(private, "writer.sock")
         writer = context.Process(
             target=_block_writer,
@@ -124,6 +128,13 @@ def serve(
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     return 1 if failed else 0
+
+
+def socket_parent() -> str:
+    """Where the writer's private directory goes: the temporary directory, or /tmp when that
+    is too long a path for a Unix socket (the writer could not listen)."""
+    chosen = tempfile.gettempdir()
+    return chosen if len(chosen) <= SOCKET_DIR_MAX else "/tmp"  # noqa: S108 - mkdtemp in it
 
 
 def _stop_all(processes: Sequence[multiprocessing.process.BaseProcess]) -> None:

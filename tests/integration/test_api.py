@@ -175,6 +175,25 @@ def test_submit_without_waiting_answers_202_then_the_receipt_appears(
     assert receipt.json()["index"] == 1
 
 
+def test_an_entry_answered_202_that_is_refused_in_its_block_is_logged(
+    api: TestClient, ledger: LedgerFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The same nonce twice: both pass the prechecks, the block refuses the second (step 6).
+    first = ledger.sign("writer-a", "sample.note", {"text": "one"}, nonce="c" * 32)
+    second = ledger.sign("writer-a", "sample.note", {"text": "two"}, nonce="c" * 32)
+    with caplog.at_level(logging.ERROR, logger="sealchain.api"):
+        for env in (first, second):
+            assert api.post("/v1/entries?wait=false", content=env.raw).status_code == 202
+        for _ in range(200):
+            if any(second.tx_id in r.getMessage() for r in caplog.records):
+                break
+            time.sleep(0.02)
+    assert api.get(f"/v1/receipts/{first.tx_id}").status_code == 200
+    assert api.get(f"/v1/receipts/{second.tx_id}").status_code == 404
+    (logged,) = [r.getMessage() for r in caplog.records if "was not sequenced" in r.getMessage()]
+    assert second.tx_id in logged and "nonce" in logged
+
+
 def problem_cases(ledger: LedgerFixture) -> list[tuple[str, bytes, int, str]]:
     ghost = Signer.generate("sealchain.test/org/ghost")
     good = ledger.sign("writer-a", "sample.note", {"text": "x"}).as_dict()

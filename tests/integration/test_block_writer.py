@@ -4,6 +4,9 @@ process commits them all, and each worker gets its own outcomes and receipts bac
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger import serving
 from ledger.core.receipt import verify_receipt
 from ledger.errors import DuplicateEntry, Replay, StateConflict, StorageError
 from ledger.home import Home
@@ -270,3 +274,19 @@ def test_a_writer_gone_mid_request_fails_its_waiters_and_tells_the_worker(
     error = asyncio.run(scenario())
     assert isinstance(error, StorageError) and "went away before it answered" in error.detail
     assert lost == ["lost"]
+
+
+def test_the_writer_socket_fits_a_unix_socket_path_whatever_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert serving.socket_parent() == str(tmp_path)
+    deep = tmp_path / ("d" * 60) / ("e" * 40)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert serving.socket_parent() == "/tmp"
+    with tempfile.TemporaryDirectory(prefix="sealchain-", dir=serving.socket_parent()) as private:
+        path = os.path.join(private, "writer.sock")
+        with socket.socket(socket.AF_UNIX) as listening:
+            listening.bind(path)  # too long a path raises OSError here
+        assert os.stat(private).st_mode & 0o777 == 0o700

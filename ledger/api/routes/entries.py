@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import partial
 from typing import Annotated, Any
 
@@ -53,6 +54,7 @@ from ledger.service.sequencer import Accepted, Outcome, Sequencer, parse_each
 from ledger.storage.engine import read_transaction
 from ledger.storage.repository import Repository, StoredEntry
 
+log = logging.getLogger("sealchain.api")
 router = APIRouter(prefix="/v1", tags=["entries"])
 
 MAX_BATCH = 1000
@@ -153,6 +155,7 @@ async def submit_entry(request: Request) -> Response:
         task = asyncio.ensure_future(_committer(state).sequence(checked))
         request.app.state.background.add(task)
         task.add_done_callback(request.app.state.background.discard)
+        task.add_done_callback(partial(_log_unsequenced, tx_id))
         queued = Queued(tx_id=tx_id, receipt_url=f"/v1/receipts/{tx_id}")
         return JSONAnswer(queued.model_dump(), status_code=202)
     outcome = await _committer(state).sequence(checked)
@@ -187,6 +190,19 @@ router.add_api_route(
         **problem_responses(*SUBMIT_ERRORS, InvalidRequest),
     },
 )
+
+
+def _log_unsequenced(tx_id: str, task: asyncio.Task[Outcome]) -> None:
+    """An entry answered 202 that did not reach the ledger is logged, once, with why: its
+    client learns it only from GET /v1/receipts/{tx_id} answering 404."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is None:
+        outcome = task.result()
+        error = outcome if isinstance(outcome, LedgerError) else None
+    if error is not None and not isinstance(error, DuplicateEntry):  # that one is on the ledger
+        log.error("entry %s, answered 202, was not sequenced: %s", tx_id, error)
 
 
 async def _original(request: Request, state: ApiState, dup: DuplicateEntry) -> Response:
