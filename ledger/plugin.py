@@ -7,7 +7,7 @@ may change without notice. A test pins `__all__`, so growing the surface is a de
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ledger.api.batched_worker import BatchedWorker
 from ledger.api.deps import (
@@ -36,7 +36,6 @@ from ledger.client import LedgerClient
 from ledger.config import Settings
 from ledger.core.keys import parse_vkey as _parse_vkey
 from ledger.documents.pdf import Row, Section, render_certificate
-from ledger.documents.signing import LedgerTimeStamper, PdfVerdict, sign_pdf, validate_pdf
 from ledger.errors import (
     ConfigError,
     Forbidden,
@@ -73,6 +72,20 @@ from ledger.timestamping.rfc3161 import verify_token as verify_timestamp_token
 if TYPE_CHECKING:
     from fastapi import Request
     from sqlalchemy import Connection
+
+    from ledger.documents.signing import LedgerTimeStamper, PdfVerdict, sign_pdf, validate_pdf
+
+# Loaded when an app first asks for one of them (`__getattr__`): pyhanko and what it imports
+# took about 0.2 s of every command's start-up, and most commands sign no PDF.
+_PDF_SIGNING = frozenset({"LedgerTimeStamper", "PdfVerdict", "sign_pdf", "validate_pdf"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PDF_SIGNING:
+        from ledger.documents import signing
+
+        return getattr(signing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def find_member(conn: Connection, org: str) -> Member | None:

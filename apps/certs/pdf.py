@@ -22,7 +22,8 @@ from apps.certs.catalog import CATALOGS
 from apps.certs.labels import STATUS
 from apps.certs.site import SITE
 from apps.certs.status import Event, status_on
-from ledger.plugin import Ledger, Row, Section, find_member, render_certificate, sign_pdf
+from ledger import plugin
+from ledger.plugin import Ledger, Row, Section, find_member, render_certificate
 
 EVENTS = {
     "certs.suspend": "suspend",
@@ -170,7 +171,8 @@ async def certificate_pdf(
             ),
             author=body_name,
         )
-    return await sign_pdf(
+    # Through the module: PDF signing loads on first use, not with the app (ledger.plugin).
+    return await plugin.sign_pdf(
         unsigned,
         ledger.document_signer(cert.body),
         None,

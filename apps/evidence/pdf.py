@@ -19,15 +19,14 @@ from apps.evidence.settings import EvidenceSettings
 from apps.evidence.site import SITE
 from apps.evidence.stamping import block_time, stamp
 from apps.evidence.tables import pdfs
+from ledger import plugin
 from ledger.plugin import (
     N_,
     Ledger,
-    LedgerTimeStamper,
     Row,
     Section,
     TimeStampQuery,
     render_certificate,
-    sign_pdf,
 )
 
 CATEGORIES = {
@@ -173,10 +172,11 @@ async def certificate_pdf(
         return reply
 
     signer = ledger.document_signer(settings.platform)
-    signed = await sign_pdf(
+    # Through the module: PDF signing loads on first use, not with the app (ledger.plugin).
+    signed = await plugin.sign_pdf(
         unsigned,
         signer,
-        LedgerTimeStamper(ledger.timestamp_authority, record),
+        plugin.LedgerTimeStamper(ledger.timestamp_authority, record),
         reason=f"Evidence certificate {cert['number']}",
         location=ledger.public_url or "Sealchain",
         name=cert["platform"]["name"],

@@ -44,7 +44,6 @@ from ledger.service.pipeline import utc_now
 from ledger.service.proofs import inclusion_proof
 from ledger.service.sequencer import Accepted
 from ledger.storage.engine import make_engine, read_transaction, write_transaction
-from ledger.storage.migrate import migrate
 from ledger.storage.repository import Repository
 
 BATCH = 500  # envelopes per block, and rows per baseline transaction
@@ -248,6 +247,8 @@ def build_tree_db(path: Path, size: int, console: Console) -> tuple[str, bytes]:
     """A migrated database whose nodes table holds a tree of `size` random leaves, plus one
     block row (height 0, first 0, count = size = `size`) so Repository.tree_size() is `size`.
     No envelope is signed: proofs read only node hashes. Returns (url, root)."""
+    from ledger.storage.migrate import migrate  # alembic, for benchmarks only (ledger.plugin)
+
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     try:

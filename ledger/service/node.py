@@ -31,7 +31,6 @@ from ledger.service.membership import GOVERNANCE_APP
 from ledger.service.pipeline import Validator
 from ledger.service.sequencer import Sequencer
 from ledger.storage.engine import make_engine, read_transaction
-from ledger.storage.migrate import migrate
 from ledger.storage.repository import Repository
 from ledger.timestamping.rfc3161 import TimeStampAuthority
 
@@ -47,6 +46,10 @@ def load_registry(extra: Iterable[App] = (), *, discover: bool = True) -> Regist
 
 def open_engine(settings: Settings, registry: Registry) -> Engine:
     """Engine with the ledger schema migrated and app projection tables created."""
+    # Imported here: alembic takes about 0.1 s to import, which commands that open no database
+    # (help, verify, keys) need not pay.
+    from ledger.storage.migrate import migrate
+
     engine = make_engine(settings.db_url())
     migrate(engine)
     for metadata in registry.projection_metadata():
