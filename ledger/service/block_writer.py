@@ -42,7 +42,7 @@ from ledger.core.envelope import parse_envelope
 from ledger.core.receipt import Receipt
 from ledger.errors import InputError, LedgerError, StorageError
 from ledger.service.app import Registry
-from ledger.service.group_commit import GroupCommitter
+from ledger.service.group_commit import Committer, GroupCommitter
 from ledger.service.pipeline import Candidate
 from ledger.service.sequencer import Accepted, Outcome
 
@@ -245,7 +245,7 @@ class _Request:
         )
 
 
-class BlockWriterClient:
+class BlockWriterClient(Committer):
     """A worker's way to the block writer, with a GroupCommitter's `sequence` and
     `sequence_all`; used from the worker's event loop once `connect` was awaited there.
 
@@ -292,10 +292,6 @@ class BlockWriterClient:
                 await self._writer.wait_closed()
         if self._reading is not None:
             await self._reading
-
-    async def sequence(self, candidate: Candidate, *, receipt: bool = True) -> Outcome:
-        (outcome,) = await self.sequence_all([candidate], receipt=receipt)
-        return outcome
 
     async def sequence_all(
         self, candidates: Sequence[Candidate], *, receipt: bool = True

@@ -30,14 +30,17 @@ class Committer(Protocol):
     """What the API routes sequence checked entries through: a GroupCommitter in the same
     process, or a worker's BlockWriterClient (ledger.service.block_writer)."""
 
-    async def sequence(self, candidate: Candidate, *, receipt: bool = True) -> Outcome: ...
+    async def sequence(self, candidate: Candidate, *, receipt: bool = True) -> Outcome:
+        """Queue a checked candidate from a running event loop and wait for its outcome."""
+        (outcome,) = await self.sequence_all([candidate], receipt=receipt)
+        return outcome
 
     async def sequence_all(
         self, candidates: Sequence[Candidate], *, receipt: bool = True
     ) -> list[Outcome]: ...
 
 
-class GroupCommitter:
+class GroupCommitter(Committer):
     def __init__(
         self,
         sequencer: Sequencer,
@@ -68,11 +71,6 @@ class GroupCommitter:
         future: Future[Outcome] = Future()
         self._queue.put([(candidate, future, receipt)])
         return future
-
-    async def sequence(self, candidate: Candidate, *, receipt: bool = True) -> Outcome:
-        """Queue a checked candidate from a running event loop and wait for its outcome."""
-        (outcome,) = await self.sequence_all([candidate], receipt=receipt)
-        return outcome
 
     async def sequence_all(
         self, candidates: Sequence[Candidate], *, receipt: bool = True
