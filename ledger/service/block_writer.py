@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import itertools
 import logging
 import struct
@@ -75,20 +76,19 @@ async def _read_frame(reader: asyncio.StreamReader) -> Any | None:
 
 # --- outcomes on the wire ------------------------------------------------------------------------
 
-_ERROR_CLASSES: dict[str, type[LedgerError]] = {}
 
-
+@functools.cache
 def _error_classes() -> dict[str, type[LedgerError]]:
     """Each problem code's class: the one that names it (a subclass that keeps its parent's
-    code answers as the parent)."""
-    if not _ERROR_CLASSES:
-        pending: list[type[LedgerError]] = [LedgerError]
-        while pending:
-            current = pending.pop()
-            if "code" in vars(current):
-                _ERROR_CLASSES[current.code] = current
-            pending.extend(current.__subclasses__())
-    return _ERROR_CLASSES
+    code answers as the parent). Built on first use, once every app's errors are imported."""
+    classes: dict[str, type[LedgerError]] = {}
+    pending: list[type[LedgerError]] = [LedgerError]
+    while pending:
+        current = pending.pop()
+        if "code" in vars(current):
+            classes[current.code] = current
+        pending.extend(current.__subclasses__())
+    return classes
 
 
 def encode_outcome(outcome: Outcome) -> dict[str, Any]:
@@ -181,7 +181,9 @@ class BlockWriterServer:
         try:
             outcomes = await self._outcomes(request)
             heights = {o.block_height for o in outcomes if isinstance(o, Accepted)}
-            blocks = {h: self._block_sizes[h] for h in heights if h in self._block_sizes}
+            # .get: the committer's thread may drop an old block's size meanwhile.
+            sizes = {h: self._block_sizes.get(h) for h in heights}
+            blocks = {h: count for h, count in sizes.items() if count is not None}
             frame = _frame(
                 {
                     "id": request["id"],
