@@ -61,6 +61,7 @@ from ledger.storage.driver_query import DriverQuery
 from ledger.storage.engine import read_transaction, write_transaction
 from ledger.storage.repository import MemberRow as Member
 from ledger.storage.repository import Repository as _Repository
+from ledger.storage.repository import insert_rows
 from ledger.timestamping.pki import DocumentSigner
 from ledger.timestamping.pki import cert_pem as certificate_pem
 from ledger.timestamping.rfc3161 import TimeStampAuthority, TimeStampQuery, TokenInvalid
@@ -168,6 +169,7 @@ __all__ = [
     "find_member",
     "get_ledger",
     "init_home",
+    "insert_rows",
     "is_head",
     "ledger_of",
     "list_members",

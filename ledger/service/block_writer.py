@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 
 from ledger.core.block import BlockHeader
-from ledger.core.envelope import parse_envelope
+from ledger.core.envelope import envelope_from_checked
 from ledger.core.receipt import Receipt
 from ledger.errors import InputError, LedgerError, StorageError
 from ledger.service.app import Registry
@@ -211,10 +211,11 @@ class BlockWriterServer:
         return [next(sequenced) if isinstance(c, Candidate) else c for c in rebuilt]
 
     def _candidate(self, text: str) -> Candidate | LedgerError:
-        """The candidate a worker checked, rebuilt from its canonical bytes: steps (1), (2)
-        and (7) again, which are cheap, and not the signature, which is not."""
+        """The candidate a worker checked, rebuilt from its canonical bytes: the envelope
+        without its checks (`envelope_from_checked`: the worker made these bytes from what it
+        checked), then step (7), which makes the body's model the projections read."""
         try:
-            envelope = parse_envelope(text.encode())
+            envelope = envelope_from_checked(text.encode())
             record_type, body = self.registry.parse_body(envelope)
         except InputError as e:  # a worker sent what it should have refused
             return e

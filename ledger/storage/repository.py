@@ -10,8 +10,13 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     Dialect,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
     Table,
     TextClause,
     bindparam,
@@ -120,13 +125,45 @@ def _driver_sql(dialect: Dialect, query: TextClause) -> tuple[str, tuple[str, ..
     return compiled.string, (tuple(compiled.positiontup or ()) if compiled.positional else None)
 
 
-@lru_cache(maxsize=32)
+# Column types whose Python values (str, int, bool, bytes, float) both drivers store as
+# SQLAlchemy would: it has nothing to convert for them. A date, for one, it writes to SQLite as
+# text, which the driver alone would not.
+_DRIVER_TYPES = (String, Integer, Boolean, LargeBinary, Float)  # Text, BigInteger among them
+
+
+@lru_cache(maxsize=64)
 def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, bool]:
     """(INSERT statement for `columns` in this dialect's paramstyle, whether it is positional)."""
+    converted = [c for c in columns if not isinstance(table.c[c].type, _DRIVER_TYPES)]
+    if converted:
+        raise TypeError(f"{table.name}: {', '.join(converted)} need SQLAlchemy's conversion")
+    # A positional statement's placeholders follow the table; asked of every dialect alike, so
+    # that code tried on PostgreSQL (named placeholders) does not fail on SQLite.
+    in_order = tuple(c.name for c in table.columns if c.name in columns)
+    if columns != in_order:
+        raise ValueError(f"{table.name}: name the columns in the table's order ({in_order})")
     compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    if compiled.positional:
-        assert tuple(compiled.positiontup or ()) == columns, "placeholders out of column order"
+    assert not compiled.positional or tuple(compiled.positiontup or ()) == columns
     return compiled.string, compiled.positional
+
+
+def insert_rows(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """INSERT `rows` (values in the order of `columns`) with one executemany on the driver.
+
+    A block writes thousands of plain rows, and SQLAlchemy's per-row parameter processing costs
+    more than the database does (a projection's row: 15 µs through `conn.execute`, 5 µs here).
+    The statement is still compiled by SQLAlchemy for the dialect, so placeholders and quoting
+    are its own; the values reach the driver as they are, so only columns of plain types are
+    allowed (TypeError otherwise), named in the table's order (ValueError otherwise)."""
+    if not rows:
+        return
+    sql, positional = _insert_sql(conn.dialect, table, columns)
+    if positional:
+        conn.exec_driver_sql(sql, list(rows))
+    else:
+        conn.exec_driver_sql(sql, [dict(zip(columns, r, strict=True)) for r in rows])
 
 
 @dataclass(frozen=True)
@@ -195,21 +232,7 @@ class Repository:
     def insert_entries(self, rows: Sequence[StoredEntry]) -> None:
         columns = ("idx", "tx_id", "org", "type", "data", "block_height")
         values = [(r.idx, r.tx_id, r.org, r.type, r.data, r.block_height) for r in rows]
-        self._insert_many(entries, columns, values)
-
-    def _insert_many(
-        self, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
-    ) -> None:
-        """executemany on the driver: a block writes thousands of plain rows, and SQLAlchemy's
-        per-row parameter processing costs more than the database does. The statement is still
-        compiled by SQLAlchemy for the dialect, so placeholders and quoting are its own."""
-        if not rows:
-            return
-        sql, positional = _insert_sql(self.conn.dialect, table, columns)
-        if positional:
-            self.conn.exec_driver_sql(sql, list(rows))
-        else:
-            self.conn.exec_driver_sql(sql, [dict(zip(columns, r, strict=True)) for r in rows])
+        insert_rows(self.conn, entries, columns, values)
 
     def entry_by_tx(self, tx_id: str) -> StoredEntry | None:
         row = self.conn.execute(_ENTRY_BY_TX, {"tx_id": tx_id}).first()
@@ -295,7 +318,7 @@ class Repository:
     def insert_nodes(self, rows: Iterable[tuple[int, int, bytes]]) -> None:
         """Store (level, idx, hash) rows, each under its span (tables.node_span)."""
         keyed = [(node_span(level, index), level, index, digest) for level, index, digest in rows]
-        self._insert_many(nodes, ("span", "level", "idx", "hash"), keyed)
+        insert_rows(self.conn, nodes, ("span", "level", "idx", "hash"), keyed)
 
     def get_nodes(self, coords: Iterable[merkle.Coord]) -> dict[merkle.Coord, bytes]:
         """Stored node hashes for `coords`: one statement per IN_CHUNK coordinates.
@@ -422,7 +445,7 @@ class Repository:
         return None if row is None else int(row.idx)
 
     def insert_nonces(self, rows: Sequence[tuple[str, str, int]]) -> None:
-        self._insert_many(nonces, ("org", "nonce", "idx"), rows)
+        insert_rows(self.conn, nonces, ("org", "nonce", "idx"), rows)
 
     def nonces_present(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which (org, nonce) pairs are already used, one statement per org and IN_CHUNK."""

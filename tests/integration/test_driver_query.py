@@ -33,6 +33,7 @@ from sqlalchemy import (
 
 from ledger.storage.driver_query import DriverQuery
 from ledger.storage.engine import make_engine, read_transaction, write_transaction
+from ledger.storage.repository import insert_rows
 
 META = MetaData()
 THINGS = Table(
@@ -50,6 +51,11 @@ ROWS = [
      "weight": i / 7, "blob": bytes([i]) * i, "idx": None if i % 4 == 0 else i}
     for i in range(12)
 ]  # fmt: skip
+
+COPIES = Table(
+    "copies", META, *(Column(c.name, c.type, primary_key=c.primary_key) for c in THINGS.c)
+)
+THING_COLUMNS = tuple(THINGS.c.keys())
 
 STAMPED = Table(
     "stamped",
@@ -182,3 +188,25 @@ def test_an_engine_dropped_leaves_no_compilation_behind(tmp_path: Path) -> None:
     del made, conn
     gc.collect()
     assert len(query._compiled) == 0
+
+
+def test_rows_inserted_on_the_driver_read_back_as_sqlalchemys(engine: Engine) -> None:
+    with write_transaction(engine) as conn:
+        insert_rows(conn, COPIES, THING_COLUMNS, [tuple(r[c] for c in THING_COLUMNS) for r in ROWS])
+    with read_transaction(engine) as conn:
+        copied = conn.execute(select(COPIES).order_by(COPIES.c.name)).all()
+        inserted = conn.execute(select(THINGS).order_by(THINGS.c.name)).all()
+    assert [tuple(r) for r in copied] == [tuple(r) for r in inserted]
+    assert len(copied) == len(ROWS)
+
+
+def test_rows_for_the_driver_name_their_columns_in_order_and_of_plain_types(engine: Engine) -> None:
+    """The same refusals on both backends, whatever their placeholders; nothing is written."""
+    row = tuple(ROWS[0][c] for c in THING_COLUMNS)
+    with write_transaction(engine) as conn:
+        with pytest.raises(ValueError, match="order"):
+            insert_rows(conn, COPIES, THING_COLUMNS[::-1], [row[::-1]])
+        with pytest.raises(TypeError, match="at"):
+            insert_rows(conn, STAMPED, ("name", "at"), [("n", datetime(2026, 1, 1))])
+    with read_transaction(engine) as conn:
+        assert conn.execute(select(COPIES)).all() == []

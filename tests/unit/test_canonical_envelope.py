@@ -21,9 +21,16 @@ from ledger.core.canonical import (
     parse_presumed_canonical,
     parse_strict,
 )
-from ledger.core.envelope import Envelope, canonical_envelope, envelope_from_dict, sign_envelope
+from ledger.core.envelope import (
+    Envelope,
+    canonical_envelope,
+    envelope_from_checked,
+    envelope_from_dict,
+    parse_envelope,
+    sign_envelope,
+)
 from ledger.core.keys import Signer
-from ledger.errors import LedgerError
+from ledger.errors import InvalidEnvelope, LedgerError
 
 SIGNER = Signer.generate("sealchain.test/org/fast-path")
 
@@ -131,6 +138,33 @@ def test_fast_envelope_reads_every_signed_entry_as_the_strict_path(body: dict[st
     raw = _signed(body)
     if raw is not None:
         _same(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(bodies, st.sampled_from(["", "AAAA", "sig"]))
+def test_a_checked_entry_is_rebuilt_as_parsing_it_would(body: dict[str, Any], decoy: str) -> None:
+    """The block writer's rebuild: the same envelope, unsigned bytes and tx_id as the full
+    parse, for every entry a worker can send, a body holding its own "sig" member included."""
+    raw = _signed({**body, "sig": decoy} if decoy else body)
+    if raw is None:
+        return
+    rebuilt, parsed = envelope_from_checked(raw), parse_envelope(raw)
+    assert rebuilt == parsed
+    assert rebuilt.unsigned_bytes == parsed.unsigned_bytes
+    assert rebuilt.signed_message() == parsed.signed_message()
+
+
+@pytest.mark.parametrize("raw", [b"", b"[]", b'{"body":{}}', b"not json"])
+def test_what_is_not_shaped_like_an_entry_is_not_rebuilt(raw: bytes) -> None:
+    with pytest.raises(InvalidEnvelope):
+        envelope_from_checked(raw)
+
+
+def test_a_signature_out_of_canonical_form_is_not_rebuilt() -> None:
+    raw = _signed({"a": 1})
+    assert raw is not None
+    with pytest.raises(InvalidEnvelope, match="signature"):
+        envelope_from_checked(raw.replace(b'"sig":"', b'"sig": "'))
 
 
 @pytest.mark.parametrize(

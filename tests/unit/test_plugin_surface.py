@@ -52,6 +52,7 @@ SURFACE = [
     "find_member",
     "get_ledger",
     "init_home",
+    "insert_rows",
     "is_head",
     "ledger_of",
     "list_members",
