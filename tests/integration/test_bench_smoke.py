@@ -40,6 +40,8 @@ API = [
     "api.hello.rps.workers=2",
     "api.submit.rps.workers=2",
     "api.submit.two_workers_vs_one",
+    "api.submit.capacity_rps.workers=1",
+    "api.submit.capacity_two_workers_vs_one",
     "api.submit.p99_ms.workers=2",
     "api.raw_verify_per_s",
     "api.batch.entries_per_s.workers=2",
