@@ -161,6 +161,11 @@ def envelope_from_dict(value: Any) -> Envelope:
     )
 
 
+def _canonical_tail(value: dict[str, Any]) -> bytes:
+    """What follows the "sig" member in JCS(envelope), and ends JCS(envelope without sig)."""
+    return f',"ts":"{value["ts"]}","type":"{value["type"]}","v":{VERSION}}}'.encode()
+
+
 def _with_signature(unsigned_bytes: bytes, value: dict[str, Any]) -> bytes:
     """JCS(envelope) from JCS(envelope without sig), without encoding the body a second time.
 
@@ -168,7 +173,7 @@ def _with_signature(unsigned_bytes: bytes, value: dict[str, Any]) -> bytes:
     before the "ts", "type" and "v" members, whose values the schema restricts to characters
     JSON never escapes: the tail of the unsigned bytes is known exactly.
     """
-    tail = f',"ts":"{value["ts"]}","type":"{value["type"]}","v":{VERSION}}}'.encode()
+    tail = _canonical_tail(value)
     if not unsigned_bytes.endswith(tail):  # cannot happen for a schema-checked envelope
         return canonical_bytes(value)
     sig = f',"sig":"{value["sig"]}"'.encode()
@@ -206,22 +211,33 @@ def envelope_from_checked(data: bytes) -> Envelope:
     checking them again: the block writer's way to read what its workers send it over their
     private socket, where the schema and its JCS encoding were most of rebuilding an entry.
 
-    tx_id is computed, not taken on trust: the unsigned bytes are the entry less its "sig"
-    member, which JCS writes after the body and before "ts", "type" and "v", whose values
-    cannot hold it, so its last occurrence is the one to cut. Raises InvalidEnvelope for bytes
-    not even shaped like an entry; never call it on bytes from outside the service, since
-    nothing else is checked."""
+    tx_id is computed, not taken on trust: JCS ends every entry with the "sig" member and then
+    "ts", "type" and "v" (`_with_signature`), so the bytes must end exactly so, and the unsigned
+    bytes are theirs less that one member. Raises InvalidEnvelope for bytes not so shaped, or
+    a signature that is not base64 of 64 bytes; never call it on bytes from outside the
+    service, since nothing else is checked."""
     try:
         value = orjson.loads(data)  # \u escapes included, which the worker's checks allowed
     except orjson.JSONDecodeError:
         value = None
-    if type(value) is not dict or value.keys() != FIELDS or type(value["sig"]) is not str:
+    if (
+        type(value) is not dict
+        or value.keys() != FIELDS
+        or not data.startswith(CANONICAL_START)
+        or any(type(value[k]) is not str for k in ("sig", "ts", "type"))
+    ):
         raise InvalidEnvelope("a checked entry was expected: not the members of an envelope")
+    tail = _canonical_tail(value)
     member = b',"sig":"' + value["sig"].encode() + b'"'
-    cut = data.rfind(member)
-    if cut < 0:
-        raise InvalidEnvelope("a checked entry was expected: its signature member is not canonical")
-    unsigned_bytes = data[:cut] + data[cut + len(member) :]
+    if value["v"] != VERSION or not data.endswith(member + tail):
+        raise InvalidEnvelope("a checked entry was expected: its last members are not canonical")
+    try:
+        sig = base64.b64decode(value["sig"], validate=True)
+    except binascii.Error as e:
+        raise InvalidEnvelope("a checked entry was expected: its signature is not base64") from e
+    if len(sig) != SIGNATURE_LEN:
+        raise InvalidEnvelope("a checked entry was expected: its signature is not 64 bytes")
+    unsigned_bytes = data[: -len(member + tail)] + tail
     return Envelope(
         type=value["type"],
         org=value["org"],
@@ -229,7 +245,7 @@ def envelope_from_checked(data: bytes) -> Envelope:
         nonce=value["nonce"],
         ts=value["ts"],
         body=value["body"],
-        sig=base64.b64decode(value["sig"]),
+        sig=sig,
         raw=data,
         tx_id=hashlib.sha256(unsigned_bytes).hexdigest(),
         unsigned_bytes=unsigned_bytes,

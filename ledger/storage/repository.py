@@ -11,14 +11,17 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Column,
     Connection,
     Dialect,
+    Enum,
     Float,
     Integer,
     LargeBinary,
     String,
     Table,
     TextClause,
+    TypeDecorator,
     bindparam,
     delete,
     func,
@@ -27,6 +30,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 
 from ledger.core import merkle
 from ledger.core.block import BlockHeader, decode_header
@@ -125,25 +130,46 @@ def _driver_sql(dialect: Dialect, query: TextClause) -> tuple[str, tuple[str, ..
     return compiled.string, (tuple(compiled.positiontup or ()) if compiled.positional else None)
 
 
-# Column types whose Python values (str, int, bool, bytes, float) both drivers store as
-# SQLAlchemy would: it has nothing to convert for them. A date, for one, it writes to SQLite as
-# text, which the driver alone would not.
+# Column types whose values of their Python type (str, int, bool, bytes, float) reach the
+# database the same from the driver alone as through SQLAlchemy: for these it converts nothing
+# or only checks (Boolean) or re-coerces (float() on SQLite). A date, for one, it writes to
+# SQLite as text, which the driver alone would not; an Enum (a String) stores names; a
+# TypeDecorator is whatever its process_bind_param makes. Asked of each dialect's form of the
+# type, so that a JSONB variant is refused on SQLite as on PostgreSQL.
 _DRIVER_TYPES = (String, Integer, Boolean, LargeBinary, Float)  # Text, BigInteger among them
+_CONVERTED_TYPES = (Enum, TypeDecorator)
+_BOTH_DIALECTS = (SQLiteDialect(), PGDialect())  # type: ignore[no-untyped-call]  # untyped __init__
+
+
+def _plain(column: Column[Any], dialect: Dialect) -> bool:
+    forms = [column.type.dialect_impl(d) for d in (dialect, *_BOTH_DIALECTS)]
+    return all(
+        isinstance(form, _DRIVER_TYPES) and not isinstance(form, _CONVERTED_TYPES) for form in forms
+    )
 
 
 @lru_cache(maxsize=64)
 def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, bool]:
-    """(INSERT statement for `columns` in this dialect's paramstyle, whether it is positional)."""
-    converted = [c for c in columns if not isinstance(table.c[c].type, _DRIVER_TYPES)]
+    """(INSERT statement for `columns` in this dialect's paramstyle, whether it is positional).
+    Raises ValueError or TypeError, alike on every dialect, for columns it cannot take."""
+    unknown = [c for c in columns if c not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
+    converted = [c for c in columns if not _plain(table.c[c], dialect)]
     if converted:
         raise TypeError(f"{table.name}: {', '.join(converted)} need SQLAlchemy's conversion")
+    # SQLAlchemy fills a Python-side default itself, as a parameter the rows would not have.
+    defaulted = [c.name for c in table.columns if c.name not in columns and c.default is not None]
+    if defaulted:
+        raise ValueError(f"{table.name}: give {', '.join(defaulted)}: its default is Python-side")
     # A positional statement's placeholders follow the table; asked of every dialect alike, so
     # that code tried on PostgreSQL (named placeholders) does not fail on SQLite.
     in_order = tuple(c.name for c in table.columns if c.name in columns)
     if columns != in_order:
         raise ValueError(f"{table.name}: name the columns in the table's order ({in_order})")
     compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    assert not compiled.positional or tuple(compiled.positiontup or ()) == columns
+    if compiled.positional and tuple(compiled.positiontup or ()) != columns:
+        raise ValueError(f"{table.name}: the INSERT does not take just {columns}")
     return compiled.string, compiled.positional
 
 
@@ -155,8 +181,9 @@ def insert_rows(
     A block writes thousands of plain rows, and SQLAlchemy's per-row parameter processing costs
     more than the database does (a projection's row: 15 µs through `conn.execute`, 5 µs here).
     The statement is still compiled by SQLAlchemy for the dialect, so placeholders and quoting
-    are its own; the values reach the driver as they are, so only columns of plain types are
-    allowed (TypeError otherwise), named in the table's order (ValueError otherwise)."""
+    are its own; the values reach the driver as they are, so give each its column's Python type.
+    Only columns of plain types are allowed (TypeError otherwise), named in the table's order,
+    with every column that has a Python-side default among them (ValueError otherwise)."""
     if not rows:
         return
     sql, positional = _insert_sql(conn.dialect, table, columns)

@@ -15,21 +15,26 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Dialect,
     Engine,
+    Enum,
     Float,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    TypeDecorator,
     bindparam,
     exc,
     insert,
     literal,
     null,
     select,
+    text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from ledger.storage.driver_query import DriverQuery
 from ledger.storage.engine import make_engine, read_transaction, write_transaction
@@ -62,6 +67,36 @@ STAMPED = Table(
     META,
     Column("name", String(40), primary_key=True),
     Column("at", DateTime, nullable=False),
+)
+
+SERVED = Table(
+    "served",
+    META,
+    Column("name", String(40), primary_key=True),
+    Column("n", Integer, nullable=False, server_default=text("7")),
+)
+
+
+class Shouting(TypeDecorator[str]):
+    """A type whose values SQLAlchemy changes on the way in."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.upper()
+
+
+# Never created: every insert into these is refused before a statement runs.
+REFUSED = MetaData()
+CONVERTED = Table(
+    "converted",
+    REFUSED,
+    Column("name", String(40), primary_key=True),
+    Column("kind", Enum("pack", "carton", name="kind")),
+    Column("doc", String().with_variant(JSONB(), "postgresql")),
+    Column("loud", Shouting()),
+    Column("seen", Integer, default=0),
 )
 
 BY_NAME = select(THINGS).where(THINGS.c.name == bindparam("name"), THINGS.c.kind == "pack")
@@ -210,3 +245,29 @@ def test_rows_for_the_driver_name_their_columns_in_order_and_of_plain_types(engi
             insert_rows(conn, STAMPED, ("name", "at"), [("n", datetime(2026, 1, 1))])
     with read_transaction(engine) as conn:
         assert conn.execute(select(COPIES)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("columns", "error", "reason"),
+    [
+        (("name", "kind", "seen"), TypeError, "^converted: kind need SQLAlchemy's conversion$"),
+        (("name", "doc", "seen"), TypeError, "^converted: doc need SQLAlchemy's conversion$"),
+        (("name", "loud", "seen"), TypeError, "^converted: loud need SQLAlchemy's conversion$"),
+        (("name",), ValueError, "^converted: give seen: its default is Python-side$"),
+        (("name", "size", "seen"), ValueError, "^converted has no column size$"),
+    ],
+)
+def test_columns_the_driver_cannot_fill_alone_are_refused_on_every_backend(
+    engine: Engine, columns: tuple[str, ...], error: type[Exception], reason: str
+) -> None:
+    """An Enum stores names, a JSONB variant and a TypeDecorator convert, and a Python-side
+    default is a parameter the rows lack: SQLAlchemy's work all, which the driver would skip."""
+    with write_transaction(engine) as conn, pytest.raises(error, match=reason):
+        insert_rows(conn, CONVERTED, columns, [tuple("x" for _ in columns)])
+
+
+def test_a_column_left_to_its_server_default_gets_it(engine: Engine) -> None:
+    with write_transaction(engine) as conn:
+        insert_rows(conn, SERVED, ("name",), [("a",), ("b",)])
+    with read_transaction(engine) as conn:
+        assert conn.execute(select(SERVED).order_by(SERVED.c.name)).all() == [("a", 7), ("b", 7)]
