@@ -641,8 +641,8 @@ def audit(
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             examiner = _Examiner(registry, workers)
-            auditor = _Auditor(conn, registry, log_keys, progress, examiner)
             try:
+                auditor = _Auditor(conn, registry, log_keys, progress, examiner)
                 result = auditor.run()
                 result.members = auditor.governance.directory()
                 return result
