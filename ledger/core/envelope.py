@@ -233,10 +233,12 @@ def envelope_from_checked(data: bytes) -> Envelope:
         raise InvalidEnvelope("a checked entry was expected: its last members are not canonical")
     try:
         sig = base64.b64decode(value["sig"], validate=True)
-    except binascii.Error as e:
+    except (binascii.Error, ValueError) as e:  # ValueError: a character beyond ASCII
         raise InvalidEnvelope("a checked entry was expected: its signature is not base64") from e
     if len(sig) != SIGNATURE_LEN:
         raise InvalidEnvelope("a checked entry was expected: its signature is not 64 bytes")
+    if base64.b64encode(sig).decode() != value["sig"]:  # stray bits after the last digit
+        raise InvalidEnvelope("a checked entry was expected: its signature is not canonical")
     unsigned_bytes = data[: -len(member + tail)] + tail
     return Envelope(
         type=value["type"],

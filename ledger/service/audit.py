@@ -167,7 +167,11 @@ class _Examiner:
         self.froze = False
         if workers > 1:
             self.froze = _freeze_for_fork()
-            self.pool = multiprocessing.get_context("fork").Pool(workers, _worker_signals)
+            try:
+                self.pool = multiprocessing.get_context("fork").Pool(workers, _worker_signals)
+            except BaseException:
+                self._unfreeze()
+                raise
             self.ahead = AHEAD * workers
 
     def submit(
@@ -178,11 +182,17 @@ class _Examiner:
         return self.pool.apply_async(_examine, (rows, nonces, keys))
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+        try:
+            if self.pool is not None:
+                self.pool.terminate()
+                self.pool.join()
+        finally:
+            self._unfreeze()
+
+    def _unfreeze(self) -> None:
         if self.froze:
             gc.unfreeze()
+            self.froze = False
 
 
 def _freeze_for_fork() -> bool:

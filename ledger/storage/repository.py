@@ -168,6 +168,9 @@ def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tup
     if columns != in_order:
         raise ValueError(f"{table.name}: name the columns in the table's order ({in_order})")
     compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    if compiled.escaped_bind_names:  # the driver would be asked for names the rows lack
+        escaped = ", ".join(compiled.escaped_bind_names)
+        raise ValueError(f"{table.name}: {escaped} need escaping as bind names")
     if compiled.positional and tuple(compiled.positiontup or ()) != columns:
         raise ValueError(f"{table.name}: the INSERT does not take just {columns}")
     return compiled.string, compiled.positional

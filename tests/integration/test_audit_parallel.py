@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import multiprocessing.context
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,3 +158,16 @@ def test_a_process_that_froze_its_own_objects_keeps_them_frozen(ledger: LedgerFi
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_pool_that_cannot_start_leaves_nothing_frozen(
+    ledger: LedgerFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fork(*args: object, **kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    gc.unfreeze()
+    monkeypatch.setattr(multiprocessing.context.ForkContext, "Pool", no_fork)
+    with pytest.raises(OSError, match="temporarily unavailable"):
+        _Examiner(ledger.node.registry, 2)
+    assert gc.get_freeze_count() == 0

@@ -97,6 +97,7 @@ CONVERTED = Table(
     Column("doc", String().with_variant(JSONB(), "postgresql")),
     Column("loud", Shouting()),
     Column("seen", Integer, default=0),
+    Column("shelf no", String(10)),  # a bind name SQLAlchemy escapes
 )
 
 BY_NAME = select(THINGS).where(THINGS.c.name == bindparam("name"), THINGS.c.kind == "pack")
@@ -255,6 +256,7 @@ def test_rows_for_the_driver_name_their_columns_in_order_and_of_plain_types(engi
         (("name", "loud", "seen"), TypeError, "^converted: loud need SQLAlchemy's conversion$"),
         (("name",), ValueError, "^converted: give seen: its default is Python-side$"),
         (("name", "size", "seen"), ValueError, "^converted has no column size$"),
+        (("name", "seen", "shelf no"), ValueError, "^converted: shelf no need escaping as"),
     ],
 )
 def test_columns_the_driver_cannot_fill_alone_are_refused_on_every_backend(
