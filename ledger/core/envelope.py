@@ -135,12 +135,8 @@ def envelope_from_dict(value: Any) -> Envelope:
         raise _field_error("nonce", f"must encode {MIN_NONCE_BYTES}-{MAX_NONCE_BYTES} bytes")
     if not isinstance(value["body"], dict):
         raise _field_error("body", "must be a JSON object")
-    sig_text = value["sig"]
-    try:
-        sig = base64.b64decode(sig_text, validate=True) if isinstance(sig_text, str) else b""
-    except ValueError:  # binascii.Error, and the ValueError non-ASCII text raises
-        sig = b""
-    if len(sig) != SIGNATURE_LEN or base64.b64encode(sig).decode() != sig_text:
+    sig = _signature(value["sig"])
+    if sig is None:
         raise _field_error("sig", "must be the standard base64 of 64 bytes")
     unsigned = {k: value[k] for k in UNSIGNED_FIELDS}
     unsigned_bytes = canonical_bytes(unsigned)
@@ -161,6 +157,23 @@ def envelope_from_dict(value: Any) -> Envelope:
     )
 
 
+def _signature(text: object) -> bytes | None:
+    """The signature whose standard base64 is exactly `text` (no stray bits after the last
+    digit, which would decode the same), or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        sig = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error, and the ValueError non-ASCII text raises
+        return None
+    return sig if len(sig) == SIGNATURE_LEN and base64.b64encode(sig).decode() == text else None
+
+
+def _signature_member(value: dict[str, Any]) -> bytes:
+    """The "sig" member as JCS(envelope) writes it: base64 needs no escaping."""
+    return f',"sig":"{value["sig"]}"'.encode()
+
+
 def _canonical_tail(value: dict[str, Any]) -> bytes:
     """What follows the "sig" member in JCS(envelope), and ends JCS(envelope without sig)."""
     return f',"ts":"{value["ts"]}","type":"{value["type"]}","v":{VERSION}}}'.encode()
@@ -176,8 +189,7 @@ def _with_signature(unsigned_bytes: bytes, value: dict[str, Any]) -> bytes:
     tail = _canonical_tail(value)
     if not unsigned_bytes.endswith(tail):  # cannot happen for a schema-checked envelope
         return canonical_bytes(value)
-    sig = f',"sig":"{value["sig"]}"'.encode()
-    return unsigned_bytes[: -len(tail)] + sig + tail
+    return unsigned_bytes[: -len(tail)] + _signature_member(value) + tail
 
 
 def _b64url_decode(text: str) -> bytes:
@@ -228,18 +240,15 @@ def envelope_from_checked(data: bytes) -> Envelope:
     ):
         raise InvalidEnvelope("a checked entry was expected: not the members of an envelope")
     tail = _canonical_tail(value)
-    member = b',"sig":"' + value["sig"].encode() + b'"'
-    if value["v"] != VERSION or not data.endswith(member + tail):
+    ending = _signature_member(value) + tail
+    if value["v"] != VERSION or not data.endswith(ending):
         raise InvalidEnvelope("a checked entry was expected: its last members are not canonical")
-    try:
-        sig = base64.b64decode(value["sig"], validate=True)
-    except (binascii.Error, ValueError) as e:  # ValueError: a character beyond ASCII
-        raise InvalidEnvelope("a checked entry was expected: its signature is not base64") from e
-    if len(sig) != SIGNATURE_LEN:
-        raise InvalidEnvelope("a checked entry was expected: its signature is not 64 bytes")
-    if base64.b64encode(sig).decode() != value["sig"]:  # stray bits after the last digit
-        raise InvalidEnvelope("a checked entry was expected: its signature is not canonical")
-    unsigned_bytes = data[: -len(member + tail)] + tail
+    sig = _signature(value["sig"])
+    if sig is None:
+        raise InvalidEnvelope(
+            "a checked entry was expected: its signature is not the standard base64 of 64 bytes"
+        )
+    unsigned_bytes = data[: -len(ending)] + tail
     return Envelope(
         type=value["type"],
         org=value["org"],
